@@ -1,0 +1,39 @@
+"""The `figa` command: dispatches to one module per subcommand; user errors print as one line, no traceback."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from .errors import FigaError
+
+COMMANDS = {
+    "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
+}
+
+USAGE = "usage: figa COMMAND [--help] [options]\n\ncommands:\n" + "\n".join(
+    f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()
+) + "\n\nRun `figa COMMAND --help` for a command's options."
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0 if argv else 2
+    if argv[0] in ("-V", "--version"):
+        from . import __version__
+        print(f"figa {__version__}")
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in COMMANDS:
+        print(f"figa: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+        return 2
+    try:
+        return importlib.import_module(COMMANDS[command][0]).main(rest) or 0
+    except FigaError as error:
+        print(f"figa {command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"figa {command}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,1 @@
+"""One module per `figa` subcommand, each with `main(argv) -> int`."""

@@ -1,0 +1,79 @@
+"""`figa train`: FIGA training on SPA data, every `FIGAConfig` / `TrainingArguments` field a flag."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from transformers import set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..argparsing import parse_args
+from ..errors import FigaError
+from ..modeling import ModelArguments, load_model, load_tokenizer, lora_config
+from ..trainer import FIGAConfig, FIGATrainer, save_lora_merged
+
+
+@dataclass
+class DataArguments:
+    data: str = field(default=None, metadata={
+        "help": "SPA training data: a .jsonl, .json or .parquet file, or a directory saved by `datasets`."})
+    eval_data: str | None = field(default=None, metadata={"help": "SPA data to evaluate the loss on."})
+
+
+def _resume_point(value: str | None, output_dir: str) -> str | bool | None:
+    if value is None or value.lower() in ("false", "no", ""):
+        return None
+    if value.lower() in ("true", "yes", "latest"):
+        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        if last is None:
+            raise FigaError(f"--resume_from_checkpoint {value}: no checkpoint in {output_dir}")
+        return last
+    if not os.path.isdir(value):
+        raise FigaError(f"--resume_from_checkpoint {value}: no such checkpoint directory")
+    return value
+
+
+def main(argv: list[str]) -> int:
+    data_args, model_args, config = parse_args(
+        (DataArguments, ModelArguments, FIGAConfig), argv, prog="figa train",
+        description="Train a causal LM with the FIGA loss on SPA pairs (original, revised).")
+    if not data_args.data:
+        raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
+    if not model_args.model_name_or_path:
+        raise FigaError("--model_name_or_path is required")
+    resume = _resume_point(config.resume_from_checkpoint, config.output_dir)
+    set_seed(config.seed)
+    tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
+                               trust_remote_code=model_args.trust_remote_code, gguf_file=model_args.gguf_file)
+    model = load_model(model_args)
+    trainer = FIGATrainer(model=model, args=config, train_dataset=data_args.data, eval_dataset=data_args.eval_data,
+                          processing_class=tokenizer,
+                          peft_config=lora_config(model_args) if model_args.use_peft else None)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        for report in trainer.load_reports:
+            print(report.summary())
+            for problem in report.skipped[:10]:
+                print(f"  skipped {problem}")
+            if len(report.skipped) > 10:
+                print(f"  ... and {len(report.skipped) - 10} more")
+    result = trainer.train(resume_from_checkpoint=resume)
+    if model_args.use_peft and model_args.merge_lora:
+        if main_process:
+            save_lora_merged(trainer, config.output_dir)
+    else:
+        trainer.save_model(config.output_dir)
+    if main_process:
+        report = {
+            "data": [{"source": r.source, "read": r.read, "kept": r.kept, "skipped": r.skipped}
+                     for r in trainer.load_reports],
+            "metrics": result.metrics,
+            "log_history": trainer.state.log_history,
+            "loss": {name: getattr(config, name) for name in ("weighting", "alpha", "beta", "gamma", "tau")},
+        }
+        with open(os.path.join(config.output_dir, "figa_train_report.json"), "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+        print(f"saved the trained model to {config.output_dir}")
+    return 0

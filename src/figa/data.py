@@ -1,0 +1,150 @@
+"""Tokenised pairs and batches for FIGA training.
+
+Preprocessing (once per data set, cached by `datasets`): render the prompt, tokenise each response on
+its own, end it with EOS, truncate to `max_length`, and label the tokens with their edit kinds.
+Collation (per batch): turn edit kinds into loss weights under the current config and pad.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+from datasets import Dataset
+from datasets.fingerprint import Hasher
+
+from .edits import ADD, KEEP, edit_codes
+from .errors import FigaError, RecordError
+from .loss import original_weights, revised_weights
+from .prompts import adds_special_tokens, render_prompt, resolve_format
+
+PREPROCESSING_VERSION = "1"
+
+
+def cache_dir() -> str:
+    return os.environ.get("FIGA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "figa"))
+
+
+def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int) -> dict:
+    rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
+    prompts = [render_prompt(row, prompt_format, tokenizer) for row in rows]
+    prompt_ids = tokenizer(prompts, add_special_tokens=adds_special_tokens(prompt_format))["input_ids"]
+    original = tokenizer(batch["original_output"], add_special_tokens=False)["input_ids"]
+    revised = tokenizer(batch["revised_output"], add_special_tokens=False)["input_ids"]
+    eos = tokenizer.eos_token_id
+    out = {name: [] for name in ("prompt_ids", "original_ids", "original_codes", "revised_ids",
+                                 "revised_codes", "original_ext", "revised_ext", "problem")}
+    for row, p_ids, o_ids, r_ids in zip(rows, prompt_ids, original, revised):
+        o_codes, r_codes = edit_codes(o_ids, r_ids)
+        problem = None
+        if len(p_ids) + 2 > max_length:
+            problem = ("prompt", f"the prompt has {len(p_ids)} tokens, too long for max_length={max_length}")
+        elif not o_ids or not r_ids:
+            problem = ("revised_output" if not r_ids else "original_output", "tokenises to no tokens")
+        weights = row.get("token_weights")
+        for side, ids in (("original", o_ids), ("revised", r_ids)):
+            if weights is not None and problem is None and len(weights[side]) != len(ids):
+                problem = (f"token_weights.{side}",
+                           f"has {len(weights[side])} weights but the response has {len(ids)} tokens")
+        budget = max(max_length - len(p_ids), 0)
+        o_ids, o_codes = (o_ids + [eos])[:budget], o_codes.tolist()[:budget] + [KEEP]
+        r_ids, r_codes = (r_ids + [eos])[:budget], r_codes.tolist()[:budget] + [ADD]
+        out["prompt_ids"].append(p_ids)
+        out["original_ids"].append(o_ids)
+        out["original_codes"].append(o_codes[:len(o_ids)])
+        out["revised_ids"].append(r_ids)
+        out["revised_codes"].append(r_codes[:len(r_ids)])
+        out["original_ext"].append(weights["original"][:len(o_ids)] if weights and not problem else None)
+        out["revised_ext"].append(weights["revised"][:len(r_ids)] if weights and not problem else None)
+        out["problem"].append(json.dumps(problem) if problem else None)
+    return out
+
+
+def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto", max_length: int = 1024,
+                   source: str = "dataset", lines: list[int] | None = None,
+                   skip_bad_records: bool = False, num_proc: int | None = None) -> tuple[Dataset, list[str]]:
+    """Tokenise and label SPA records (as returned by `figa.records.load_records`).
+
+    Returns the data set (columns `id`, `prompt_ids`, `original_ids`, `original_codes`, `revised_ids`,
+    `revised_codes`, `original_ext`, `revised_ext`) and the list of records skipped as bad.
+    """
+    if tokenizer.eos_token_id is None:
+        raise FigaError("the tokenizer has no EOS token; set `tokenizer.eos_token` before training")
+    prompt_format = resolve_format(prompt_format, tokenizer)
+    fingerprint = Hasher.hash([PREPROCESSING_VERSION, records, tokenizer, prompt_format, max_length])
+    os.makedirs(os.path.join(cache_dir(), "pairs"), exist_ok=True)
+    data = Dataset.from_list(records).map(
+        _tokenize_batch, batched=True, batch_size=1000, num_proc=num_proc,
+        fn_kwargs={"tokenizer": tokenizer, "prompt_format": prompt_format, "max_length": max_length},
+        remove_columns=[c for c in records[0] if c != "id"],
+        cache_file_name=os.path.join(cache_dir(), "pairs", f"{fingerprint}.arrow"),
+        new_fingerprint=fingerprint, desc="Tokenising and labelling pairs")
+    problems = [(i, json.loads(p)) for i, p in enumerate(data["problem"]) if p is not None]
+    skipped = []
+    for index, (field, problem) in problems:
+        error = RecordError(source, lines[index] if lines else index + 1, field, problem)
+        if not skip_bad_records:
+            raise error
+        skipped.append(str(error))
+    if problems:
+        bad = {index for index, _ in problems}
+        data = data.select([i for i in range(len(data)) if i not in bad])
+        if len(data) == 0:
+            raise FigaError(f"{source}: no usable records left; first problem: {skipped[0]}")
+    return data.remove_columns("problem"), skipped
+
+
+@dataclass
+class FIGACollator:
+    """Pads tokenised pairs into one batch of rows: each pair's revised row, then (when the loss has a
+    push-down term) its original row. Both share the prompt ids. Outputs, per row and position p:
+    `weights[p]`, the signed weight of predicting `targets[p]` (= input_ids[p + 1]) from position p."""
+
+    pad_token_id: int
+    alpha: float = 1.0
+    beta: float = 0.5
+    gamma: float = 0.0
+    weighting: str = "figa"
+
+    def _rows(self, pair: dict) -> list[tuple[list[int], torch.Tensor]]:
+        prompt = pair["prompt_ids"]
+        revised = torch.tensor(pair["revised_codes"])
+        if self.weighting == "sft":
+            return [(prompt + pair["revised_ids"], torch.ones(len(revised)))]
+        if self.weighting == "external":
+            if pair["revised_ext"] is None:
+                raise FigaError(f"record {pair['id']!r} has no token_weights, which weighting='external' needs")
+            up = torch.tensor(pair["revised_ext"] + [self.alpha] * (len(revised) - len(pair["revised_ext"])))
+            down = -torch.tensor(pair["original_ext"] + [0.0] * (len(pair["original_ids"]) - len(pair["original_ext"])))
+            down = down * self.beta
+        else:
+            up = revised_weights(revised, self.alpha, self.gamma)
+            down = original_weights(torch.tensor(pair["original_codes"]), self.beta)
+        rows = [(prompt + pair["revised_ids"], up)]
+        if self.beta != 0:
+            rows.append((prompt + pair["original_ids"], down))
+        return rows
+
+    def __call__(self, pairs: list[dict]) -> dict:
+        rows = [(ids, len(pair["prompt_ids"]), weights) for pair in pairs for ids, weights in self._rows(pair)]
+        length = max(len(ids) for ids, _, _ in rows)
+        input_ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+        targets = torch.zeros((len(rows), length), dtype=torch.long)
+        weights = torch.zeros((len(rows), length), dtype=torch.float32)
+        for i, (ids, prompt_length, response_weights) in enumerate(rows):
+            ids = torch.tensor(ids)
+            input_ids[i, :len(ids)] = ids
+            attention_mask[i, :len(ids)] = 1
+            targets[i, :len(ids) - 1] = ids[1:]
+            weights[i, prompt_length - 1:len(ids) - 1] = response_weights
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "targets": targets,
+            "weights": weights,
+            "num_response_tokens": torch.tensor(sum(len(ids) - p for ids, p, _ in rows)),
+            "ids": [pair["id"] for pair in pairs],
+        }

@@ -1,0 +1,270 @@
+"""The SPA record: schema, aliases, validation and loading (DESIGN.md, "Data: the SPA record").
+
+A record holds one query (`prompt` | `messages` | `instruction` [+ `input`]), the policy's response
+`original_output` (alias `rejected`) and its minimal revision `revised_output` (alias `chosen`), and
+optionally a reference `output`, `rewards`, `token_weights`, `id`, `meta`. Unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+from .errors import FigaError, RecordError
+
+QUERY_FIELDS = ("messages", "prompt", "instruction")
+ALIASES = {"original_output": "rejected", "revised_output": "chosen"}
+ROLES = ("system", "user", "assistant", "tool")
+# The columns of a normalised record, in the order the training data set stores them.
+COLUMNS = ("id", "prompt", "messages", "instruction", "input", "original_output", "revised_output",
+           "output", "rewards", "token_weights")
+
+
+class _FieldError(Exception):
+    def __init__(self, field: str | None, problem: str):
+        super().__init__(problem)
+        self.field, self.problem = field, problem
+
+
+@dataclass
+class LoadReport:
+    """What loading a source did: how many records it read, kept, and skipped (with the reasons)."""
+
+    source: str
+    read: int = 0
+    kept: int = 0
+    skipped: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)  # the line (or row) of each kept record
+
+    def summary(self) -> str:
+        text = f"{self.source}: {self.kept} records kept of {self.read} read"
+        if self.skipped:
+            text += f", {len(self.skipped)} bad records skipped"
+        return text
+
+
+def _text(raw: dict, name: str, required: bool) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        if required:
+            raise _FieldError(name, "missing")
+        return None
+    if not isinstance(value, str):
+        raise _FieldError(name, f"expected a string, got {type(value).__name__}")
+    if "\x00" in value:
+        raise _FieldError(name, "contains a NUL character")
+    if required and not value.strip():
+        raise _FieldError(name, "is empty")
+    return value
+
+
+def _messages(value: Any, name: str) -> list[dict]:
+    if not isinstance(value, list) or not value:
+        raise _FieldError(name, "expected a non-empty list of {'role', 'content'} messages")
+    messages = []
+    for i, message in enumerate(value):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
+                or not isinstance(message.get("content"), str):
+            raise _FieldError(f"{name}[{i}]", "expected an object with string 'role' and 'content'")
+        if message["role"] not in ROLES:
+            raise _FieldError(f"{name}[{i}].role", f"unknown role {message['role']!r} (one of {', '.join(ROLES)})")
+        if "\x00" in message["content"]:
+            raise _FieldError(f"{name}[{i}].content", "contains a NUL character")
+        messages.append({"role": message["role"], "content": message["content"]})
+    return messages
+
+
+def _response(raw: dict, name: str) -> str:
+    """A response under its name or its TRL alias; a TRL conversational response is one assistant message."""
+    alias = ALIASES[name]
+    key = name if name in raw else alias
+    value = raw.get(key)
+    if isinstance(value, list):
+        messages = _messages(value, key)
+        if len(messages) != 1 or messages[0]["role"] != "assistant":
+            raise _FieldError(key, "a conversational response must be exactly one assistant message")
+        value = messages[0]["content"]
+        raw = {key: value}
+    if value is None:
+        raise _FieldError(name, f"missing (nor its alias '{alias}')")
+    return _text(raw, key, required=True)
+
+
+def _query(raw: dict) -> dict:
+    present = [name for name in QUERY_FIELDS if raw.get(name) is not None]
+    if not present:
+        raise _FieldError("prompt", "missing: a record needs one of 'prompt', 'messages' or 'instruction'")
+    if len(present) > 1:
+        raise _FieldError(present[1], f"a record has one query field, found {' and '.join(present)}")
+    name = present[0]
+    query = {"prompt": None, "messages": None, "instruction": None, "input": None}
+    if name == "prompt" and isinstance(raw["prompt"], list):  # TRL conversational prompt
+        name = "messages"
+        query["messages"] = _messages(raw["prompt"], "prompt")
+    elif name == "messages":
+        query["messages"] = _messages(raw["messages"], "messages")
+    else:
+        query[name] = _text(raw, name, required=True)
+        if name == "instruction":
+            query["input"] = _text(raw, "input", required=False) or ""
+    if query["messages"] is not None and query["messages"][-1]["role"] != "user":
+        raise _FieldError(name, "a chat history must end with a user turn")
+    return query
+
+
+def _rewards(raw: dict) -> dict | None:
+    value = raw.get("rewards")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _FieldError("rewards", "expected an object like {\"original\": 0.1, \"revised\": 0.8}")
+    for key, reward in value.items():
+        if reward is not None and (isinstance(reward, bool) or not isinstance(reward, (int, float))
+                                   or not math.isfinite(reward)):
+            raise _FieldError(f"rewards.{key}", f"expected a finite number, got {reward!r}")
+    return {key: (None if v is None else float(v)) for key, v in value.items()}
+
+
+def _token_weights(raw: dict) -> dict | None:
+    value = raw.get("token_weights")
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != {"original", "revised"}:
+        raise _FieldError("token_weights", "expected {\"original\": [...], \"revised\": [...]}")
+    for side, weights in value.items():
+        if not isinstance(weights, list) or any(
+                isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0
+                for w in weights):
+            raise _FieldError(f"token_weights.{side}", "expected a list of finite numbers >= 0")
+    return {side: [float(w) for w in value[side]] for side in ("original", "revised")}
+
+
+def content_id(record: dict) -> str:
+    """A stable id from a record's content, for records that bring none."""
+    key = {k: record.get(k) for k in ("prompt", "messages", "instruction", "input",
+                                      "original_output", "revised_output")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def normalize_record(raw: Any, require_responses: bool = True) -> dict:
+    """Check one raw record and return it with canonical field names (raises `_FieldError`)."""
+    if not isinstance(raw, dict):
+        raise _FieldError(None, f"expected a JSON object, got {type(raw).__name__}")
+    record = _query(raw)
+    if require_responses:
+        record["original_output"] = _response(raw, "original_output")
+        record["revised_output"] = _response(raw, "revised_output")
+    record["output"] = _text(raw, "output", required=False)
+    record["rewards"] = _rewards(raw)
+    record["token_weights"] = _token_weights(raw)
+    raw_id = raw.get("id")
+    if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
+        raise _FieldError("id", f"expected a string or an integer, got {type(raw_id).__name__}")
+    record["id"] = str(raw_id) if raw_id is not None else content_id(record)
+    return {name: record.get(name) for name in COLUMNS}
+
+
+def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield number, _FieldError(None, f"not valid UTF-8 (byte {error.start})")
+                continue
+            if not text.strip():
+                continue
+            try:
+                yield number, json.loads(text)
+            except json.JSONDecodeError as error:
+                yield number, _FieldError(None, f"malformed JSON: {error.msg} (column {error.colno})")
+
+
+def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
+    """Yield (source name, 1-based line or row, raw record or a `_FieldError`) from a file or a dataset."""
+    if not isinstance(source, (str, os.PathLike)):
+        name = "dataset"
+        for index, row in enumerate(source, start=1):
+            yield name, index, row
+        return
+    path = os.fspath(source)
+    if os.path.isdir(path):
+        if os.path.exists(os.path.join(path, "dataset_info.json")) or os.path.exists(
+                os.path.join(path, "state.json")):
+            from datasets import load_from_disk
+            yield from ((path, i, row) for i, row in enumerate(load_from_disk(path), start=1))
+            return
+        raise FigaError(f"{path}: is a directory; expected a .jsonl, .json or .parquet file "
+                        "(or a dataset saved with `save_to_disk`)")
+    if not os.path.exists(path):
+        raise FigaError(f"{path}: no such file")
+    suffix = path.rsplit(".", 1)[-1].lower()
+    if suffix == "parquet":
+        import pyarrow.parquet as pq
+        for index, row in enumerate(pq.read_table(path).to_pylist(), start=1):
+            yield path, index, row
+    elif suffix == "json":
+        with open(path, "rb") as handle:
+            head = handle.read(1 << 16).lstrip()
+        if head.startswith(b"["):
+            try:
+                with open(path, encoding="utf-8") as handle:
+                    rows = json.load(handle)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise FigaError(f"{path}: not a valid JSON array: {error}") from None
+            yield from ((path, i, row) for i, row in enumerate(rows, start=1))
+        else:
+            yield from ((path, number, item) for number, item in _iter_jsonl(path))
+    else:
+        yield from ((path, number, item) for number, item in _iter_jsonl(path))
+
+
+def load_records(source: Any, skip_bad_records: bool = False, require_responses: bool = True
+                 ) -> tuple[list[dict], LoadReport]:
+    """Load and validate every record of `source` (a path or an iterable of dicts such as a `datasets.Dataset`).
+
+    A bad record raises `RecordError` naming the file, the line and the field, unless `skip_bad_records`,
+    in which case it is skipped and listed in the returned `LoadReport`.
+    """
+    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "dataset"
+    report = LoadReport(source=name)
+    records: list[dict] = []
+    first_line_of_id: dict[str, int] = {}
+    for where, line, raw in iter_raw_records(source):
+        report.read += 1
+        try:
+            if isinstance(raw, _FieldError):
+                raise raw
+            record = normalize_record(raw, require_responses=require_responses)
+            if record["id"] in first_line_of_id:
+                raise _FieldError("id", f"duplicate id {record['id']!r} (first on line {first_line_of_id[record['id']]})")
+            if require_responses and record["original_output"] == record["revised_output"]:
+                raise _FieldError("revised_output", "identical to original_output: no edits, no training signal")
+        except _FieldError as error:
+            bad = RecordError(where, line, error.field, error.problem)
+            if not skip_bad_records:
+                raise bad from None
+            report.skipped.append(str(bad))
+            continue
+        first_line_of_id[record["id"]] = line
+        report.lines.append(line)
+        records.append(record)
+    report.kept = len(records)
+    if report.read == 0:
+        raise FigaError(f"{name}: no records (the file is empty)")
+    if not records:
+        raise FigaError(f"{name}: all {report.read} records are bad; first: {report.skipped[0]}")
+    return records, report
+
+
+def write_jsonl(path: str, rows: Iterable[dict]) -> None:
+    """Write rows as JSONL atomically (a temporary file renamed into place)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,174 @@
+"""`FIGAConfig` (a `TrainingArguments`) and `FIGATrainer` (a `Trainer` that trains with the FIGA loss)."""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from datasets import Dataset
+from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, TrainingArguments
+from transformers.trainer_utils import unwrap_peft_model
+
+from .data import FIGACollator, tokenize_pairs
+from .errors import FigaError
+from .loss import figa_loss
+from .records import LoadReport, load_records
+
+WEIGHTINGS = ("figa", "sft", "external")
+_STAT_NAMES = ("positive_nll_sum", "positive_count", "negative_nll_sum", "negative_count",
+               "gate_pass_count", "response_tokens")
+
+
+@dataclass
+class FIGAConfig(TrainingArguments):
+    """Training arguments plus the FIGA loss and data settings. `alpha=gamma=1, beta=0` is SFT."""
+
+    alpha: float = field(default=1.0, metadata={"help": "Weight of revised tokens that were added or substituted."})
+    beta: float = field(default=0.5, metadata={"help": "Weight of the push-down term on deleted/substituted "
+                                                       "original tokens (0 turns it off)."})
+    gamma: float = field(default=0.0, metadata={"help": "Weight of revised tokens that were kept."})
+    tau: float = field(default=0.6, metadata={"help": "Gate: push an original token down only while its "
+                                                      "nll <= tau."})
+    weighting: str = field(default="figa", metadata={
+        "help": "figa: weights from edit kinds; sft: every revised token weight 1, no push-down (baseline); "
+                "external: per-token weights from each record's `token_weights`.", "choices": list(WEIGHTINGS)})
+    max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
+                                                            "responses are truncated."})
+    prompt_format: str = field(default="auto", metadata={
+        "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
+        "choices": ["auto", "chat", "alpaca", "plain"]})
+    skip_bad_records: bool = field(default=False, metadata={
+        "help": "Skip bad records (counted and reported) instead of stopping at the first."})
+    dataset_num_proc: int | None = field(default=None, metadata={"help": "Processes for preprocessing."})
+    remove_unused_columns: bool = field(default=False, metadata={"help": "Kept False: FIGA batches need "
+                                                                         "their own columns."})
+    logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.weighting not in WEIGHTINGS:
+            raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
+        for name in ("alpha", "beta", "gamma"):
+            if getattr(self, name) < 0:
+                raise FigaError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_length < 4:
+            raise FigaError(f"max_length must be at least 4, got {self.max_length}")
+
+
+class FIGATrainer(Trainer):
+    """A `transformers.Trainer` whose loss is the FIGA loss over pairs of (original, revised) responses.
+
+    `train_dataset` / `eval_dataset` may be a path to SPA data (JSONL/JSON/Parquet), a `datasets.Dataset` or
+    a list of SPA records, or data already returned by `figa.data.tokenize_pairs`.
+    """
+
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, model: PreTrainedModel | str, args: FIGAConfig, train_dataset=None, eval_dataset=None,
+                 processing_class=None, peft_config=None, **kwargs):
+        if isinstance(model, str):
+            model = AutoModelForCausalLM.from_pretrained(model)
+        if processing_class is None:
+            raise FigaError("FIGATrainer needs the tokenizer: pass processing_class=tokenizer")
+        if processing_class.eos_token_id is None:
+            raise FigaError("the tokenizer has no EOS token; FIGA ends every response with EOS")
+        if processing_class.pad_token_id is None:
+            processing_class.pad_token = processing_class.eos_token
+        if peft_config is not None:
+            from peft import get_peft_model
+            model = get_peft_model(model, peft_config)
+        self.load_reports: list[LoadReport] = []
+        with args.main_process_first(desc="preprocessing SPA data"):
+            train_dataset = self._prepare(train_dataset, processing_class, args)
+            if isinstance(eval_dataset, dict):
+                eval_dataset = {k: self._prepare(v, processing_class, args) for k, v in eval_dataset.items()}
+            else:
+                eval_dataset = self._prepare(eval_dataset, processing_class, args)
+        collator = kwargs.pop("data_collator", None) or FIGACollator(
+            pad_token_id=processing_class.pad_token_id, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
+            weighting=args.weighting)
+        super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
+                         processing_class=processing_class, data_collator=collator, **kwargs)
+        forward = unwrap_peft_model(self.accelerator.unwrap_model(self.model)).forward
+        self._logits_to_keep = "logits_to_keep" in inspect.signature(forward).parameters
+        self._stats = {mode: torch.zeros(len(_STAT_NAMES), dtype=torch.float64) for mode in ("train", "eval")}
+
+    def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
+        if data is None or (isinstance(data, Dataset) and "revised_codes" in data.column_names):
+            return data
+        records, report = load_records(data, skip_bad_records=args.skip_bad_records)
+        tokenized, skipped = tokenize_pairs(
+            records, tokenizer, prompt_format=args.prompt_format, max_length=args.max_length,
+            source=report.source, lines=report.lines, skip_bad_records=args.skip_bad_records,
+            num_proc=args.dataset_num_proc)
+        report.skipped += skipped
+        report.kept = len(tokenized)
+        self.load_reports.append(report)
+        return tokenized
+
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | None:
+        """N of the loss: the non-zero weights of the whole optimizer step, over all processes."""
+        if not batch_samples:
+            return None
+        count = sum(batch["weights"].ne(0).sum() for batch in batch_samples).to(device)
+        if self.args.world_size > 1:
+            count = self.accelerator.gather(count).sum()
+        return count
+
+    def compute_loss(self, model, inputs: dict, return_outputs: bool = False, num_items_in_batch=None):
+        weights = inputs["weights"]
+        active = weights != 0
+        extra = {"logits_to_keep": active} if self._logits_to_keep else {}
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False,
+                        **extra)
+        logits = outputs.logits
+        if logits.dim() == 3:  # the model projected every position
+            logits = logits[active]
+        distributed = num_items_in_batch is not None and self.accelerator.num_processes > 1
+        num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
+        loss, stats = figa_loss(logits, inputs["targets"][active], weights[active], self.args.tau, num_items)
+        if not torch.isfinite(loss):
+            raise FigaError(f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "
+                            f"records {inputs.get('ids')}. Stopping before the model is corrupted "
+                            "(lower the learning rate, or check these records).")
+        stats["response_tokens"] = inputs["num_response_tokens"]
+        mode = "train" if model.training else "eval"
+        self._stats[mode] += torch.stack([stats[name].detach().double().cpu() for name in _STAT_NAMES])
+        if distributed:  # DDP averages gradients over processes; N already counts all of them
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        inputs = self._prepare_inputs(inputs)
+        with torch.no_grad(), self.compute_loss_context_manager():
+            loss = self.compute_loss(model, inputs)
+        return loss.detach(), None, None
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
+        totals = self._stats[mode]
+        if self.accelerator.num_processes > 1:
+            totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum").cpu()
+        stats = dict(zip(_STAT_NAMES, totals.tolist()))
+        if stats["response_tokens"] > 0:
+            prefix = "eval_" if mode == "eval" else ""
+            weighted = stats["positive_count"] + stats["negative_count"]
+            if stats["positive_count"]:
+                logs[f"{prefix}positive_nll"] = stats["positive_nll_sum"] / stats["positive_count"]
+            if stats["negative_count"]:
+                logs[f"{prefix}negative_nll"] = stats["negative_nll_sum"] / stats["negative_count"]
+                logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
+            logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
+        self._stats[mode].zero_()
+        super().log(logs, start_time)
+
+
+def save_lora_merged(trainer: FIGATrainer, output_dir: str) -> None:
+    """Save the LoRA adapter to OUTPUT_DIR/adapter and the merged full model to OUTPUT_DIR."""
+    trainer.model.save_pretrained(os.path.join(output_dir, "adapter"))
+    merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
+    merged.save_pretrained(output_dir)
+    trainer.processing_class.save_pretrained(output_dir)
