@@ -50,3 +50,39 @@ def save_tiny_model(path: str, texts: Iterable[str], **kwargs) -> str:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+ANIMALS = ["cat", "dog", "bird", "fox", "horse", "mouse", "rabbit", "goat"]
+PLACES = ["mat", "sofa", "roof", "hill", "bed", "chair", "table", "rug"]
+FILLERS = ["it was a quiet day.", "the sun was warm.", "nobody was around.", "then it fell asleep."]
+
+
+def make_spa_records(n: int, seed: int = 0) -> list[dict]:
+    """`n` small SPA records: a question, an answer with a wrong word or an extra clause, and its minimal fix.
+
+    Lengths vary (0-3 filler sentences) so batches have unequal token counts.
+    """
+    import random
+
+    rng = random.Random(seed)
+    records = []
+    for i in range(n):
+        animal, place, wrong = rng.choice(ANIMALS), rng.choice(PLACES), rng.choice(PLACES)
+        while wrong == place:
+            wrong = rng.choice(PLACES)
+        filler = " ".join(rng.sample(FILLERS, rng.randint(0, 3)))
+        revised = f"the {animal} sat on the {place}. {filler}".strip()
+        if i % 3 == 2:  # an inserted clause the revision deletes
+            original = f"the {animal} sat on the {place} and the {wrong}. {filler}".strip()
+        else:  # a substituted word
+            original = f"the {animal} sat on the {wrong}. {filler}".strip()
+        records.append({"id": f"ex-{i}", "prompt": f"where did the {animal} sit? it was on the {place}.",
+                        "original_output": original, "revised_output": revised})
+    return records
+
+
+def corpus() -> list[str]:
+    """Sentences to train a tiny tokenizer that covers `make_spa_records`."""
+    texts = [f"where did the {a} sit? it was on the {p}. the {a} sat on the {p} and the {q}."
+             for a in ANIMALS for p in PLACES for q in PLACES[:2]]
+    return texts + FILLERS

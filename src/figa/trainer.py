@@ -48,6 +48,8 @@ class FIGAConfig(TrainingArguments):
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
 
     def __post_init__(self):
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
+            self.use_cpu = True  # DDP over gloo when launched on several processes of a CPU-only machine
         super().__post_init__()
         if self.weighting not in WEIGHTINGS:
             raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
@@ -56,6 +58,11 @@ class FIGAConfig(TrainingArguments):
                 raise FigaError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
+
+
+def _has_accelerator() -> bool:
+    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
+        or torch.backends.mps.is_available()
 
 
 class FIGATrainer(Trainer):

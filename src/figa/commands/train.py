@@ -59,6 +59,8 @@ def main(argv: list[str]) -> int:
                 print(f"  skipped {problem}")
             if len(report.skipped) > 10:
                 print(f"  ... and {len(report.skipped) - 10} more")
+    if resume and main_process:
+        print(f"resuming from {resume}")
     result = trainer.train(resume_from_checkpoint=resume)
     if model_args.use_peft and model_args.merge_lora:
         if main_process:

@@ -1,0 +1,98 @@
+import json
+import os
+
+import torch
+from transformers import AutoModelForCausalLM
+
+from figa.cli import main
+from figa.testing import make_spa_records
+
+from .conftest import run_figa, write_jsonl
+
+FAST = ["--save_strategy", "no", "--report_to", "none", "--per_device_train_batch_size", "4"]
+
+
+def report(output_dir):
+    with open(os.path.join(output_dir, "figa_train_report.json")) as handle:
+        return json.load(handle)
+
+
+def test_help_lists_the_commands(capsys):
+    assert main(["--help"]) == 0
+    assert "train" in capsys.readouterr().out
+
+
+def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(32))
+    out = tmp_path / "out"
+    result = run_figa("train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", out,
+                      "--max_steps", 40, "--learning_rate", 3e-3, "--logging_steps", 5, *FAST)
+    assert result.returncode == 0, result.stderr
+    assert "32 records kept of 32 read" in result.stdout
+    logs = [entry for entry in report(out)["log_history"] if "positive_nll" in entry]
+    assert len(logs) == 8
+    assert logs[-1]["positive_nll"] < 0.5 * logs[0]["positive_nll"]
+    assert all(0 < entry["weighted_fraction"] < 1 for entry in logs)
+    assert all(0 <= entry["gate_pass_fraction"] <= 1 for entry in logs)
+    model = AutoModelForCausalLM.from_pretrained(out)
+    before = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert not torch.equal(model.lm_head.weight, before.lm_head.weight)
+
+
+def test_yaml_config_sets_defaults_and_flags_override_it(tiny_model_dir, spa_file, tmp_path):
+    config = tmp_path / "cfg.yaml"
+    config.write_text(f"model_name_or_path: {tiny_model_dir}\ndata: {spa_file}\nmax_steps: 3\n"
+                      "beta: 0.0\ngamma: 0.25\nweighting: figa\n")
+    out = tmp_path / "out"
+    assert main(["train", "--config", str(config), "--output_dir", str(out), "--max_steps", "2", *FAST]) == 0
+    saved = report(out)
+    assert saved["loss"] == {"weighting": "figa", "alpha": 1.0, "beta": 0.0, "gamma": 0.25, "tau": 0.6}
+    assert saved["metrics"]["epoch"] > 0 and saved["log_history"][-1]["step"] == 2
+
+
+def test_unknown_yaml_option_is_a_clear_error(spa_file, tmp_path, capsys):
+    config = tmp_path / "cfg.yaml"
+    config.write_text("data: x\nlearning_rat: 0.1\n")
+    assert main(["train", "--config", str(config)]) == 2
+    assert "unknown options learning_rat" in capsys.readouterr().err
+
+
+def test_lora_saves_an_adapter_that_loads(tiny_model_dir, spa_file, tmp_path):
+    from peft import AutoPeftModelForCausalLM
+
+    out = tmp_path / "lora"
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
+                 "--use_peft", "--lora_r", "4", "--max_steps", "3", "--learning_rate", "1e-2", *FAST]) == 0
+    assert os.path.exists(out / "adapter_config.json")
+    model = AutoPeftModelForCausalLM.from_pretrained(str(out))
+    assert any("lora_" in name for name, _ in model.named_parameters())
+
+    merged = tmp_path / "merged"
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
+                 str(merged), "--use_peft", "--merge_lora", "--max_steps", "3", *FAST]) == 0
+    assert os.path.exists(merged / "adapter" / "adapter_config.json")
+    full = AutoModelForCausalLM.from_pretrained(merged)
+    assert not any("lora_" in name for name, _ in full.named_parameters())
+
+
+def test_resume_from_checkpoint_continues_at_the_saved_step(tiny_model_dir, spa_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    common = ["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
+              "--save_strategy", "steps", "--save_steps", "2", "--report_to", "none", "--logging_steps", "1",
+              "--per_device_train_batch_size", "4"]
+    assert main(common + ["--max_steps", "2"]) == 0
+    assert os.path.isdir(out / "checkpoint-2")
+    capsys.readouterr()
+    assert main(common + ["--max_steps", "4", "--resume_from_checkpoint", "true"]) == 0
+    assert f"resuming from {out / 'checkpoint-2'}" in capsys.readouterr().out
+    steps = [entry["step"] for entry in report(out)["log_history"] if "loss" in entry]
+    assert steps == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint's history, none is repeated
+
+
+def test_gradient_checkpointing_and_sft_weighting_run(tiny_model_dir, spa_file, tmp_path):
+    out = tmp_path / "out"
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
+                 "--gradient_checkpointing", "--weighting", "sft", "--max_steps", "2", "--logging_steps", "1",
+                 *FAST]) == 0
+    logs = [entry for entry in report(out)["log_history"] if "loss" in entry]
+    assert "negative_nll" not in logs[0]  # sft: no push-down term

@@ -1,0 +1,34 @@
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from figa import FIGAConfig, FIGATrainer
+from figa.testing import make_spa_records
+
+
+def one_sgd_step(model_dir, tmp_path, batch_size, accumulation):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    args = FIGAConfig(output_dir=str(tmp_path / f"out-{batch_size}-{accumulation}"), report_to="none",
+                      per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation,
+                      max_steps=1, optim="sgd", learning_rate=1.0, lr_scheduler_type="constant",
+                      max_grad_norm=0.0, logging_steps=1, save_strategy="no", seed=3, tau=3.0)
+    trainer = FIGATrainer(model=model, args=args, train_dataset=make_spa_records(8, seed=1),
+                          processing_class=tokenizer)
+    before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
+    trainer.train()
+    loss = trainer.state.log_history[0]["loss"]
+    update = {n: before[n] - p.detach() for n, p in trainer.model.named_parameters()}  # = lr * gradient
+    return loss, update
+
+
+def test_one_step_is_the_same_whole_or_accumulated(tiny_model_dir, tmp_path):
+    lengths = [len(r["original_output"]) + len(r["revised_output"]) for r in make_spa_records(8, seed=1)]
+    assert len(set(lengths)) > 2  # micro-batches really have unequal token counts
+    whole_loss, whole = one_sgd_step(tiny_model_dir, tmp_path, 4, 1)
+    for batch_size, accumulation in ((1, 4), (2, 2)):
+        loss, update = one_sgd_step(tiny_model_dir, tmp_path, batch_size, accumulation)
+        assert loss == pytest.approx(whole_loss, rel=1e-4)
+        for name, value in whole.items():
+            torch.testing.assert_close(update[name], value, rtol=1e-4, atol=1e-6, msg=name)
+    assert any(v.abs().sum() > 0 for v in whole.values())

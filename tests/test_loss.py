@@ -1,0 +1,88 @@
+import math
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from figa import FIGAConfig, FIGATrainer, figa_loss
+from figa.edits import ADD, DEL, KEEP, SUB
+from figa.loss import original_weights, revised_weights
+from figa.testing import make_spa_records
+
+
+def logits_giving(probabilities, targets, vocab=4):
+    """Logit rows whose softmax gives each target exactly its probability."""
+    rows = []
+    for p, t in zip(probabilities, targets):
+        row = torch.full((vocab,), (1 - p) / (vocab - 1))
+        row[t] = p
+        rows.append(row.log())
+    return torch.stack(rows)
+
+
+def test_loss_matches_hand_computation_with_gate_and_normalisation():
+    alpha, beta, gamma, tau = 1.0, 0.5, 0.2, 0.6
+    # revised: keep, sub, add, EOS (always alpha); original: keep, sub, del, EOS
+    w_rev = revised_weights(torch.tensor([KEEP, SUB, ADD, ADD]), alpha, gamma)
+    w_orig = original_weights(torch.tensor([KEEP, SUB, DEL, KEEP]), beta)
+    assert w_rev.tolist() == pytest.approx([0.2, 1.0, 1.0, 1.0])
+    assert w_orig.tolist() == pytest.approx([0.0, -0.5, -0.5, 0.0])
+
+    weights = torch.cat([w_rev, w_orig[1:3]])  # only non-zero weights reach the loss
+    p = [0.5, 0.25, 0.8, 0.9, 0.7, 0.3]  # original sub: nll 0.357 <= tau (pushed down); del: nll 1.204 (gated off)
+    targets = torch.tensor([0, 1, 2, 3, 1, 2])
+    logits = logits_giving(p, targets).requires_grad_()
+    loss, stats = figa_loss(logits, targets, weights, tau=tau, num_items=6)
+
+    nll = [-math.log(x) for x in p]
+    expected = (0.2 * nll[0] + nll[1] + nll[2] + nll[3] - 0.5 * nll[4]) / 6  # N = 6: the gate does not change N
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert stats["gate_pass_count"].item() == 1 and stats["negative_count"].item() == 2
+    assert stats["positive_nll_sum"].item() == pytest.approx(sum(nll[:4]), rel=1e-5)
+    loss.backward()
+    assert logits.grad[5].abs().sum() == 0  # the gated-off token gets no gradient
+
+
+def test_plain_sft_is_a_special_case_of_the_weights():
+    w = revised_weights(torch.tensor([KEEP, SUB, ADD]), alpha=1.0, gamma=1.0)
+    assert w.tolist() == [1.0, 1.0, 1.0]
+    assert original_weights(torch.tensor([SUB, DEL]), beta=0.0).abs().sum() == 0
+
+
+def _trainer(model_dir, tmp_path, **config):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    args = FIGAConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, report_to="none", **config)
+    return FIGATrainer(model=model, args=args, train_dataset=make_spa_records(8), processing_class=tokenizer)
+
+
+def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, weighting="sft")
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert batch["input_ids"].shape[0] == 4  # sft: revised rows only
+    labels = torch.full_like(batch["input_ids"], -100)
+    labels[:, 1:] = torch.where(batch["weights"][:, :-1] != 0, batch["input_ids"][:, 1:], -100)
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, batch)
+        theirs = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                               labels=labels).loss
+    assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
+
+
+def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, batch).item()
+        log_probs = trainer.model(input_ids=batch["input_ids"],
+                                  attention_mask=batch["attention_mask"]).logits.float().log_softmax(-1)
+    total, count = 0.0, 0
+    for row in range(batch["input_ids"].shape[0]):
+        for pos in range(batch["input_ids"].shape[1]):
+            w = batch["weights"][row, pos].item()
+            if w != 0:
+                nll = -log_probs[row, pos, batch["input_ids"][row, pos + 1]].item()
+                total += w * nll  # tau=100: every push-down token passes the gate
+                count += 1
+    assert batch["input_ids"].shape[0] == 8  # revised and original rows
+    assert ours == pytest.approx(total / count, rel=1e-4)
