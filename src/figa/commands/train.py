@@ -62,6 +62,8 @@ def main(argv: list[str]) -> int:
     if resume and main_process:
         print(f"resuming from {resume}")
     result = trainer.train(resume_from_checkpoint=resume)
+    if data_args.eval_data:
+        result.metrics.update(trainer.evaluate())
     if model_args.use_peft and model_args.merge_lora:
         if main_process:
             save_lora_merged(trainer, config.output_dir)

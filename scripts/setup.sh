@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install figa with its test extras. Pins the CPU build of torch for CI and
+# laptops; on a GPU machine install your own torch build first and skip this script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -x .venv/bin/python ]; then
+  "${PYTHON:-python3}" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
