@@ -8,6 +8,7 @@ import sys
 from .errors import FigaError
 
 COMMANDS = {
+    "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
 }
 

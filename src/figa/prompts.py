@@ -41,7 +41,7 @@ def _user_text(record: dict) -> str:
     return record["prompt"]
 
 
-def _as_messages(record: dict) -> list[dict]:
+def as_messages(record: dict) -> list[dict]:
     if record.get("messages") is not None:
         return record["messages"]
     return [{"role": "user", "content": _user_text(record)}]
@@ -62,20 +62,20 @@ def _alpaca(record: dict) -> str:
     return template.format(instruction=instruction, input=extra)
 
 
-def _plain(record: dict) -> str:
+def query_text(record: dict) -> str:
+    """The query as plain text (for reward models, judges and revisers)."""
     if record.get("messages") is not None:
-        lines = [f"{m['role'].capitalize()}: {m['content']}" for m in record["messages"]]
-        return "\n\n".join(lines) + "\n\nAssistant: "
+        return "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in record["messages"])
     return _user_text(record)
 
 
 def render_prompt(record: dict, prompt_format: str, tokenizer) -> str:
     """The prompt text the policy sees before its response; `prompt_format` as returned by `resolve_format`."""
     if prompt_format == "chat":
-        return tokenizer.apply_chat_template(_as_messages(record), tokenize=False, add_generation_prompt=True)
+        return tokenizer.apply_chat_template(as_messages(record), tokenize=False, add_generation_prompt=True)
     if prompt_format == "alpaca" or (prompt_format == "auto" and record.get("instruction") is not None):
         return _alpaca(record)
-    return _plain(record)
+    return query_text(record) + ("\n\nAssistant: " if record.get("messages") is not None else "")
 
 
 def adds_special_tokens(prompt_format: str) -> bool:

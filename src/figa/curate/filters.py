@@ -1,0 +1,53 @@
+"""Which prompts and revisions make it into the training set (the paper's thresholds; README, "Curate")."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+_WORD = re.compile(r"\w+|[^\w\s]")
+
+
+def words(text: str) -> list[str]:
+    """Word and punctuation tokens: the unit of edit distance in curation (independent of any tokenizer)."""
+    return _WORD.findall(text)
+
+
+def edit_ratio(original: str, revised: str) -> float:
+    """Token edit distance from original to revised, divided by the original's length in tokens."""
+    source = words(original)
+    return Levenshtein.distance(source, words(revised)) / max(len(source), 1)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    eta1: float = 0.5        # keep a prompt while reward(original) < eta1 (the policy did poorly)
+    eta2: float = 0.5        # with a reference: reward(reference) > eta2 (the reference is good)
+    eta3: float = 0.0        # with a reference: reward(reference) - reward(original) > eta3
+    min_gain: float = 0.0    # keep a revision when reward(revised) - reward(original) >= min_gain ...
+    max_edit_ratio: float = 0.5  # ... and edit distance / original length <= max_edit_ratio
+
+
+def select_for_revision(rewards: dict, t: Thresholds) -> str | None:
+    """None when the prompt should be revised, else the reason it is rejected."""
+    original, reference = rewards["original"], rewards.get("reference")
+    if not original < t.eta1:
+        return f"reward(original)={original:.4g} is not below eta1={t.eta1}"
+    if reference is not None:
+        if not reference > t.eta2:
+            return f"reward(reference)={reference:.4g} is not above eta2={t.eta2}"
+        if not reference - original > t.eta3:
+            return f"reward(reference)-reward(original)={reference - original:.4g} is not above eta3={t.eta3}"
+    return None
+
+
+def accept_revision(rewards: dict, ratio: float, t: Thresholds) -> str | None:
+    """None when the revision is kept, else the reason it is rejected."""
+    gain = rewards["revised"] - rewards["original"]
+    if not gain >= t.min_gain:
+        return f"reward gain {gain:.4g} is below min_gain={t.min_gain}"
+    if not ratio <= t.max_edit_ratio:
+        return f"edit ratio {ratio:.3g} is above max_edit_ratio={t.max_edit_ratio} (not a minimal edit)"
+    return None

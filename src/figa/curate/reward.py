@@ -1,0 +1,120 @@
+"""Reward back ends: `hf:MODEL` (sequence-classification reward model), `python:module:function`, and
+`openai:MODEL` (an OpenAI-compatible judge that answers with a number). Scores come in batches; a score
+that is not a finite number becomes NaN and the record is rejected with that reason."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import re
+
+import torch
+
+from ..errors import FigaError
+from .openai_api import EndpointConfig, ReplyError, chat, run_concurrently
+from .specs import load_callable, split_spec
+
+KINDS = ("hf", "python", "openai")
+JUDGE_PROMPT = (
+    "Rate how well the response answers the request, from 0 (useless or wrong) to 10 (excellent).\n\n"
+    "Request:\n{prompt}\n\nResponse:\n{response}\n\nReply with the number only."
+)
+
+
+def _finite(values, spec: str, expected: int) -> list[float]:
+    values = list(values)
+    if len(values) != expected:
+        raise FigaError(f"--reward {spec}: returned {len(values)} scores for {expected} responses")
+    out = []
+    for value in values:
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = math.nan
+        out.append(value if math.isfinite(value) else math.nan)
+    return out
+
+
+class PythonReward:
+    """`fn(prompts, responses[, references]) -> list[float]`."""
+
+    def __init__(self, target: str):
+        self.spec = f"python:{target}"
+        self.fn = load_callable(target, "reward")
+        params = inspect.signature(self.fn).parameters.values()
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        self.takes_references = len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params)
+
+    def score(self, prompts: list[str], responses: list[str], references: list[str | None]) -> list[float]:
+        args = (prompts, responses, references) if self.takes_references else (prompts, responses)
+        try:
+            values = self.fn(*args)
+        except Exception as error:  # the user's code: report it, do not hide it
+            raise FigaError(f"--reward {self.spec} raised {type(error).__name__}: {error}") from None
+        return _finite(values, self.spec, len(responses))
+
+
+class HFReward:
+    """A reward model scoring (prompt, response) as a text pair, or through its chat template when it has one."""
+
+    def __init__(self, model: str, batch_size: int = 16, trust_remote_code: bool = False):
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        self.spec = f"hf:{model}"
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
+            self.model = AutoModelForSequenceClassification.from_pretrained(
+                model, trust_remote_code=trust_remote_code).eval()
+        except (OSError, ValueError) as error:
+            raise FigaError(f"--reward hf:{model}: cannot load the reward model: {error}") from None
+        if torch.cuda.is_available():
+            self.model.to("cuda")
+        self.batch_size = batch_size
+
+    @torch.no_grad()
+    def score(self, prompts: list[str], responses: list[str], references=None) -> list[float]:
+        scores = []
+        for i in range(0, len(prompts), self.batch_size):
+            p, r = prompts[i:i + self.batch_size], responses[i:i + self.batch_size]
+            if getattr(self.tokenizer, "chat_template", None):
+                texts = [self.tokenizer.apply_chat_template(
+                    [{"role": "user", "content": a}, {"role": "assistant", "content": b}], tokenize=False)
+                    for a, b in zip(p, r)]
+                inputs = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt",
+                                        add_special_tokens=False)
+            else:
+                inputs = self.tokenizer(p, r, padding=True, truncation=True, return_tensors="pt")
+            logits = self.model(**inputs.to(self.model.device)).logits
+            scores += logits[:, 0].float().cpu().tolist()
+        return _finite(scores, self.spec, len(responses))
+
+
+class OpenAIJudge:
+    def __init__(self, model: str, endpoint: EndpointConfig, concurrency: int = 8):
+        self.spec, self.model, self.endpoint, self.concurrency = f"openai:{model}", model, endpoint, concurrency
+
+    def _one(self, item: tuple[str, str]) -> float:
+        reply = chat(self.endpoint, self.model, [{"role": "user", "content": JUDGE_PROMPT.format(
+            prompt=item[0], response=item[1])}])
+        match = re.search(r"-?\d+(?:\.\d+)?", reply)
+        return float(match.group()) / 10 if match else math.nan
+
+    def score(self, prompts: list[str], responses: list[str], references=None) -> list[float]:
+        items = list(enumerate(zip(prompts, responses)))
+        scores = [math.nan] * len(items)
+
+        def done(item, result):
+            scores[item[0]] = math.nan if isinstance(result, (ReplyError, Exception)) else result
+
+        run_concurrently(items, lambda item: self._one(item[1]), done, self.concurrency)
+        return scores
+
+
+def make_reward(spec: str, endpoint: EndpointConfig, batch_size: int = 16, trust_remote_code: bool = False,
+                concurrency: int = 8):
+    kind, rest = split_spec(spec, KINDS, "reward")
+    if kind == "python":
+        return PythonReward(rest)
+    if kind == "hf":
+        return HFReward(rest, batch_size, trust_remote_code)
+    return OpenAIJudge(rest, endpoint, concurrency)

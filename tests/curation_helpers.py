@@ -1,0 +1,27 @@
+"""A keyword reward and scripted revisers for the curation tests (imported as python:tests.curation_helpers:...)."""
+
+import re
+
+KEYWORDS = re.compile(r"mention (\w+) and (\w+)")
+
+
+def keyword_reward(prompts, responses, references):
+    """The fraction of the prompt's two keywords that the response contains."""
+    scores = []
+    for prompt, response in zip(prompts, responses):
+        wanted = KEYWORDS.search(prompt).groups()
+        scores.append(sum(w in response.split() for w in wanted) / len(wanted))
+    return scores
+
+
+def nan_reward(prompts, responses):
+    return [float("nan")] * len(responses)
+
+
+def failing_reward(prompts, responses):
+    raise RuntimeError("the reward service is down")
+
+
+def revise_by_appending(prompt, original, reference):
+    missing = [w for w in KEYWORDS.search(prompt).groups() if w not in original.split()]
+    return original + " " + " ".join(missing)

@@ -1,0 +1,83 @@
+"""A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, for tests.
+
+Revisions are scripted (the original plus the prompt's missing keywords). Faults are injected by the hash
+of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
+or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
+an empty `choices` list. Every request's Authorization header is recorded.
+"""
+
+import hashlib
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from .curation_helpers import KEYWORDS
+
+
+def scripted_revision(content: str) -> str:
+    original = content.split("Response to revise:\n", 1)[1]
+    missing = [w for w in KEYWORDS.search(content).groups() if w not in original.split()]
+    return (original + " " + " ".join(missing)).strip()
+
+
+class Server:
+    def __init__(self, faults: bool = True):
+        self.faults, self.attempts, self.authorizations = faults, {}, []
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                content = body["messages"][-1]["content"]
+                with server.lock:
+                    server.authorizations.append(self.headers.get("Authorization", ""))
+                    key = hashlib.sha256(content.encode()).hexdigest()
+                    server.attempts[key] = attempt = server.attempts.get(key, 0) + 1
+                fault = int(key, 16) % 7 if server.faults and attempt == 1 else None
+                if server.faults and "ALWAYS_FAIL" in content:
+                    fault = 1
+                if fault == 0:
+                    return self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
+                if fault == 1:
+                    return self._send(500, {"error": {"message": "boom"}})
+                if fault == 2:
+                    return self._send(503, {"error": {"message": "unavailable"}})
+                if fault == 3:
+                    return self._raw(200, b'{"id": "x", "choices": [{"mess')
+                if fault == 4:
+                    time.sleep(0.3)
+                choices = [] if "EMPTY_CHOICES" in content else [
+                    {"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": scripted_revision(content)}}]
+                self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
+                                 "model": body["model"], "choices": choices,
+                                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+
+            def _send(self, status, payload, headers=None):
+                self._raw(status, json.dumps(payload).encode(), headers)
+
+            def _raw(self, status, data, headers=None):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

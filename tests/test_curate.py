@@ -1,0 +1,197 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from figa.cli import main
+from figa.curate.filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
+from figa.curate.reward import PythonReward
+from figa.curate.revise import ReferenceEditReviser
+
+from .conftest import write_jsonl
+from .openai_server import Server
+
+SECRET = "sk-test-DO-NOT-LEAK-7f3a9"
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAIRS = [("cat", "mat"), ("dog", "rug"), ("fox", "hill"), ("bird", "roof"), ("goat", "bed"), ("horse", "sofa"),
+         ("mouse", "chair"), ("rabbit", "table")]
+
+
+def prompts_file(tmp_path, extra=()):
+    rows = [{"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)]
+    rows.append({"id": "ref", "prompt": "write one sentence. mention cat and hill.",
+                 "output": "the cat sat on the hill today"})
+    rows += list(extra)
+    return write_jsonl(tmp_path / "prompts.jsonl", rows)
+
+
+def read(path):
+    with open(path) as handle:
+        return [json.loads(line) for line in handle]
+
+
+def curate_args(model_dir, prompts, out, url, *extra):
+    return ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", model_dir,
+            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
+            "--openai_base_url", url, "--max_new_tokens", "8", "--max_edit_ratio", "2.0", "--max_retries", "3",
+            "--retry_base_delay", "0.01", "--request_timeout", "5", *map(str, extra)]
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)  # python:tests.curation_helpers:... imports from here
+
+
+def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    extra = [{"id": "fail", "prompt": "ALWAYS_FAIL. mention cat and bed."},
+             {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."}]
+    out = tmp_path / "spa"
+    with Server() as server:
+        code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url,
+                                "--concurrency", "4"))
+    assert code == 0
+    train, rejected = read(out / "train.jsonl"), read(out / "rejected.jsonl")
+    ids = [r["id"] for r in train] + [r["id"] for r in rejected]
+    assert sorted(ids) == sorted([f"p{i}" for i in range(8)] + ["ref", "fail", "empty"])  # each exactly once
+    reasons = {r["id"]: (r["stage"], r["reason"]) for r in rejected}
+    assert reasons["fail"][0] == "revise" and "HTTP 500" in reasons["fail"][1]
+    assert reasons["empty"][0] == "revise" and "no choices" in reasons["empty"][1]
+    assert len(train) >= 7
+    for record in train:
+        assert record["rewards"]["revised"] == 1.0 and record["rewards"]["original"] < 1.0
+        assert record["revised_output"].startswith(record["original_output"])
+        assert record["meta"]["reviser"] == "openai:test-reviser" and record["edits"]["edit_ratio"] > 0
+    assert any(r["id"] == "ref" and r["output"] == "the cat sat on the hill today" for r in train)
+    assert max(server.attempts.values()) >= 2  # faults were injected and retried
+    assert all(a == f"Bearer {SECRET}" for a in server.authorizations)  # the key was used ...
+    for root, _, files in os.walk(out):  # ... and written nowhere
+        for name in files:
+            with open(os.path.join(root, name), "rb") as handle:
+                assert SECRET.encode() not in handle.read(), name
+    stats = json.loads((out / "stats.json").read_text())
+    assert stats["counts"]["train"] == len(train) and stats["counts"]["rejected"] == len(rejected)
+    printed = capsys.readouterr()
+    assert "train" in printed.out and SECRET not in printed.out + printed.err
+
+    # curated data trains as is
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", str(out / "train.jsonl"),
+                 "--output_dir", str(tmp_path / "model"), "--max_steps", "2", "--save_strategy", "no"]) == 0
+
+
+def test_filters_record_by_record():
+    t = Thresholds(eta1=0.5, eta2=0.6, eta3=0.3, min_gain=0.25, max_edit_ratio=0.4)
+    assert select_for_revision({"original": 0.2}, t) is None
+    assert "eta1" in select_for_revision({"original": 0.5}, t)  # not strictly below
+    assert select_for_revision({"original": 0.2, "reference": 0.9}, t) is None
+    assert "eta2" in select_for_revision({"original": 0.2, "reference": 0.6}, t)
+    assert "eta3" in select_for_revision({"original": 0.45, "reference": 0.7}, t)  # gap 0.25 <= 0.3
+    assert accept_revision({"original": 0.25, "revised": 0.5}, 0.4, t) is None  # gain 0.25 >= 0.25, ratio <= 0.4
+    assert "min_gain" in accept_revision({"original": 0.25, "revised": 0.375}, 0.1, t)
+    assert "max_edit_ratio" in accept_revision({"original": 0.2, "revised": 0.9}, 0.41, t)
+    assert edit_ratio("the cat sat on the mat .", "the cat sat on the rug .") == pytest.approx(1 / 7)
+
+
+def test_reference_edit_raises_reward_with_fewer_changes_than_the_reference():
+    reward = PythonReward("tests.curation_helpers:keyword_reward")
+    original = "the dog sat on the rug today and it was a fine day for everyone"
+    reference = "a cat slept on a mat yesterday and everything was great for all of them"
+    prompt = "write one sentence. mention cat and mat."
+    revised = ReferenceEditReviser(reward).one({"prompt": prompt, "original": original, "reference": reference,
+                                                "target": 1.0})
+    scores = reward.score([prompt] * 3, [original, revised, reference], [reference] * 3)
+    assert scores[0] == 0.0 and scores[1] == 1.0
+    changed = Levenshtein.distance(words(original), words(revised))
+    assert 0 < changed < Levenshtein.distance(words(original), words(reference))
+
+
+def test_reference_edit_reviser_curates_offline(tiny_model_dir, tmp_path):
+    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
+             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:4])]
+    out = tmp_path / "spa"
+    assert main(["curate", "--prompts", write_jsonl(tmp_path / "p.jsonl", rows), "--output_dir", str(out),
+                 "--policy", tiny_model_dir, "--reward", "python:tests.curation_helpers:keyword_reward",
+                 "--reviser", "reference-edit", "--revise_target", "1.0", "--max_new_tokens", "6", "--max_edit_ratio", "5"]) == 0
+    train = read(out / "train.jsonl")
+    assert len(train) == 4 and all(r["rewards"]["revised"] == 1.0 for r in train)
+
+
+def test_resume_after_sigkill_equals_an_uninterrupted_run(tiny_model_dir, tmp_path):
+    prompts = prompts_file(tmp_path)
+    env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
+    with Server(faults=False) as server:
+        def command(out):
+            return [sys.executable, "-m", "figa", *curate_args(tiny_model_dir, prompts, out, server.url,
+                                                               "--concurrency", "1")]
+        assert subprocess.run(command(tmp_path / "whole"), env=env, cwd=REPO, capture_output=True).returncode == 0
+
+        original_handler = server.httpd.RequestHandlerClass.do_POST
+
+        def slow_post(handler):
+            time.sleep(0.4)
+            original_handler(handler)
+        server.httpd.RequestHandlerClass.do_POST = slow_post
+        cut = tmp_path / "cut"
+        process = subprocess.Popen(command(cut), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        stage_lines = 0
+        while time.time() < deadline and process.poll() is None:
+            files = [f for f in os.listdir(cut / "stages")] if (cut / "stages").exists() else []
+            revise = [f for f in files if f.startswith("revise-")]
+            if revise:
+                stage_lines = len((cut / "stages" / revise[0]).read_text().splitlines())
+                if stage_lines >= 3:
+                    break
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert 3 <= stage_lines < 9, "the kill should land in the middle of the revise stage"
+        assert not (cut / "train.jsonl").exists()
+        time.sleep(0.6)  # let the request that was in flight at the kill finish on the server
+        server.httpd.RequestHandlerClass.do_POST = original_handler
+        requests_before = len(server.authorizations)
+        assert subprocess.run(command(cut), env=env, cwd=REPO, capture_output=True).returncode == 0
+        assert len(server.authorizations) - requests_before <= 9 - 3  # finished revisions were not redone
+
+    assert read(cut / "train.jsonl") == read(tmp_path / "whole" / "train.jsonl")
+    assert read(cut / "rejected.jsonl") == read(tmp_path / "whole" / "rejected.jsonl")
+    for name in os.listdir(cut / "stages"):
+        ids = [row["id"] for row in read(cut / "stages" / name)]
+        assert len(ids) == len(set(ids)), name  # nothing done twice
+
+
+def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_path):
+    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
+             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:3])]
+    prompts, out = write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "spa"
+    base = ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", tiny_model_dir,
+            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
+            "--max_new_tokens", "6", "--max_edit_ratio", "5"]
+    assert main(base) == 0
+    rollout = [f for f in os.listdir(out / "stages") if f.startswith("rollout-")]
+    mtime = os.path.getmtime(out / "stages" / rollout[0])
+    assert main(base + ["--revise_target", "1.0"]) == 0
+    stages = sorted(f.split("-")[0] for f in os.listdir(out / "stages"))
+    assert stages == ["rescore", "rescore", "revise", "revise", "reward", "rollout"]
+    assert os.path.getmtime(out / "stages" / rollout[0]) == mtime  # the rollout was not redone
+
+
+def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp_path, capsys):
+    prompts = prompts_file(tmp_path)
+    common = ["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--reviser", "reference-edit",
+              "--max_new_tokens", "4"]
+    assert main(common + ["--output_dir", str(tmp_path / "a"),
+                          "--reward", "python:tests.curation_helpers:failing_reward"]) == 2
+    assert "failing_reward raised RuntimeError: the reward service is down" in capsys.readouterr().err
+    assert main(common + ["--output_dir", str(tmp_path / "b"),
+                          "--reward", "python:tests.curation_helpers:nan_reward"]) == 0
+    rejected = read(tmp_path / "b" / "rejected.jsonl")
+    assert len(rejected) == 9 and {r["stage"] for r in rejected} == {"reward"}
+    assert main(common + ["--output_dir", str(tmp_path / "c"), "--reward", "python:tests.nope:f"]) == 2
+    assert "cannot import 'tests.nope'" in capsys.readouterr().err
