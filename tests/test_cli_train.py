@@ -96,3 +96,18 @@ def test_gradient_checkpointing_and_sft_weighting_run(tiny_model_dir, spa_file, 
                  *FAST]) == 0
     logs = [entry for entry in report(out)["log_history"] if "loss" in entry]
     assert "negative_nll" not in logs[0]  # sft: no push-down term
+
+
+def test_non_finite_loss_stops_with_the_step_and_record_ids(tiny_model_dir, spa_file, tmp_path, capsys):
+    code = main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
+                 str(tmp_path / "out"), "--learning_rate", "1e30", "--max_steps", "5", "--max_grad_norm", "0",
+                 *FAST])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "the loss is" in err and "at step 2" in err and "'ex-" in err
+    assert not os.path.exists(tmp_path / "out" / "model.safetensors")  # the corrupted model is not saved
+
+
+def test_bf16_on_cpu_trains(tiny_model_dir, spa_file, tmp_path):
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
+                 str(tmp_path / "out"), "--bf16", "--use_cpu", "--max_steps", "2", *FAST]) == 0
