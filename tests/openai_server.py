@@ -1,6 +1,7 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, for tests.
 
-Revisions are scripted (the original plus the prompt's missing keywords). Faults are injected by the hash
+Revisions are scripted (the original plus the prompt's missing keywords); judge requests get "7" and
+other requests "a plain answer". Faults are injected by the hash
 of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
 or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
 an empty `choices` list. Every request's Authorization header is recorded.
@@ -15,7 +16,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .curation_helpers import KEYWORDS
 
 
-def scripted_revision(content: str) -> str:
+def scripted_reply(content: str) -> str:
+    """A revision for revision requests, a score for judge requests, a fixed answer for rollouts."""
+    if content.startswith("Rate how well"):
+        return "7"
+    if "Response to revise:" not in content:
+        return "a plain answer"
     original = content.split("Response to revise:\n", 1)[1]
     missing = [w for w in KEYWORDS.search(content).groups() if w not in original.split()]
     return (original + " " + " ".join(missing)).strip()
@@ -53,7 +59,7 @@ class Server:
                     time.sleep(0.3)
                 choices = [] if "EMPTY_CHOICES" in content else [
                     {"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": scripted_revision(content)}}]
+                     "message": {"role": "assistant", "content": scripted_reply(content)}}]
                 self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                                  "model": body["model"], "choices": choices,
                                  "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})

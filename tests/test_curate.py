@@ -195,3 +195,29 @@ def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp
     assert len(rejected) == 9 and {r["stage"] for r in rejected} == {"reward"}
     assert main(common + ["--output_dir", str(tmp_path / "c"), "--reward", "python:tests.nope:f"]) == 2
     assert "cannot import 'tests.nope'" in capsys.readouterr().err
+
+
+def test_openai_policy_and_judge_and_hf_reward_model(tmp_path, monkeypatch):
+    from transformers import LlamaConfig, LlamaForSequenceClassification
+
+    from figa.curate.openai_api import EndpointConfig
+    from figa.curate.reward import HFReward, OpenAIJudge
+    from figa.curate.rollout import OpenAIPolicy
+    from figa.testing import build_tokenizer, corpus
+
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with Server() as server:
+        endpoint = EndpointConfig(base_url=server.url, max_retries=3, retry_base_delay=0.01, timeout=5)
+        assert OpenAIPolicy("policy", endpoint).one({"prompt": "say something", "messages": None}) == "a plain answer"
+        scores = OpenAIJudge("judge", endpoint, concurrency=2).score(["q1", "q2"], ["a1", "a2"])
+        assert scores == [0.7, 0.7]
+
+    tokenizer = build_tokenizer(corpus(), chat_template=False)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "rm")
+    tokenizer.save_pretrained(tmp_path / "rm")
+    scores = HFReward(str(tmp_path / "rm"), batch_size=2).score(["where did the cat sit?"] * 3,
+                                                                ["on the mat.", "on the sofa.", "the dog ran."])
+    assert len(scores) == 3 and all(isinstance(s, float) and s == s for s in scores)
+    assert len(set(scores)) > 1

@@ -7,6 +7,7 @@ Collation (per batch): turn edit kinds into loss weights under the current confi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -73,7 +74,8 @@ def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto
     if tokenizer.eos_token_id is None:
         raise FigaError("the tokenizer has no EOS token; set `tokenizer.eos_token` before training")
     prompt_format = resolve_format(prompt_format, tokenizer)
-    fingerprint = Hasher.hash([PREPROCESSING_VERSION, records, tokenizer, prompt_format, max_length])
+    records_hash = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
+    fingerprint = Hasher.hash([PREPROCESSING_VERSION, records_hash, tokenizer, prompt_format, max_length])
     os.makedirs(os.path.join(cache_dir(), "pairs"), exist_ok=True)
     data = Dataset.from_list(records).map(
         _tokenize_batch, batched=True, batch_size=1000, num_proc=num_proc,
