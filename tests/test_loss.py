@@ -86,3 +86,29 @@ def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
                 count += 1
     assert batch["input_ids"].shape[0] == 8  # revised and original rows
     assert ours == pytest.approx(total / count, rel=1e-4)
+
+
+def test_external_weights_of_ones_equal_sft_and_wrong_lengths_name_the_field(tiny_model_dir, tmp_path):
+    from figa import RecordError
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records = make_spa_records(8)
+    for r in records:
+        n_orig = len(tokenizer(r["original_output"], add_special_tokens=False)["input_ids"])
+        n_rev = len(tokenizer(r["revised_output"], add_special_tokens=False)["input_ids"])
+        r["token_weights"] = {"original": [0.0] * n_orig, "revised": [1.0] * n_rev}
+    losses = {}
+    for weighting in ("external", "sft"):
+        args = FIGAConfig(output_dir=str(tmp_path / weighting), per_device_train_batch_size=8, report_to="none",
+                          weighting=weighting)
+        trainer = FIGATrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), args=args,
+                              train_dataset=records, processing_class=tokenizer)
+        with torch.no_grad():
+            losses[weighting] = trainer.compute_loss(trainer.model, next(iter(trainer.get_train_dataloader())))
+    assert losses["external"].item() == pytest.approx(losses["sft"].item(), rel=1e-5)
+
+    records[3]["token_weights"]["revised"].append(1.0)
+    with pytest.raises(RecordError, match=r"dataset:4: field 'token_weights.revised': has \d+ weights"):
+        FIGATrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tokenizer,
+                    args=FIGAConfig(output_dir=str(tmp_path / "x"), report_to="none", weighting="external"),
+                    train_dataset=records)
