@@ -47,6 +47,8 @@ class Server:
                 fault = int(key, 16) % 7 if server.faults and attempt == 1 else None
                 if server.faults and "ALWAYS_FAIL" in content:
                     fault = 1
+                if "ECHO_KEY" in content:
+                    return self._send(401, {"error": {"message": f"bad key {self.headers.get('Authorization')}"}})
                 if fault == 0:
                     return self._send(429, {"error": {"message": "slow down"}}, {"Retry-After": "0"})
                 if fault == 1:

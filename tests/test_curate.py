@@ -50,7 +50,8 @@ def in_repo(monkeypatch):
 def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     extra = [{"id": "fail", "prompt": "ALWAYS_FAIL. mention cat and bed."},
-             {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."}]
+             {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."},
+             {"id": "echo", "prompt": "ECHO_KEY. mention fox and mat."}]
     out = tmp_path / "spa"
     with Server() as server:
         code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url,
@@ -58,10 +59,11 @@ def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_
     assert code == 0
     train, rejected = read(out / "train.jsonl"), read(out / "rejected.jsonl")
     ids = [r["id"] for r in train] + [r["id"] for r in rejected]
-    assert sorted(ids) == sorted([f"p{i}" for i in range(8)] + ["ref", "fail", "empty"])  # each exactly once
+    assert sorted(ids) == sorted([f"p{i}" for i in range(8)] + ["ref", "fail", "empty", "echo"])  # each once
     reasons = {r["id"]: (r["stage"], r["reason"]) for r in rejected}
     assert reasons["fail"][0] == "revise" and "HTTP 500" in reasons["fail"][1]
     assert reasons["empty"][0] == "revise" and "no choices" in reasons["empty"][1]
+    assert reasons["echo"][0] == "revise" and reasons["echo"][1].endswith("bad key Bearer ***")  # key redacted
     assert len(train) >= 7
     for record in train:
         assert record["rewards"]["revised"] == 1.0 and record["rewards"]["original"] < 1.0
@@ -221,3 +223,19 @@ def test_openai_policy_and_judge_and_hf_reward_model(tmp_path, monkeypatch):
                                                                 ["on the mat.", "on the sofa.", "the dog ran."])
     assert len(scores) == 3 and all(isinstance(s, float) and s == s for s in scores)
     assert len(set(scores)) > 1
+
+
+def test_bad_prompt_records_stop_or_go_to_rejected(tiny_model_dir, tmp_path, capsys):
+    rows = [json.dumps({"id": "a", "prompt": "write one sentence. mention cat and mat."}),
+            json.dumps({"id": "b", "promt": "typo"}),
+            json.dumps({"id": "c", "messages": [{"role": "assistant", "content": "hi"}]})]
+    prompts = write_jsonl(tmp_path / "p.jsonl", rows)
+    common = ["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--reviser", "reference-edit",
+              "--reward", "python:tests.curation_helpers:keyword_reward", "--max_new_tokens", "4"]
+    assert main(common + ["--output_dir", str(tmp_path / "a")]) == 2
+    assert f"{prompts}:2: field 'prompt': missing" in capsys.readouterr().err
+    assert main(common + ["--output_dir", str(tmp_path / "b"), "--skip_bad_records"]) == 0
+    rejected = read(tmp_path / "b" / "rejected.jsonl")
+    inputs = [r for r in rejected if r["stage"] == "input"]
+    assert len(inputs) == 2 and "end with a user turn" in inputs[1]["reason"]
+    assert len(rejected) + len(read(tmp_path / "b" / "train.jsonl")) == 3

@@ -69,7 +69,7 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
                                                            max_tokens=config.max_tokens)
         except openai.APIStatusError as error:
             if error.status_code < 500 and error.status_code not in (408, 409, 429):
-                raise ReplyError(f"HTTP {error.status_code}: {_short(error.message)}") from None
+                raise ReplyError(f"HTTP {error.status_code}: {_short(redact(error.message, config))}") from None
             raise ReplyError(f"HTTP {error.status_code} after {config.max_retries} client retries") from None
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
             raise ReplyError(f"{type(error).__name__} after {config.max_retries} client retries") from None
@@ -86,6 +86,12 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
             continue
         return text
     raise ReplyError(f"{last}, {config.max_retries + 1} attempts")
+
+
+def redact(text: str, config: EndpointConfig) -> str:
+    """Remove the API key from text that came back from a server (some echo it in their errors)."""
+    key = os.environ.get(config.api_key_env)
+    return text.replace(key, "***") if key else text
 
 
 def _short(text: str, limit: int = 200) -> str:
