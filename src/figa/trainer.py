@@ -101,7 +101,7 @@ class FIGATrainer(Trainer):
                          processing_class=processing_class, data_collator=collator, **kwargs)
         forward = unwrap_peft_model(self.accelerator.unwrap_model(self.model)).forward
         self._logits_to_keep = "logits_to_keep" in inspect.signature(forward).parameters
-        self._stats = {mode: torch.zeros(len(_STAT_NAMES), dtype=torch.float64) for mode in ("train", "eval")}
+        self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
         if data is None or (isinstance(data, Dataset) and "revised_codes" in data.column_names):
@@ -143,7 +143,8 @@ class FIGATrainer(Trainer):
                             "(lower the learning rate, or check these records).")
         stats["response_tokens"] = inputs["num_response_tokens"]
         mode = "train" if model.training else "eval"
-        self._stats[mode] += torch.stack([stats[name].detach().double().cpu() for name in _STAT_NAMES])
+        step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
+        self._stats[mode] = self._stats[mode] + step_stats if mode in self._stats else step_stats
         if distributed:  # DDP averages gradients over processes; N already counts all of them
             loss = loss * self.accelerator.num_processes
         return (loss, outputs) if return_outputs else loss
@@ -156,10 +157,10 @@ class FIGATrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
-        totals = self._stats[mode]
+        totals = self._stats.pop(mode, torch.zeros(len(_STAT_NAMES)))
         if self.accelerator.num_processes > 1:
-            totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum").cpu()
-        stats = dict(zip(_STAT_NAMES, totals.tolist()))
+            totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum")
+        stats = dict(zip(_STAT_NAMES, totals.cpu().tolist()))
         if stats["response_tokens"] > 0:
             prefix = "eval_" if mode == "eval" else ""
             weighted = stats["positive_count"] + stats["negative_count"]
@@ -169,7 +170,6 @@ class FIGATrainer(Trainer):
                 logs[f"{prefix}negative_nll"] = stats["negative_nll_sum"] / stats["negative_count"]
                 logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
             logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
-        self._stats[mode].zero_()
         super().log(logs, start_time)
 
 
