@@ -12,7 +12,7 @@ CHAT_TEMPLATE = (
 
 def build_tokenizer(texts: Iterable[str], vocab_size: int = 400, chat_template: bool = True):
     """A byte-level BPE tokenizer trained on `texts`, with <s>, </s>, <pad>, <unk> and a small chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     specials = ["<pad>", "<s>", "</s>", "<unk>", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -22,6 +22,8 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 400, chat_template: 
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
                                   initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
     core.train_from_iterator(list(texts), trainer=trainer)
+    core.post_processor = processors.TemplateProcessing(  # prepend BOS, as Llama-style tokenizers do
+        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", core.token_to_id("<s>"))])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
                                         pad_token="<pad>", unk_token="<unk>")
     if chat_template:

@@ -1,0 +1,42 @@
+import pyarrow as pa
+import pyarrow.parquet as pq
+from transformers import AutoTokenizer
+
+from figa.data import tokenize_pairs
+from figa.prompts import ALPACA_WITH_INPUT, render_prompt, resolve_format
+from figa.records import load_records
+
+PAIR = {"original_output": "the cat sat on the rug.", "revised_output": "the cat sat on the mat."}
+
+
+def test_parquet_trl_aliases_and_content_ids(tmp_path):
+    rows = [{"prompt": "where did the cat sit?", "chosen": "on the mat.", "rejected": "on the rug."}] * 1
+    rows.append({"prompt": "where did the dog sit?", "chosen": "on the sofa.", "rejected": "on the bed."})
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "pref.parquet")
+    records, report = load_records(str(tmp_path / "pref.parquet"))
+    again, _ = load_records(str(tmp_path / "pref.parquet"))
+    assert report.kept == 2 and records[0]["revised_output"] == "on the mat."
+    assert records[0]["original_output"] == "on the rug."
+    assert records[0]["id"] == again[0]["id"] != records[1]["id"]  # derived from the content, stable
+
+
+def test_prompt_formats(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    alpaca = {"instruction": "Name the animal.", "input": "It says meow.", "prompt": None, "messages": None}
+    assert render_prompt(alpaca, "alpaca", tokenizer) == ALPACA_WITH_INPUT.format(
+        instruction="Name the animal.", input="It says meow.")
+    chat = {"messages": [{"role": "user", "content": "hi"}], "prompt": None, "instruction": None}
+    assert render_prompt(chat, resolve_format("auto", tokenizer), tokenizer) == "<s><|user|>\nhi</s>\n<|assistant|>\n"
+    plain = {"prompt": "where did the cat sit?", "messages": None, "instruction": None}
+    assert render_prompt(plain, "plain", tokenizer) == "where did the cat sit?"
+
+
+def test_both_rows_share_the_prompt_and_responses_end_with_eos(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records, _ = load_records([{"id": "1", "prompt": "where did the cat sit?", **PAIR}])
+    data, _ = tokenize_pairs(records, tokenizer, prompt_format="alpaca")
+    row = data[0]
+    assert row["prompt_ids"][0] == tokenizer.bos_token_id  # alpaca/plain: the tokenizer adds BOS
+    assert row["revised_ids"][-1] == row["original_ids"][-1] == tokenizer.eos_token_id
+    assert row["revised_ids"][:-1] == tokenizer(PAIR["revised_output"], add_special_tokens=False)["input_ids"]
+    assert row["revised_codes"][-1] == 1 and row["original_codes"][-1] == 0  # EOS: alpha on the revision only
