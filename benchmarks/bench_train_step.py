@@ -30,8 +30,7 @@ from common import machine, print_table, synthetic_pairs, word_tokenizer, write_
 VARIANTS = ("figa", "sft", "naive")
 
 
-def naive_figa_loss(model, batch, tau: float) -> "torch.Tensor":
-    import torch
+def naive_figa_loss(model, batch, tau: float):
     import torch.nn.functional as F
 
     total, count = 0.0, 0

@@ -50,13 +50,13 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
                 problem = (f"token_weights.{side}",
                            f"has {len(weights[side])} weights but the response has {len(ids)} tokens")
         budget = max(max_length - len(p_ids), 0)
-        o_ids, o_codes = (o_ids + [eos])[:budget], o_codes.tolist()[:budget] + [KEEP]
-        r_ids, r_codes = (r_ids + [eos])[:budget], r_codes.tolist()[:budget] + [ADD]
+        o_ids, o_codes = (o_ids + [eos])[:budget], (o_codes.tolist() + [KEEP])[:budget]
+        r_ids, r_codes = (r_ids + [eos])[:budget], (r_codes.tolist() + [ADD])[:budget]
         out["prompt_ids"].append(p_ids)
         out["original_ids"].append(o_ids)
-        out["original_codes"].append(o_codes[:len(o_ids)])
+        out["original_codes"].append(o_codes)
         out["revised_ids"].append(r_ids)
-        out["revised_codes"].append(r_codes[:len(r_ids)])
+        out["revised_codes"].append(r_codes)
         out["original_ext"].append(weights["original"][:len(o_ids)] if weights and not problem else None)
         out["revised_ext"].append(weights["revised"][:len(r_ids)] if weights and not problem else None)
         out["problem"].append(json.dumps(problem) if problem else None)

@@ -261,6 +261,13 @@ def load_records(source: Any, skip_bad_records: bool = False, require_responses:
     return records, report
 
 
+def write_json(path: str, value) -> None:
+    """Write one JSON document atomically (a temporary file renamed into place)."""
+    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
+        json.dump(value, handle, indent=2)
+    os.replace(f"{path}.tmp", path)
+
+
 def write_jsonl(path: str, rows: Iterable[dict]) -> None:
     """Write rows as JSONL atomically (a temporary file renamed into place)."""
     tmp = f"{path}.tmp"

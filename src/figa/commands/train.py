@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 
@@ -12,6 +11,7 @@ from transformers.trainer_utils import get_last_checkpoint
 from ..argparsing import parse_args
 from ..errors import FigaError
 from ..modeling import ModelArguments, load_model, load_tokenizer, lora_config
+from ..records import write_json
 from ..trainer import FIGAConfig, FIGATrainer, save_lora_merged
 
 
@@ -77,7 +77,6 @@ def main(argv: list[str]) -> int:
             "log_history": trainer.state.log_history,
             "loss": {name: getattr(config, name) for name in ("weighting", "alpha", "beta", "gamma", "tau")},
         }
-        with open(os.path.join(config.output_dir, "figa_train_report.json"), "w", encoding="utf-8") as handle:
-            json.dump(report, handle, indent=2)
+        write_json(os.path.join(config.output_dir, "figa_train_report.json"), report)
         print(f"saved the trained model to {config.output_dir}")
     return 0

@@ -7,7 +7,6 @@ its stage and the ones after it only. Every input prompt ends in exactly one of 
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import statistics
@@ -17,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ..errors import FigaError
 from ..prompts import query_text
-from ..records import load_records, write_jsonl
+from ..records import load_records, write_json, write_jsonl
 from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from .openai_api import EndpointConfig, ReplyError, run_concurrently
 from .revise import REVISION_TEMPLATE, check_template, make_reviser
@@ -184,7 +183,7 @@ def run(config: CurateConfig) -> dict:
     k_reward = settings_key("reward", config.reward, k_rollout)
     k_revise = settings_key("revise", config.reviser, template, target, asdict(gen), k_reward)
     k_rescore = settings_key("rescore", k_revise)
-    settings = {k: v for k, v in asdict(config).items()}
+    settings = asdict(config)
     settings["config_hash"] = k_rescore
 
     items = [{"id": r["id"], "prompt": query_text(r), "reference": r["output"], "record": r} for r in records]
@@ -272,8 +271,8 @@ def run(config: CurateConfig) -> dict:
     stats = _stats(items, report, rejected, train, rejected_rows)
     write_jsonl(os.path.join(config.output_dir, "train.jsonl"), train)
     write_jsonl(os.path.join(config.output_dir, "rejected.jsonl"), rejected_rows)
-    _write_json(os.path.join(config.output_dir, "stats.json"), stats)
-    _write_json(os.path.join(config.output_dir, "curate_config.json"), settings)
+    write_json(os.path.join(config.output_dir, "stats.json"), stats)
+    write_json(os.path.join(config.output_dir, "curate_config.json"), settings)
     return stats
 
 
@@ -304,12 +303,6 @@ def _stats(items, report, rejected, train, rejected_rows) -> dict:
                           for name in ("original", "revised")},
         "edit_ratio": _distribution([r["edits"]["edit_ratio"] for r in train]),
     }
-
-
-def _write_json(path: str, value) -> None:
-    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(f"{path}.tmp", path)
 
 
 def summary_table(stats: dict) -> str:
