@@ -25,3 +25,8 @@ def failing_reward(prompts, responses):
 def revise_by_appending(prompt, original, reference):
     missing = [w for w in KEYWORDS.search(prompt).groups() if w not in original.split()]
     return original + " " + " ".join(missing)
+
+
+def length_reward(prompts, responses):
+    """Longer is better, up to ten words (for `figa eval` tests: any deterministic score will do)."""
+    return [min(len(response.split()), 10) / 10 for response in responses]

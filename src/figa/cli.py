@@ -10,6 +10,7 @@ from .errors import FigaError
 COMMANDS = {
     "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
+    "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
 }
 
 USAGE = "usage: figa COMMAND [--help] [options]\n\ncommands:\n" + "\n".join(

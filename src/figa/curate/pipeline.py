@@ -7,26 +7,23 @@ its stage and the ones after it only. Every input prompt ends in exactly one of 
 
 from __future__ import annotations
 
-import math
 import os
-import statistics
 from dataclasses import asdict, dataclass, field
-
-from tqdm.auto import tqdm
 
 from ..errors import FigaError
 from ..prompts import query_text
 from ..records import load_records, write_json, write_jsonl
 from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
-from .openai_api import EndpointConfig, ReplyError, run_concurrently
+from .options import EndpointOptions, GenerationOptions
 from .revise import REVISION_TEMPLATE, check_template, make_reviser
 from .reward import make_reward
-from .rollout import BACKENDS, GenerationConfig, make_policy
+from .rollout import BACKENDS, make_policy
+from .stages import distribution, is_number, run_stage, score_stage, text_row
 from .store import StageStore, settings_key
 
 
 @dataclass
-class CurateConfig:
+class CurateConfig(GenerationOptions, EndpointOptions):
     prompts: str = field(default=None, metadata={"help": "Prompts: JSONL/JSON/Parquet with prompt | messages | "
                                                          "instruction (+input), optional output and id."})
     output_dir: str = field(default=None, metadata={"help": "Where train.jsonl, rejected.jsonl, stats.json go."})
@@ -45,22 +42,6 @@ class CurateConfig:
                                                                  "length <= max_edit_ratio."})
     revise_target: float | None = field(default=None, metadata={"help": "reference-edit stops once the reward "
                                                                         "reaches this (default: eta1)."})
-    max_new_tokens: int = field(default=256, metadata={"help": "Longest rollout / revision, in tokens."})
-    temperature: float = field(default=0.0, metadata={"help": "Rollout sampling temperature (0: greedy)."})
-    top_p: float = field(default=1.0, metadata={"help": "Rollout nucleus sampling."})
-    seed: int = field(default=0, metadata={"help": "Sampling seed."})
-    prompt_format: str = field(default="auto", metadata={"help": "Prompt rendering for hf rollouts.",
-                                                         "choices": ["auto", "chat", "alpaca", "plain"]})
-    batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
-    concurrency: int = field(default=8, metadata={"help": "Concurrent requests to OpenAI-compatible servers."})
-    openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL "
-                                                                        "(default: $OPENAI_BASE_URL or OpenAI)."})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the "
-                                                                         "API key (the key itself is never "
-                                                                         "a flag)."})
-    max_retries: int = field(default=4, metadata={"help": "Retries per request (backoff with jitter)."})
-    request_timeout: float = field(default=60.0, metadata={"help": "Seconds per request."})
-    retry_base_delay: float = field(default=0.5, metadata={"help": "First backoff delay in seconds."})
     revision_template: str | None = field(default=None, metadata={"help": "A file with your revision prompt "
                                                                           "({prompt}, {original}, "
                                                                           "{reference_block})."})
@@ -77,89 +58,6 @@ class CurateConfig:
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.eta1, self.eta2, self.eta3, self.min_gain, self.max_edit_ratio)
-
-    def endpoint(self) -> EndpointConfig:
-        return EndpointConfig(base_url=self.openai_base_url, api_key_env=self.api_key_env,
-                              max_retries=self.max_retries, timeout=self.request_timeout,
-                              retry_base_delay=self.retry_base_delay, max_tokens=self.max_new_tokens)
-
-    def generation(self) -> GenerationConfig:
-        return GenerationConfig(self.max_new_tokens, self.temperature, self.top_p, self.seed)
-
-
-def _run_stage(name: str, items: list[dict], store: StageStore, backend, result_row, concurrency: int,
-               batch_size: int) -> None:
-    """Run `backend` on the items that `store` lacks, saving each result as soon as it exists."""
-    pending = [item for item in items if item["id"] not in store]
-    if not pending:
-        return
-    bar = tqdm(total=len(items), initial=len(items) - len(pending), desc=name, unit="prompt", dynamic_ncols=True)
-    try:
-        if backend.per_record:
-            def done(item, result):
-                store.add(result_row(item, result))
-                bar.update()
-            run_concurrently(pending, backend.one, done, concurrency)
-        else:
-            for start in range(0, len(pending), batch_size):
-                chunk = pending[start:start + batch_size]
-                for item, result in zip(chunk, backend.batch(chunk)):
-                    store.add(result_row(item, result))
-                bar.update(len(chunk))
-    finally:
-        bar.close()
-
-
-def _text_row(field_name: str, check_same_as: str | None = None):
-    def row(item, result):
-        if isinstance(result, ReplyError):
-            return {"id": item["id"], "error": str(result)}
-        if isinstance(result, BaseException):
-            raise result
-        if not result.strip():
-            return {"id": item["id"], "error": "empty response"}
-        if check_same_as and result.strip() == item[check_same_as].strip():
-            return {"id": item["id"], "error": "the revision made no change"}
-        return {"id": item["id"], field_name: result}
-    return row
-
-
-def _score_stage(name: str, items: list[dict], store: StageStore, reward, batch_size: int, fields: dict) -> None:
-    """Score `items` (fields maps a stored name to the item's text field) in batches, saving per batch."""
-    pending = [item for item in items if item["id"] not in store]
-    if not pending:
-        return
-    with tqdm(total=len(items), initial=len(items) - len(pending), desc=name, unit="prompt",
-              dynamic_ncols=True) as bar:
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start:start + batch_size]
-            scores = {}
-            for stored, source in fields.items():
-                todo = [item for item in chunk if item.get(source)]
-                values = reward.score([i["prompt"] for i in todo], [i[source] for i in todo],
-                                      [i.get("reference") for i in todo]) if todo else []
-                scores[stored] = dict(zip((i["id"] for i in todo), values))
-            for item in chunk:
-                store.add({"id": item["id"], **{k: _json_float(v.get(item["id"])) for k, v in scores.items()}})
-            bar.update(len(chunk))
-
-
-def _json_float(value):
-    return None if value is None else ("nan" if math.isnan(value) else value)
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float))
-
-
-def _distribution(values: list[float]) -> dict:
-    if not values:
-        return {"count": 0}
-    ordered = sorted(values)
-    quantile = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]  # noqa: E731
-    return {"count": len(values), "mean": statistics.fmean(values),
-            "std": statistics.pstdev(values) if len(values) > 1 else 0.0, "min": ordered[0],
-            "p25": quantile(0.25), "median": quantile(0.5), "p75": quantile(0.75), "max": ordered[-1]}
 
 
 QUERY_FIELDS = ("prompt", "messages", "instruction", "input")
@@ -186,16 +84,16 @@ def run(config: CurateConfig) -> dict:
     settings = asdict(config)
     settings["config_hash"] = k_rescore
 
-    items = [{"id": r["id"], "prompt": query_text(r), "reference": r["output"], "record": r} for r in records]
+    items = [{"id": r["id"], "prompt": query_text(r), "reference": r["output"] or None, "record": r} for r in records]
     by_id = {item["id"]: item for item in items}
-    endpoint = config.endpoint()
+    endpoint = config.endpoint(config.max_new_tokens)
 
     rollout = StageStore(stages_dir, "rollout", k_rollout)
     if any(item["id"] not in rollout for item in items):
         policy = make_policy(config.policy, config.policy_backend, gen, endpoint, config.prompt_format,
                              config.trust_remote_code)
         rollout_backend = _RecordBackend(policy)
-        _run_stage("rollout", items, rollout, rollout_backend, _text_row("original_output"), config.concurrency,
+        run_stage("rollout", items, rollout, rollout_backend, text_row("original_output"), config.concurrency,
                    config.batch_size)
     for item in items:
         item["original"] = rollout.get(item["id"]).get("original_output")
@@ -203,7 +101,7 @@ def run(config: CurateConfig) -> dict:
     reward = make_reward(config.reward, endpoint, config.batch_size, config.trust_remote_code, config.concurrency)
     scored = StageStore(stages_dir, "reward", k_reward)
     rolled = [item for item in items if item["original"]]
-    _score_stage("reward", rolled, scored, reward, config.batch_size,
+    score_stage("reward", rolled, scored, reward, config.batch_size,
                  {"original": "original", "reference": "reference"})
 
     thresholds = config.thresholds()
@@ -213,7 +111,7 @@ def run(config: CurateConfig) -> dict:
             rejected[item["id"]] = ("rollout", rollout.get(item["id"])["error"])
             continue
         rewards = scored.get(item["id"])
-        if not _is_number(rewards["original"]) or (item["reference"] and not _is_number(rewards["reference"])):
+        if not is_number(rewards["original"]) or (item["reference"] and not is_number(rewards["reference"])):
             rejected[item["id"]] = ("reward", "the reward is not a finite number")
             continue
         item["rewards"] = {k: v for k, v in rewards.items() if k != "id" and v is not None}
@@ -225,7 +123,7 @@ def run(config: CurateConfig) -> dict:
     revised = StageStore(stages_dir, "revise", k_revise)
     if any(item["id"] not in revised for item in selected):
         reviser = make_reviser(config.reviser, reward, endpoint, template, gen, config.trust_remote_code)
-        _run_stage("revise", selected, revised, reviser, _text_row("revised_output", "original"),
+        run_stage("revise", selected, revised, reviser, text_row("revised_output", "original"),
                    config.concurrency, config.batch_size)
     for item in selected:
         result = revised.get(item["id"])
@@ -236,12 +134,12 @@ def run(config: CurateConfig) -> dict:
 
     rescored = StageStore(stages_dir, "rescore", k_rescore)
     to_rescore = [by_id[item["id"]] for item in selected if item["id"] not in rejected]
-    _score_stage("rescore", to_rescore, rescored, reward, config.batch_size, {"revised": "revised"})
+    score_stage("rescore", to_rescore, rescored, reward, config.batch_size, {"revised": "revised"})
 
     train = []
     for item in to_rescore:
         value = rescored.get(item["id"])["revised"]
-        if not _is_number(value):
+        if not is_number(value):
             rejected[item["id"]] = ("rescore", "the reward of the revision is not a finite number")
             continue
         item["rewards"]["revised"] = value
@@ -293,15 +191,15 @@ def _stats(items, report, rejected, train, rejected_rows) -> dict:
     stages = {}
     for stage, _ in rejected.values():
         stages[stage] = stages.get(stage, 0) + 1
-    rewards = {name: [i["rewards"][name] for i in items if _is_number(i.get("rewards", {}).get(name))]
+    rewards = {name: [i["rewards"][name] for i in items if is_number(i.get("rewards", {}).get(name))]
                for name in ("original", "revised", "reference")}
     return {
         "counts": {"read": report.read, "bad_input": len(report.skipped), "prompts": len(items),
                    "rejected_by_stage": stages, "train": len(train), "rejected": len(rejected_rows)},
-        "rewards": {name: _distribution(values) for name, values in rewards.items()},
-        "train_rewards": {name: _distribution([r["rewards"][name] for r in train if name in r["rewards"]])
+        "rewards": {name: distribution(values) for name, values in rewards.items()},
+        "train_rewards": {name: distribution([r["rewards"][name] for r in train if name in r["rewards"]])
                           for name in ("original", "revised")},
-        "edit_ratio": _distribution([r["edits"]["edit_ratio"] for r in train]),
+        "edit_ratio": distribution([r["edits"]["edit_ratio"] for r in train]),
     }
 
 

@@ -1,0 +1,40 @@
+"""Options shared by the commands that generate text: decoding, and OpenAI-compatible endpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .openai_api import EndpointConfig
+from .rollout import GenerationConfig
+
+
+@dataclass
+class GenerationOptions:
+    max_new_tokens: int = field(default=256, metadata={"help": "Longest generated response, in tokens."})
+    temperature: float = field(default=0.0, metadata={"help": "Sampling temperature (0: greedy)."})
+    top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
+    seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    prompt_format: str = field(default="auto", metadata={"help": "Prompt rendering for hf generation.",
+                                                         "choices": ["auto", "chat", "alpaca", "plain"]})
+    batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
+
+    def generation(self) -> GenerationConfig:
+        return GenerationConfig(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+
+
+@dataclass
+class EndpointOptions:
+    concurrency: int = field(default=8, metadata={"help": "Concurrent requests to OpenAI-compatible servers."})
+    openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL "
+                                                                        "(default: $OPENAI_BASE_URL or OpenAI)."})
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the "
+                                                                         "API key (the key itself is never "
+                                                                         "a flag)."})
+    max_retries: int = field(default=4, metadata={"help": "Retries per request (backoff with jitter)."})
+    request_timeout: float = field(default=60.0, metadata={"help": "Seconds per request."})
+    retry_base_delay: float = field(default=0.5, metadata={"help": "First backoff delay in seconds."})
+
+    def endpoint(self, max_tokens: int) -> EndpointConfig:
+        return EndpointConfig(base_url=self.openai_base_url, api_key_env=self.api_key_env,
+                              max_retries=self.max_retries, timeout=self.request_timeout,
+                              retry_base_delay=self.retry_base_delay, max_tokens=max_tokens)

@@ -1,0 +1,5 @@
+"""Evaluation: generate with several models on held-out prompts, score them, compare with paired statistics."""
+
+from .runner import EvalConfig, compare, run, table
+
+__all__ = ["EvalConfig", "compare", "run", "table"]

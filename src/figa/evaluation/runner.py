@@ -1,0 +1,212 @@
+"""`figa eval`: generate with each model under the same decoding settings, score with a reward back end, and
+compare the models on the same prompts (the first model is the baseline).
+
+Generations and scores are saved per record under `OUTPUT_DIR/stages/`, so an interrupted run resumes where it
+stopped. `compare` builds the same report from saved results.json files.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..curate.openai_api import ReplyError
+from ..curate.options import EndpointOptions, GenerationOptions
+from ..curate.reward import make_reward
+from ..curate.rollout import BACKENDS, make_policy
+from ..curate.stages import run_stage, score_stage
+from ..curate.store import StageStore, settings_key
+from ..errors import FigaError
+from ..prompts import query_text
+from ..records import load_records, write_json
+from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
+
+RESULTS_FORMAT = "figa-eval-results/1"
+
+
+@dataclass
+class EvalConfig(GenerationOptions, EndpointOptions):
+    model: list[str] = field(default_factory=list, metadata={
+        "help": "Models to evaluate (local path or hub id), the baseline first: --model BASE ALIGNED ..."})
+    names: list[str] = field(default_factory=list, metadata={"help": "Display names, one per --model."})
+    prompts: str | None = field(default=None, metadata={"help": "Held-out prompts (JSONL/JSON/Parquet with "
+                                                                "prompt | messages | instruction)."})
+    reward: str | None = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
+    output_dir: str | None = field(default=None, metadata={"help": "Where results.json and stages/ go."})
+    compare: list[str] = field(default_factory=list, metadata={
+        "help": "Compare saved results.json files instead of generating: --compare a.json b.json"})
+    backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(BACKENDS)})
+    bootstrap_samples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95%% intervals."})
+    skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad prompt records instead of stopping."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
+
+    def check(self) -> None:
+        if self.compare:
+            if len(self.compare) < 2:
+                raise FigaError("--compare needs two or more results.json files")
+            return
+        for name in ("model", "prompts", "reward", "output_dir"):
+            if not getattr(self, name):
+                raise FigaError(f"--{name} is required (or use --compare a.json b.json)")
+        if self.names and len(self.names) != len(self.model):
+            raise FigaError(f"--names gives {len(self.names)} names for {len(self.model)} models")
+        if len(set(self.display_names())) != len(self.model):
+            raise FigaError("two models have the same name; give distinct ones with --names")
+        if self.bootstrap_samples < 1:
+            raise FigaError("--bootstrap_samples must be at least 1")
+
+    def display_names(self) -> list[str]:
+        return list(self.names) or [os.path.basename(os.path.normpath(m)) or m for m in self.model]
+
+
+def _response_row(item, result):
+    if isinstance(result, ReplyError):
+        return {"id": item["id"], "error": str(result)}
+    if isinstance(result, BaseException):
+        raise result
+    return {"id": item["id"], "response": result}
+
+
+class _Records:
+    """Adapts a policy (which takes query records) to the items of a stage."""
+
+    def __init__(self, policy):
+        self.policy, self.per_record = policy, policy.per_record
+
+    def one(self, item):
+        return self.policy.one(item["record"])
+
+    def batch(self, items):
+        return self.policy.batch([item["record"] for item in items])
+
+
+def run(config: EvalConfig) -> dict:
+    config.check()
+    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
+                                   require_responses=False)
+    os.makedirs(config.output_dir, exist_ok=True)
+    stages_dir = os.path.join(config.output_dir, "stages")
+    items = [{"id": r["id"], "prompt": query_text(r), "reference": r["output"] or None, "record": r}
+             for r in records]
+    gen = config.generation()
+    endpoint = config.endpoint(config.max_new_tokens)
+    reward = make_reward(config.reward, endpoint, config.batch_size, config.trust_remote_code, config.concurrency)
+    responses, rewards = {}, {}
+    for name, model in zip(config.display_names(), config.model):
+        key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
+        generated = StageStore(stages_dir, "generate", key)
+        if any(item["id"] not in generated for item in items):
+            policy = make_policy(model, config.backend, gen, endpoint, config.prompt_format,
+                                 config.trust_remote_code)
+            run_stage(f"generate {name}", items, generated, _Records(policy), _response_row, config.concurrency,
+                      config.batch_size)
+            del policy
+            gc.collect()
+        answered = [dict(item, response=generated.get(item["id"]).get("response")) for item in items]
+        scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
+        score_stage(f"score {name}", answered, scored, reward, config.batch_size, {"reward": "response"})
+        responses[name] = {item["id"]: item["response"] for item in answered}
+        rewards[name] = {item["id"]: _finite(scored.get(item["id"]).get("reward")) for item in answered}
+        generated.close()
+        scored.close()
+    settings = {k: v for k, v in asdict(config).items() if k != "compare"}
+    results = summarize(list(config.display_names()), dict(zip(config.display_names(), config.model)),
+                        {item["id"]: item["prompt"] for item in items}, responses, rewards,
+                        config.bootstrap_samples, config.seed)
+    results.update(settings=settings, skipped_prompts=report.skipped)
+    write_json(os.path.join(config.output_dir, "results.json"), results)
+    return results
+
+
+def _finite(value) -> float | None:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
+
+
+def summarize(names: list[str], models: dict, prompts: dict, responses: dict, rewards: dict, samples: int,
+              seed: int) -> dict:
+    """Statistics over the prompts where every model has a finite reward, the first model as the baseline."""
+    ids = [i for i in prompts if all(rewards[name].get(i) is not None for name in names)]
+    if not ids:
+        raise FigaError("no prompt has a finite reward for every model: nothing to compare")
+    baseline = np.array([rewards[names[0]][i] for i in ids])
+    rows = []
+    for name in names:
+        values = np.array([rewards[name][i] for i in ids])
+        row = {"name": name, "model": models.get(name), "n": len(ids),
+               "unscored": sum(1 for i in prompts if rewards[name].get(i) is None),
+               "reward": {"mean": float(values.mean()), "std": float(values.std()),
+                          "ci95": bootstrap_mean_ci(values, samples, seed)},
+               "length": length_stats([responses[name][i] or "" for i in ids])}
+        if name != names[0]:
+            row["vs_baseline"] = {"delta": float((values - baseline).mean()),
+                                  "ci95": bootstrap_mean_ci(values - baseline, samples, seed),
+                                  **win_tie_loss(values, baseline)}
+        rows.append(row)
+    return {
+        "format": RESULTS_FORMAT, "baseline": names[0], "prompts": len(prompts), "compared": len(ids),
+        "models": rows,
+        "responses": [{"id": i, "prompt": prompts[i],
+                       "by_model": {name: {"response": responses[name].get(i), "reward": rewards[name].get(i)}
+                                    for name in names}} for i in prompts],
+    }
+
+
+def load_results(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise FigaError(f"--compare {path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            results = json.load(handle)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise FigaError(f"--compare {path}: not valid JSON: {error}") from None
+    if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
+        raise FigaError(f"--compare {path}: not a results.json written by `figa eval`")
+    return results
+
+
+def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
+    """One report over saved results, on the prompts they share; the first file's baseline stays the baseline."""
+    names, models, prompts, responses, rewards = [], {}, {}, {}, {}
+    for path in paths:
+        results = load_results(path)
+        label = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
+        for row in results["models"]:
+            name = row["name"] if row["name"] not in names else f"{row['name']}@{label}"
+            if name in names:
+                raise FigaError(f"--compare: model {row['name']!r} appears twice in {path}")
+            names.append(name)
+            models[name] = row.get("model")
+            responses[name], rewards[name] = {}, {}
+            for entry in results["responses"]:
+                prompts.setdefault(entry["id"], entry["prompt"])
+                got = entry["by_model"].get(row["name"], {})
+                responses[name][entry["id"]] = got.get("response")
+                rewards[name][entry["id"]] = _finite(got.get("reward"))
+    shared = {i: p for i, p in prompts.items() if all(i in responses[name] for name in names)}
+    results = summarize(names, models, shared, responses, rewards, samples, seed)
+    results["compared_files"] = list(paths)
+    return results
+
+
+def table(results: dict) -> str:
+    baseline = results["baseline"]
+    header = (f"{'model':<16}{'reward':>8}  {'95% CI':<16}{'vs ' + baseline[:10]:>11}  {'95% CI':<18}"
+              f"{'win/tie/loss':<16}{'words':>7}")
+    lines = [f"{results['compared']} prompts compared (of {results['prompts']}); baseline: {baseline}", header]
+    for row in results["models"]:
+        low, high = row["reward"]["ci95"]
+        line = f"{row['name'][:15]:<16}{row['reward']['mean']:>8.3f}  {f'[{low:.3f}, {high:.3f}]':<16}"
+        if "vs_baseline" in row:
+            v = row["vs_baseline"]
+            dl, dh = v["ci95"]
+            outcome = f"{v['win']:.0%}/{v['tie']:.0%}/{v['loss']:.0%}"
+            line += f"{v['delta']:>+11.3f}  {f'[{dl:+.3f}, {dh:+.3f}]':<18}{outcome:<16}"
+        else:
+            line += f"{'-':>11}  {'':<18}{'':<16}"
+        lines.append(line + f"{row['length'].get('mean_words', 0):>7.1f}")
+    return "\n".join(lines)

@@ -1,0 +1,35 @@
+"""Paired statistics over prompts: bootstrap confidence intervals, win/tie/loss, response lengths."""
+
+from __future__ import annotations
+
+import numpy as np
+
+TIE_TOLERANCE = 1e-9
+
+
+def bootstrap_mean_ci(values, samples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean, resampling prompts with replacement."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def win_tie_loss(rewards, baseline) -> dict:
+    """Fractions of prompts where `rewards` beats, ties or loses to `baseline` (paired by position)."""
+    difference = np.asarray(rewards, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
+    n = max(len(difference), 1)
+    return {"win": float((difference > TIE_TOLERANCE).sum() / n),
+            "tie": float((np.abs(difference) <= TIE_TOLERANCE).sum() / n),
+            "loss": float((difference < -TIE_TOLERANCE).sum() / n)}
+
+
+def length_stats(texts: list[str]) -> dict:
+    words = np.array([len(t.split()) for t in texts], dtype=np.float64)
+    if len(words) == 0:
+        return {"count": 0}
+    return {"count": len(words), "mean_words": float(words.mean()), "median_words": float(np.median(words)),
+            "max_words": int(words.max()), "empty": int(sum(1 for t in texts if not t.strip()))}

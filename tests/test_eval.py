@@ -1,0 +1,111 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from figa.cli import main
+from figa.evaluation.stats import bootstrap_mean_ci, win_tie_loss
+from figa.testing import corpus, save_tiny_model
+
+from .conftest import write_jsonl
+from .curation_helpers import length_reward
+from .test_curate import REPO
+
+REWARD = "python:tests.curation_helpers:length_reward"
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+@pytest.fixture(scope="module")
+def second_model(tmp_path_factory):
+    return save_tiny_model(str(tmp_path_factory.mktemp("tiny2") / "model"), corpus(), seed=7)
+
+
+def heldout(tmp_path, n=12):
+    return write_jsonl(tmp_path / "heldout.jsonl",
+                       [{"id": f"h{i}", "prompt": f"tell me about the {w}"} for i, w in
+                        enumerate(["cat", "dog", "fox", "hill", "mat", "bird", "roof", "goat", "bed", "horse",
+                                   "sofa", "mouse"][:n])])
+
+
+def eval_args(models, names, prompts, out, *extra):
+    return ["eval", *sum((["--model", m] for m in models), []), "--names", *names, "--prompts", prompts,
+            "--reward", REWARD, "--output_dir", str(out), "--max_new_tokens", "6", "--batch_size", "5",
+            *map(str, extra)]
+
+
+def load(path):
+    with open(path) as handle:
+        return json.load(handle)
+
+
+def test_bootstrap_and_win_tie_loss_by_hand():
+    assert bootstrap_mean_ci([0.25] * 9) == (0.25, 0.25)
+    low, high = bootstrap_mean_ci([0.0, 1.0] * 50, samples=2000, seed=1)
+    assert 0.38 < low < 0.5 < high < 0.62  # the normal approximation gives 0.5 +- 0.098
+    assert win_tie_loss([1, 0.5, 0, 0.5], [0.5, 0.5, 0.5, 0]) == {"win": 0.5, "tie": 0.25, "loss": 0.25}
+
+
+def test_eval_two_models_reports_paired_statistics(tiny_model_dir, second_model, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(eval_args([tiny_model_dir, second_model], ["base", "other"], heldout(tmp_path), out)) == 0
+    printed = capsys.readouterr().out
+    results = load(out / "results.json")
+    assert [m["name"] for m in results["models"]] == ["base", "other"]
+    assert results["prompts"] == results["compared"] == 12
+    entries = results["responses"]
+    for name in ("base", "other"):
+        responses = [e["by_model"][name]["response"] for e in entries]
+        assert [e["by_model"][name]["reward"] for e in entries] == length_reward(None, responses)
+    base = np.array([e["by_model"]["base"]["reward"] for e in entries])
+    other = np.array([e["by_model"]["other"]["reward"] for e in entries])
+    row = results["models"][1]
+    assert row["reward"]["mean"] == pytest.approx(other.mean())
+    low, high = row["reward"]["ci95"]
+    assert low <= other.mean() <= high
+    assert row["vs_baseline"]["delta"] == pytest.approx((other - base).mean())
+    assert row["vs_baseline"]["win"] == pytest.approx((other > base).mean())
+    assert row["vs_baseline"]["loss"] == pytest.approx((other < base).mean())
+    assert "vs_baseline" not in results["models"][0]
+    assert "base" in printed and "other" in printed and "win/tie/loss" in printed
+    assert results["settings"]["reward"] == REWARD
+
+
+def test_eval_resumes_from_saved_generations(tiny_model_dir, tmp_path):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    prompts, out = heldout(tmp_path), tmp_path / "report"
+    assert main(eval_args([str(model)], ["only"], prompts, out)) == 0
+    first = load(out / "results.json")
+    shutil.rmtree(model)  # a rerun must not need the model: every generation is saved
+    assert main(eval_args([str(model)], ["only"], prompts, out)) == 0
+    assert load(out / "results.json")["responses"] == first["responses"]
+
+
+def test_compare_saved_results_matches_a_joint_run(tiny_model_dir, second_model, tmp_path, capsys):
+    prompts = heldout(tmp_path)
+    assert main(eval_args([tiny_model_dir, second_model], ["base", "other"], prompts, tmp_path / "joint")) == 0
+    assert main(eval_args([tiny_model_dir], ["base"], prompts, tmp_path / "a")) == 0
+    assert main(eval_args([second_model], ["other"], prompts, tmp_path / "b")) == 0
+    capsys.readouterr()
+    assert main(["eval", "--compare", str(tmp_path / "a" / "results.json"), str(tmp_path / "b" / "results.json"),
+                 "--output_dir", str(tmp_path / "cmp")]) == 0
+    assert "other" in capsys.readouterr().out
+    joint, compared = load(tmp_path / "joint" / "results.json"), load(tmp_path / "cmp" / "results.json")
+    assert [m["name"] for m in compared["models"]] == ["base", "other"]
+    for a, b in zip(joint["models"], compared["models"]):
+        assert a["reward"] == b["reward"] and a.get("vs_baseline") == b.get("vs_baseline")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["eval", "--compare", "missing.json", "other.json"], "missing.json: no such file"),
+    (["eval", "--model", "m", "--prompts", "p.jsonl", "--reward", REWARD], "--output_dir is required"),
+    (["eval", "--model", "a", "b", "--names", "x", "--prompts", "p", "--reward", REWARD, "--output_dir", "o"],
+     "--names gives 1 names for 2 models"),
+])
+def test_eval_bad_arguments_name_the_problem(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
