@@ -11,6 +11,7 @@ COMMANDS = {
     "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
+    "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
 }
 
 USAGE = "usage: figa COMMAND [--help] [options]\n\ncommands:\n" + "\n".join(
