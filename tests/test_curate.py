@@ -39,7 +39,7 @@ def curate_args(model_dir, prompts, out, url, *extra):
     return ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", model_dir,
             "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
             "--openai_base_url", url, "--max_new_tokens", "8", "--max_edit_ratio", "2.0", "--max_retries", "3",
-            "--retry_base_delay", "0.01", "--request_timeout", "5", *map(str, extra)]
+            "--retry_base_delay", "0.01", "--request_timeout", "5", "--keep_truncated", *map(str, extra)]
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +118,7 @@ def test_reference_edit_reviser_curates_offline(tiny_model_dir, tmp_path):
     out = tmp_path / "spa"
     assert main(["curate", "--prompts", write_jsonl(tmp_path / "p.jsonl", rows), "--output_dir", str(out),
                  "--policy", tiny_model_dir, "--reward", "python:tests.curation_helpers:keyword_reward",
-                 "--reviser", "reference-edit", "--revise_target", "1.0", "--max_new_tokens", "6", "--max_edit_ratio", "5"]) == 0
+                 "--reviser", "reference-edit", "--revise_target", "1.0", "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]) == 0
     train = read(out / "train.jsonl")
     assert len(train) == 4 and all(r["rewards"]["revised"] == 1.0 for r in train)
 
@@ -174,7 +174,7 @@ def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_pa
     prompts, out = write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "spa"
     base = ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", tiny_model_dir,
             "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
-            "--max_new_tokens", "6", "--max_edit_ratio", "5"]
+            "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]
     assert main(base) == 0
     rollout = [f for f in os.listdir(out / "stages") if f.startswith("rollout-")]
     mtime = os.path.getmtime(out / "stages" / rollout[0])
@@ -187,7 +187,7 @@ def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_pa
 def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp_path, capsys):
     prompts = prompts_file(tmp_path)
     common = ["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--reviser", "reference-edit",
-              "--max_new_tokens", "4"]
+              "--max_new_tokens", "4", "--keep_truncated"]
     assert main(common + ["--output_dir", str(tmp_path / "a"),
                           "--reward", "python:tests.curation_helpers:failing_reward"]) == 2
     assert "failing_reward raised RuntimeError: the reward service is down" in capsys.readouterr().err
@@ -239,3 +239,14 @@ def test_bad_prompt_records_stop_or_go_to_rejected(tiny_model_dir, tmp_path, cap
     inputs = [r for r in rejected if r["stage"] == "input"]
     assert len(inputs) == 2 and "end with a user turn" in inputs[1]["reason"]
     assert len(rejected) + len(read(tmp_path / "b" / "train.jsonl")) == 3
+
+
+def test_responses_cut_at_max_new_tokens_are_rejected_by_default(tiny_model_dir, tmp_path):
+    out = tmp_path / "spa"
+    args = [a for a in curate_args(tiny_model_dir, prompts_file(tmp_path), out, "http://127.0.0.1:9") if
+            a != "--keep_truncated"]
+    assert main([*args, "--reviser", "python:tests.curation_helpers:revise_by_appending"]) == 0
+    rejected = read(out / "rejected.jsonl")
+    assert read(out / "train.jsonl") == [] and len(rejected) == len(PAIRS) + 1  # a tiny model never ends in 8 tokens
+    assert {(r["stage"], r["reason"]) for r in rejected} == {
+        ("rollout", "the response was cut at max_new_tokens=8 (raise --max_new_tokens, or pass --keep_truncated)")}

@@ -8,6 +8,7 @@ import sys
 from .errors import FigaError
 
 COMMANDS = {
+    "demo": ("figa.commands.demo", "offline end-to-end demo: base vs SFT vs FIGA on a small real model"),
     "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),

@@ -45,6 +45,9 @@ class CurateConfig(GenerationOptions, EndpointOptions):
     revision_template: str | None = field(default=None, metadata={"help": "A file with your revision prompt "
                                                                           "({prompt}, {original}, "
                                                                           "{reference_block})."})
+    keep_truncated: bool = field(default=False, metadata={"help": "Keep responses cut at max_new_tokens (by "
+                                                                  "default they are rejected: training on them "
+                                                                  "would teach the model to stop mid-answer)."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Reject bad prompt records (listed in "
                                                                     "rejected.jsonl) instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
@@ -109,6 +112,10 @@ def run(config: CurateConfig) -> dict:
     for item in items:
         if not item["original"]:
             rejected[item["id"]] = ("rollout", rollout.get(item["id"])["error"])
+            continue
+        if rollout.get(item["id"]).get("truncated") and not config.keep_truncated:
+            rejected[item["id"]] = ("rollout", f"the response was cut at max_new_tokens={config.max_new_tokens} "
+                                               "(raise --max_new_tokens, or pass --keep_truncated)")
             continue
         rewards = scored.get(item["id"])
         if not is_number(rewards["original"]) or (item["reference"] and not is_number(rewards["reference"])):

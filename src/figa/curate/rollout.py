@@ -14,6 +14,10 @@ from .openai_api import EndpointConfig, chat
 BACKENDS = ("hf", "vllm", "openai")
 
 
+class Truncated(str):
+    """A response that hit the token limit before the model ended it (no EOS)."""
+
+
 @dataclass
 class GenerationConfig:
     max_new_tokens: int = 256
@@ -53,7 +57,9 @@ class HFPolicy:
                                      top_p=g.top_p if sampling else None, top_k=None,
                                      pad_token_id=self.tokenizer.pad_token_id)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
-        return [t.strip() for t in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        ended = (new_tokens == self.tokenizer.eos_token_id).any(dim=1).tolist()
+        texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+        return [t.strip() if done else Truncated(t.strip()) for t, done in zip(texts, ended)]
 
 
 class VLLMPolicy:
@@ -72,7 +78,8 @@ class VLLMPolicy:
 
     def batch(self, records: list[dict]) -> list[str]:
         outputs = self.llm.chat([as_messages(r) for r in records], self.params, use_tqdm=False)
-        return [o.outputs[0].text.strip() for o in outputs]
+        return [o.outputs[0].text.strip() if o.outputs[0].finish_reason != "length"
+                else Truncated(o.outputs[0].text.strip()) for o in outputs]
 
 
 class OpenAIPolicy:

@@ -8,6 +8,7 @@ import statistics
 from tqdm.auto import tqdm
 
 from .openai_api import ReplyError, run_concurrently
+from .rollout import Truncated
 from .store import StageStore
 
 
@@ -44,7 +45,7 @@ def text_row(field_name: str, check_same_as: str | None = None):
             return {"id": item["id"], "error": "empty response"}
         if check_same_as and result.strip() == item[check_same_as].strip():
             return {"id": item["id"], "error": "the revision made no change"}
-        return {"id": item["id"], field_name: result}
+        return {"id": item["id"], field_name: result, **({"truncated": True} if isinstance(result, Truncated) else {})}
     return row
 
 

@@ -1,0 +1,1 @@
+"""`figa demo`: FIGA vs SFT on a constraint-following task with a small real model, offline."""
