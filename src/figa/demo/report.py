@@ -37,7 +37,7 @@ def _bars(groups: list[str], series: dict[str, list[float]], errors: dict | None
     plot_w, plot_h = width - left - 10, height - bottom - top
     slot = plot_w / max(len(groups), 1)
     bar = slot * 0.8 / max(len(series), 1)
-    y = lambda v: top + plot_h * (1 - v / ymax)  # noqa: E731
+    y = lambda v: top + plot_h * (1 - v / ymax)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(label)}">']
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y(tick * ymax):.1f}" y2="{y(tick * ymax):.1f}" '
@@ -68,8 +68,8 @@ def _lines(series: dict[str, list[tuple[int, float]]], width: int = 640, height:
     x_max = max(p[0] for p in points) or 1
     y_min, y_max = min(p[1] for p in points), max(p[1] for p in points)
     y_span = (y_max - y_min) or 1.0
-    sx = lambda v: left + (width - left - 10) * v / x_max  # noqa: E731
-    sy = lambda v: top + (height - top - bottom) * (1 - (v - y_min) / y_span)  # noqa: E731
+    sx = lambda v: left + (width - left - 10) * v / x_max
+    sy = lambda v: top + (height - top - bottom) * (1 - (v - y_min) / y_span)
     parts = [f'<svg width="{width}" height="{height}" role="img" aria-label="{html.escape(label)}">',
              f'<text x="{left - 4}" y="{sy(y_max) + 4:.1f}" text-anchor="end" font-size="10">{y_max:.3g}</text>',
              f'<text x="{left - 4}" y="{sy(y_min):.1f}" text-anchor="end" font-size="10">{y_min:.3g}</text>',
@@ -142,7 +142,6 @@ this run took {seconds / 60:.1f} minutes.</p>
     with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
         handle.write(page)
     os.replace(f"{path}.tmp", path)
-    print("\n" + table(results))
     print("\nper constraint kind (fraction satisfied): " + "  ".join(
         f"{k}: " + "/".join(f"{constraints[n].get(k, {}).get('satisfied', 0):.2f}" for n in names) for k in kinds)
         + f"  ({'/'.join(names)})")

