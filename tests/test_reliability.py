@@ -1,0 +1,106 @@
+"""Faults: SIGKILL at seeded points of `figa curate`, and a training run killed mid-way and resumed."""
+
+import json
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from safetensors.torch import load_file
+
+from .conftest import write_jsonl
+from .openai_server import Server
+from .test_curate import PAIRS, REPO, SECRET, read
+
+
+def stage_lines(out) -> int:
+    stages = out / "stages"
+    if not stages.exists():
+        return 0
+    return sum(path.read_bytes().count(b"\n") for path in stages.iterdir())
+
+
+def kill_when(command, env, done, deadline=120):
+    """Start `command`, SIGKILL it as soon as `done()` holds; return whether it was still running then."""
+    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    end = time.time() + deadline
+    while time.time() < end and process.poll() is None and not done():
+        time.sleep(0.02)
+    killed = process.poll() is None
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return killed
+
+
+@pytest.mark.slow
+def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path):
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
+        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
+    env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
+    with Server(faults=False) as server:
+        original_handler = server.httpd.RequestHandlerClass.do_POST
+
+        def slow_post(handler):
+            time.sleep(0.15)
+            original_handler(handler)
+        server.httpd.RequestHandlerClass.do_POST = slow_post
+
+        def command(out):
+            return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out),
+                    "--policy", "test-policy", "--policy_backend", "openai", "--openai_base_url", server.url,
+                    "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
+                    "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
+
+        whole = tmp_path / "whole"
+        assert subprocess.run(command(whole), env=env, cwd=REPO, capture_output=True).returncode == 0
+        total = stage_lines(whole)  # rollout + reward + revise + rescore: one line per prompt each
+        assert total == 4 * len(PAIRS)
+        points = sorted(random.Random(1234).sample(range(1, total), 10))
+        cut = tmp_path / "cut"
+        kills = 0
+        for point in points:
+            kills += kill_when(command(cut), env, lambda: stage_lines(cut) >= point)
+            time.sleep(0.2)  # the request in flight at the kill finishes on the server
+        assert kills >= 8, "most kills should land inside the run, not after it ended"
+        assert subprocess.run(command(cut), env=env, cwd=REPO, capture_output=True).returncode == 0
+
+    assert read(cut / "train.jsonl") == read(whole / "train.jsonl")
+    assert read(cut / "rejected.jsonl") == read(whole / "rejected.jsonl")
+    assert stage_lines(cut) == total  # no record was done twice
+    for path in (cut / "stages").iterdir():
+        ids = [row["id"] for row in read(path)]
+        assert len(ids) == len(set(ids)) == len(PAIRS), path.name
+
+
+@pytest.mark.slow
+def test_training_killed_mid_way_resumes_at_the_same_step_with_the_same_data_order(tiny_model_dir, spa_file,
+                                                                                    tmp_path):
+    env = {**os.environ, "PYTHONPATH": REPO}
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "figa", "train", "--data", spa_file, "--model_name_or_path", tiny_model_dir,
+                "--output_dir", str(out), "--max_steps", "120", "--per_device_train_batch_size", "4",
+                "--learning_rate", "1e-3", "--save_steps", "20", "--logging_steps", "1", "--seed", "3",
+                "--report_to", "none", "--use_cpu", "true", *extra]
+
+    whole = tmp_path / "whole"
+    assert subprocess.run(command(whole), env=env, capture_output=True).returncode == 0
+    cut = tmp_path / "cut"
+    assert kill_when(command(cut), env, lambda: (cut / "checkpoint-60" / "trainer_state.json").exists())
+    assert not (cut / "figa_train_report.json").exists()
+    resumed = subprocess.run(command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True,
+                             text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert int(re.search(r"resuming from .*checkpoint-(\d+)", resumed.stdout)[1]) >= 60
+    history = json.loads((cut / "figa_train_report.json").read_text())["log_history"]
+    reference = json.loads((whole / "figa_train_report.json").read_text())["log_history"]
+    losses = {row["step"]: row["loss"] for row in reference if "loss" in row}
+    for row in history:
+        if "loss" in row:  # the same batches in the same order give the same losses
+            assert row["loss"] == pytest.approx(losses[row["step"]], rel=1e-4)
+    a, b = load_file(whole / "model.safetensors"), load_file(cut / "model.safetensors")
+    assert all((a[name] - b[name]).abs().max() < 1e-5 for name in a)
