@@ -13,12 +13,36 @@ BAD_LINES = {
     "missing field": (json.dumps({"prompt": "q", "original_output": "a b"}), "revised_output", "missing"),
     "empty response": (json.dumps({"prompt": "q", "original_output": "  ", "revised_output": "b"}),
                        "original_output", "is empty"),
+    "whitespace-only response": (json.dumps({"prompt": "q", "original_output": "a", "revised_output": " \n\t"}),
+                                 "revised_output", "is empty"),
+    "wrong type": (json.dumps({"prompt": "q", "original_output": 5, "revised_output": "b"}), "original_output",
+                   "expected a string, got int"),
+    "identical responses": (json.dumps({"prompt": "q", "original_output": "same", "revised_output": "same"}),
+                            "revised_output", "identical to original_output: no edits, no training signal"),
+    "NUL character": (json.dumps({"prompt": "q", "original_output": "a\u0000b", "revised_output": "b"}),
+                      "original_output", "contains a NUL character"),
+    "chat not ending in a user turn": (json.dumps({
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+        "original_output": "a", "revised_output": "b"}), "messages", "a chat history must end with a user turn"),
+    "two query fields": (json.dumps({"prompt": "q", "instruction": "q", "original_output": "a",
+                                     "revised_output": "b"}), "instruction", "a record has one query field"),
+    "duplicate id": (json.dumps({**GOOD[0], "revised_output": "another revision"}), "id", "duplicate id"),
+    "non-finite reward": ('{"prompt": "q", "original_output": "a", "revised_output": "b", '
+                          '"rewards": {"original": NaN}}', "rewards.original", "expected a finite number"),
+    "not a JSON object": ("[1, 2, 3]", None, "expected a JSON object, got list"),
+    "non-UTF-8 bytes": (b'{"prompt": "caf\xe9", "original_output": "a", "revised_output": "b"}', None,
+                        "not valid UTF-8"),
 }
+
+
+def write_lines(path, lines):
+    path.write_bytes(b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in lines))
+    return str(path)
 
 
 def data_with(tmp_path, bad_line):
     rows = [json.dumps(r) for r in GOOD[:2]] + [bad_line] + [json.dumps(r) for r in GOOD[2:]]
-    return write_jsonl(tmp_path / "spa.jsonl", rows)
+    return write_lines(tmp_path / "spa.jsonl", rows)
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_LINES))
@@ -45,12 +69,13 @@ def test_bad_record_exits_non_zero_without_traceback(tiny_model_dir, tmp_path):
 
 def test_skip_bad_records_counts_and_reports_them(tiny_model_dir, tmp_path, capsys):
     rows = [json.dumps(r) for r in GOOD] + [line for line, _, _ in BAD_LINES.values()]
-    data = write_jsonl(tmp_path / "spa.jsonl", rows)
+    data = write_lines(tmp_path / "spa.jsonl", rows)
     code = main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
                  str(tmp_path / "out"), "--skip_bad_records", "--max_steps", "1", "--save_strategy", "no"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "6 records kept of 9 read, 3 bad records skipped" in out
+    bad = len(BAD_LINES)
+    assert f"6 records kept of {6 + bad} read, {bad} bad records skipped" in out
     assert f"skipped {data}:8: field 'revised_output': missing" in out
 
 
