@@ -18,7 +18,7 @@ from .options import EndpointOptions, GenerationOptions
 from .revise import REVISION_TEMPLATE, check_template, make_reviser
 from .reward import make_reward
 from .rollout import BACKENDS, make_policy
-from .stages import distribution, is_number, run_stage, score_stage, text_row
+from .stages import RecordBackend, distribution, is_number, run_stage, score_stage, text_row
 from .store import StageStore, settings_key
 
 
@@ -95,7 +95,7 @@ def run(config: CurateConfig) -> dict:
     if any(item["id"] not in rollout for item in items):
         policy = make_policy(config.policy, config.policy_backend, gen, endpoint, config.prompt_format,
                              config.trust_remote_code)
-        rollout_backend = _RecordBackend(policy)
+        rollout_backend = RecordBackend(policy)
         run_stage("rollout", items, rollout, rollout_backend, text_row("original_output"), config.concurrency,
                    config.batch_size)
     for item in items:
@@ -179,19 +179,6 @@ def run(config: CurateConfig) -> dict:
     write_json(os.path.join(config.output_dir, "stats.json"), stats)
     write_json(os.path.join(config.output_dir, "curate_config.json"), settings)
     return stats
-
-
-class _RecordBackend:
-    """Adapts a policy (which takes query records) to the items of the pipeline."""
-
-    def __init__(self, policy):
-        self.policy, self.per_record = policy, policy.per_record
-
-    def one(self, item):
-        return self.policy.one(item["record"])
-
-    def batch(self, items):
-        return self.policy.batch([item["record"] for item in items])
 
 
 def _stats(items, report, rejected, train, rejected_rows) -> dict:

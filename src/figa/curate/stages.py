@@ -85,3 +85,16 @@ def distribution(values: list[float]) -> dict:
     return {"count": len(values), "mean": statistics.fmean(values),
             "std": statistics.pstdev(values) if len(values) > 1 else 0.0, "min": ordered[0],
             "p25": quantile(0.25), "median": quantile(0.5), "p75": quantile(0.75), "max": ordered[-1]}
+
+
+class RecordBackend:
+    """Adapts a policy (which takes query records) to the items of the pipeline."""
+
+    def __init__(self, policy):
+        self.policy, self.per_record = policy, policy.per_record
+
+    def one(self, item):
+        return self.policy.one(item["record"])
+
+    def batch(self, items):
+        return self.policy.batch([item["record"] for item in items])

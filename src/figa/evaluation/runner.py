@@ -19,7 +19,7 @@ from ..curate.openai_api import ReplyError
 from ..curate.options import EndpointOptions, GenerationOptions
 from ..curate.reward import make_reward
 from ..curate.rollout import BACKENDS, make_policy
-from ..curate.stages import run_stage, score_stage
+from ..curate.stages import RecordBackend, run_stage, score_stage
 from ..curate.store import StageStore, settings_key
 from ..errors import FigaError
 from ..prompts import query_text
@@ -72,19 +72,6 @@ def _response_row(item, result):
     return {"id": item["id"], "response": result}
 
 
-class _Records:
-    """Adapts a policy (which takes query records) to the items of a stage."""
-
-    def __init__(self, policy):
-        self.policy, self.per_record = policy, policy.per_record
-
-    def one(self, item):
-        return self.policy.one(item["record"])
-
-    def batch(self, items):
-        return self.policy.batch([item["record"] for item in items])
-
-
 def run(config: EvalConfig) -> dict:
     config.check()
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
@@ -103,7 +90,7 @@ def run(config: EvalConfig) -> dict:
         if any(item["id"] not in generated for item in items):
             policy = make_policy(model, config.backend, gen, endpoint, config.prompt_format,
                                  config.trust_remote_code)
-            run_stage(f"generate {name}", items, generated, _Records(policy), _response_row, config.concurrency,
+            run_stage(f"generate {name}", items, generated, RecordBackend(policy), _response_row, config.concurrency,
                       config.batch_size)
             del policy
             gc.collect()
