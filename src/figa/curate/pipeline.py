@@ -97,15 +97,16 @@ def run(config: CurateConfig) -> dict:
                              config.trust_remote_code)
         rollout_backend = RecordBackend(policy)
         run_stage("rollout", items, rollout, rollout_backend, text_row("original_output"), config.concurrency,
-                   config.batch_size)
+                  config.batch_size)
     for item in items:
         item["original"] = rollout.get(item["id"]).get("original_output")
 
     reward = make_reward(config.reward, endpoint, config.batch_size, config.trust_remote_code, config.concurrency)
     scored = StageStore(stages_dir, "reward", k_reward)
-    rolled = [item for item in items if item["original"]]
-    score_stage("reward", rolled, scored, reward, config.batch_size,
-                 {"original": "original", "reference": "reference"})
+    usable = [item for item in items if item["original"]
+              and (config.keep_truncated or not rollout.get(item["id"]).get("truncated"))]
+    score_stage("reward", usable, scored, reward, config.batch_size,
+                {"original": "original", "reference": "reference"})
 
     thresholds = config.thresholds()
     rejected: dict[str, tuple[str, str]] = {}
@@ -131,7 +132,7 @@ def run(config: CurateConfig) -> dict:
     if any(item["id"] not in revised for item in selected):
         reviser = make_reviser(config.reviser, reward, endpoint, template, gen, config.trust_remote_code)
         run_stage("revise", selected, revised, reviser, text_row("revised_output", "original"),
-                   config.concurrency, config.batch_size)
+                  config.concurrency, config.batch_size)
     for item in selected:
         result = revised.get(item["id"])
         if "error" in result:

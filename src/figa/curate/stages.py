@@ -35,13 +35,14 @@ def run_stage(name: str, items: list[dict], store: StageStore, backend, result_r
         bar.close()
 
 
-def text_row(field_name: str, check_same_as: str | None = None):
+def text_row(field_name: str, check_same_as: str | None = None, allow_empty: bool = False):
+    """How a stage stores one generated text (or the error that replaced it)."""
     def row(item, result):
         if isinstance(result, ReplyError):
             return {"id": item["id"], "error": str(result)}
         if isinstance(result, BaseException):
             raise result
-        if not result.strip():
+        if not allow_empty and not result.strip():
             return {"id": item["id"], "error": "empty response"}
         if check_same_as and result.strip() == item[check_same_as].strip():
             return {"id": item["id"], "error": "the revision made no change"}

@@ -68,7 +68,7 @@ class Constraint:
         if self.kind == "no_commas":
             return "," not in text
         if self.kind == "keywords":
-            return all(re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE) for k in v)
+            return all(_has_word(text, k) for k in v)
         if self.kind == "end_phrase":
             return text.rstrip().endswith(v)
         if self.kind == "title":
@@ -82,7 +82,7 @@ class Constraint:
             return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
         if self.kind == "postscript":
             return re.search(r"^\s*P\.S\.", text, re.MULTILINE) is not None
-        return re.search(rf"\b{re.escape(v)}\b", text, re.IGNORECASE) is None  # avoid_word
+        return not _has_word(text, v)  # avoid_word
 
     def fix(self, text: str, topic: str) -> str:
         """The smallest change we know that makes the constraint hold (text that already satisfies it is kept)."""
@@ -96,7 +96,7 @@ class Constraint:
         if self.kind == "no_commas":
             return re.sub(r",\s*", " ", text).replace(" \n", "\n")
         if self.kind == "keywords":
-            missing = [k for k in v if not re.search(rf"\b{re.escape(k)}\b", text, re.IGNORECASE)]
+            missing = [k for k in v if not _has_word(text, k)]
             return f"{text.rstrip()} It is {' and '.join(missing)}."
         if self.kind == "end_phrase":
             return f"{text.rstrip()} {v}"
@@ -124,6 +124,10 @@ CONFLICTS = [{"lowercase", "uppercase"}, {"lowercase", "postscript"}, {"uppercas
 KINDS = FIX_ORDER
 
 
+def _has_word(text: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+
+
 BULLET = re.compile(r"\s*[*-]\s+.*[^\W\d_]")  # a markdown bullet with at least one letter
 
 
@@ -142,8 +146,9 @@ def _fix_bullets(text: str, n: int, topic: str) -> str:
     if len(bullets) > n:
         drop = set(bullets[n:])
         return "\n".join(line for i, line in enumerate(lines) if i not in drop)
-    sentences = [s for s in re.split(r"(?<=[.!?])\s+", " ".join(
-        line for i, line in enumerate(lines) if i not in set(bullets)).strip()) if s]
+    is_bullet = set(bullets)
+    prose = " ".join(line for i, line in enumerate(lines) if i not in is_bullet).strip()
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", prose) if s]
     need = n - len(bullets)
     kept = [lines[i] for i in bullets]
     new = [f"* {s}" for s in sentences[:need]]
@@ -165,7 +170,7 @@ def _value(kind: str, match: re.Match):
 
 
 PATTERNS = [(kind, _pattern(kind)) for kind in SENTENCES]
-TOPIC = re.compile("|".join(re.escape(r).replace(re.escape("{topic}"), "(?P<t%d>.+?)" % i)
+TOPIC = re.compile("|".join(re.escape(r).replace(re.escape("{topic}"), f"(?P<t{i}>.+?)")
                             for i, r in enumerate(REQUESTS)))
 
 

@@ -15,11 +15,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..curate.openai_api import ReplyError
 from ..curate.options import EndpointOptions, GenerationOptions
 from ..curate.reward import make_reward
 from ..curate.rollout import BACKENDS, make_policy
-from ..curate.stages import RecordBackend, run_stage, score_stage
+from ..curate.stages import RecordBackend, run_stage, score_stage, text_row
 from ..curate.store import StageStore, settings_key
 from ..errors import FigaError
 from ..prompts import query_text
@@ -64,14 +63,6 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         return list(self.names) or [os.path.basename(os.path.normpath(m)) or m for m in self.model]
 
 
-def _response_row(item, result):
-    if isinstance(result, ReplyError):
-        return {"id": item["id"], "error": str(result)}
-    if isinstance(result, BaseException):
-        raise result
-    return {"id": item["id"], "response": result}
-
-
 def run(config: EvalConfig) -> dict:
     config.check()
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
@@ -90,8 +81,8 @@ def run(config: EvalConfig) -> dict:
         if any(item["id"] not in generated for item in items):
             policy = make_policy(model, config.backend, gen, endpoint, config.prompt_format,
                                  config.trust_remote_code)
-            run_stage(f"generate {name}", items, generated, RecordBackend(policy), _response_row, config.concurrency,
-                      config.batch_size)
+            run_stage(f"generate {name}", items, generated, RecordBackend(policy),
+                      text_row("response", allow_empty=True), config.concurrency, config.batch_size)
             del policy
             gc.collect()
         answered = [dict(item, response=generated.get(item["id"]).get("response")) for item in items]

@@ -43,8 +43,10 @@ class ViewConfig:
 
 
 class _WordPieces:
-    def split(self, text: str) -> list[str]:
-        return PIECES.findall(text)
+    def split(self, text: str) -> tuple[list[str], list[str]]:
+        """(the pieces shown, the keys the edit script compares): here both are the word pieces."""
+        pieces = PIECES.findall(text)
+        return pieces, pieces
 
 
 class _ModelTokens:
@@ -55,20 +57,19 @@ class _ModelTokens:
         if not getattr(self.tokenizer, "is_fast", False):
             raise FigaError(f"--tokenizer {path}: a fast tokenizer is needed (for character offsets)")
 
-    def split(self, text: str) -> list[str]:
-        offsets = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
-        starts = [0] + [start for start, _ in offsets[1:]] + [len(text)]
-        return [text[a:b] for a, b in itertools.pairwise(starts) if b > a] if offsets else []
+    def split(self, text: str) -> tuple[list[str], list[int]]:
+        """(the text of each token, with the spaces before the next one; the token ids, as training labels them)."""
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        starts = [0] + [start for start, _ in encoded["offset_mapping"][1:]] + [len(text)]
+        return [text[a:b] for a, b in itertools.pairwise(starts)], encoded["input_ids"]
 
 
 def pairs_for_view(records: list[dict], splitter, alpha: float, beta: float, gamma: float) -> list[dict]:
-    vocabulary: dict[str, int] = {}
     pairs = []
     for record in records:
-        original = splitter.split(record["original_output"])
-        revised = splitter.split(record["revised_output"])
-        o_codes, r_codes = edit_codes([vocabulary.setdefault(p, len(vocabulary)) for p in original],
-                                      [vocabulary.setdefault(p, len(vocabulary)) for p in revised])
+        original, original_keys = splitter.split(record["original_output"])
+        revised, revised_keys = splitter.split(record["revised_output"])
+        o_codes, r_codes = edit_codes(original_keys, revised_keys)
         o_weights = original_weights(torch.from_numpy(o_codes), beta).tolist()
         r_weights = revised_weights(torch.from_numpy(r_codes), alpha, gamma).tolist()
         pairs.append({
