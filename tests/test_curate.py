@@ -250,3 +250,25 @@ def test_responses_cut_at_max_new_tokens_are_rejected_by_default(tiny_model_dir,
     assert read(out / "train.jsonl") == [] and len(rejected) == len(PAIRS) + 1  # a tiny model never ends in 8 tokens
     assert {(r["stage"], r["reason"]) for r in rejected} == {
         ("rollout", "the response was cut at max_new_tokens=8 (raise --max_new_tokens, or pass --keep_truncated)")}
+
+
+def test_an_edited_prompt_under_the_same_id_is_recomputed_not_reused(tiny_model_dir, tmp_path):
+    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
+             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:3])]
+    edited = [dict(rows[0], prompt="write one sentence. mention fox and hill.", output="the fox sat on the hill"),
+              *rows[1:]]
+
+    def curate(prompts, out):
+        assert main(["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", tiny_model_dir,
+                     "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
+                     "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]) == 0
+
+    out = tmp_path / "spa"
+    curate(write_jsonl(tmp_path / "p.jsonl", rows), out)
+    lines_before = {f: len(read(out / "stages" / f)) for f in os.listdir(out / "stages")}
+    curate(write_jsonl(tmp_path / "p.jsonl", edited), out)
+    rollout = next(f for f in os.listdir(out / "stages") if f.startswith("rollout-"))
+    assert len(read(out / "stages" / rollout)) == lines_before[rollout] + 1  # only r0 was generated again
+    curate(write_jsonl(tmp_path / "fresh.jsonl", edited), tmp_path / "fresh")
+    for name in ("train.jsonl", "rejected.jsonl"):
+        assert read(out / name) == read(tmp_path / "fresh" / name)

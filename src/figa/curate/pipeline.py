@@ -18,7 +18,15 @@ from .options import EndpointOptions, GenerationOptions
 from .revise import REVISION_TEMPLATE, check_template, make_reviser
 from .reward import make_reward
 from .rollout import BACKENDS, make_policy
-from .stages import RecordBackend, distribution, is_number, run_stage, score_stage, text_row
+from .stages import (
+    RecordBackend,
+    distribution,
+    is_number,
+    pending,
+    run_stage,
+    score_stage,
+    text_row,
+)
 from .store import StageStore, settings_key
 
 
@@ -64,6 +72,8 @@ class CurateConfig(GenerationOptions, EndpointOptions):
 
 
 QUERY_FIELDS = ("prompt", "messages", "instruction", "input")
+ROLLOUT_INPUTS = ("record",)
+REVISE_INPUTS = ("prompt", "original", "reference", "target")
 
 
 def run(config: CurateConfig) -> dict:
@@ -92,12 +102,12 @@ def run(config: CurateConfig) -> dict:
     endpoint = config.endpoint(config.max_new_tokens)
 
     rollout = StageStore(stages_dir, "rollout", k_rollout)
-    if any(item["id"] not in rollout for item in items):
+    if pending(items, rollout, ROLLOUT_INPUTS):
         policy = make_policy(config.policy, config.policy_backend, gen, endpoint, config.prompt_format,
                              config.trust_remote_code)
         rollout_backend = RecordBackend(policy)
         run_stage("rollout", items, rollout, rollout_backend, text_row("original_output"), config.concurrency,
-                  config.batch_size)
+                  config.batch_size, ROLLOUT_INPUTS)
     for item in items:
         item["original"] = rollout.get(item["id"]).get("original_output")
 
@@ -122,17 +132,17 @@ def run(config: CurateConfig) -> dict:
         if not is_number(rewards["original"]) or (item["reference"] and not is_number(rewards["reference"])):
             rejected[item["id"]] = ("reward", "the reward is not a finite number")
             continue
-        item["rewards"] = {k: v for k, v in rewards.items() if k != "id" and v is not None}
+        item["rewards"] = {k: rewards[k] for k in ("original", "reference") if rewards.get(k) is not None}
         reason = select_for_revision(item["rewards"], thresholds)
         if reason:
             rejected[item["id"]] = ("filter", reason)
     selected = [dict(item, target=target) for item in items if item["id"] not in rejected]
 
     revised = StageStore(stages_dir, "revise", k_revise)
-    if any(item["id"] not in revised for item in selected):
+    if pending(selected, revised, REVISE_INPUTS):
         reviser = make_reviser(config.reviser, reward, endpoint, template, gen, config.trust_remote_code)
         run_stage("revise", selected, revised, reviser, text_row("revised_output", "original"),
-                  config.concurrency, config.batch_size)
+                  config.concurrency, config.batch_size, REVISE_INPUTS)
     for item in selected:
         result = revised.get(item["id"])
         if "error" in result:

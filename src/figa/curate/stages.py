@@ -1,4 +1,8 @@
-"""Running one pipeline stage over items resumably: each result is saved in a `StageStore` as soon as it exists."""
+"""Running one pipeline stage over items resumably: each result is saved in a `StageStore` as soon as it exists.
+
+A saved row carries a fingerprint of what the stage read (`inputs`: item fields), so a record whose input
+changed under the same id (an edited prompt, a new rollout) is computed again instead of reused.
+"""
 
 from __future__ import annotations
 
@@ -9,27 +13,40 @@ from tqdm.auto import tqdm
 
 from .openai_api import ReplyError, run_concurrently
 from .rollout import Truncated
-from .store import StageStore
+from .store import StageStore, settings_key
+
+
+def fingerprint(item: dict, inputs: tuple[str, ...]) -> str:
+    return settings_key(*(item.get(name) for name in inputs))
+
+
+def pending(items: list[dict], store: StageStore, inputs: tuple[str, ...]) -> list[dict]:
+    """The items that `store` has no result for, or a result computed from other inputs."""
+    return [item for item in items if (store.get(item["id"]) or {}).get("input") != fingerprint(item, inputs)]
 
 
 def run_stage(name: str, items: list[dict], store: StageStore, backend, result_row, concurrency: int,
-               batch_size: int) -> None:
-    """Run `backend` on the items that `store` lacks, saving each result as soon as it exists."""
-    pending = [item for item in items if item["id"] not in store]
-    if not pending:
+              batch_size: int, inputs: tuple[str, ...]) -> None:
+    """Run `backend` on the pending items, saving each result as soon as it exists."""
+    todo = pending(items, store, inputs)
+    if not todo:
         return
-    bar = tqdm(total=len(items), initial=len(items) - len(pending), desc=name, unit="prompt", dynamic_ncols=True)
+
+    def save(item, result):
+        store.add({**result_row(item, result), "input": fingerprint(item, inputs)})
+
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=name, unit="prompt", dynamic_ncols=True)
     try:
         if backend.per_record:
             def done(item, result):
-                store.add(result_row(item, result))
+                save(item, result)
                 bar.update()
-            run_concurrently(pending, backend.one, done, concurrency)
+            run_concurrently(todo, backend.one, done, concurrency)
         else:
-            for start in range(0, len(pending), batch_size):
-                chunk = pending[start:start + batch_size]
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start:start + batch_size]
                 for item, result in zip(chunk, backend.batch(chunk)):
-                    store.add(result_row(item, result))
+                    save(item, result)
                 bar.update(len(chunk))
     finally:
         bar.close()
@@ -52,21 +69,23 @@ def text_row(field_name: str, check_same_as: str | None = None, allow_empty: boo
 
 def score_stage(name: str, items: list[dict], store: StageStore, reward, batch_size: int, fields: dict) -> None:
     """Score `items` (fields maps a stored name to the item's text field) in batches, saving per batch."""
-    pending = [item for item in items if item["id"] not in store]
-    if not pending:
+    inputs = ("prompt", "reference", *fields.values())
+    todo = pending(items, store, inputs)
+    if not todo:
         return
-    with tqdm(total=len(items), initial=len(items) - len(pending), desc=name, unit="prompt",
+    with tqdm(total=len(items), initial=len(items) - len(todo), desc=name, unit="prompt",
               dynamic_ncols=True) as bar:
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start:start + batch_size]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
             scores = {}
             for stored, source in fields.items():
-                todo = [item for item in chunk if item.get(source) is not None]
-                values = reward.score([i["prompt"] for i in todo], [i[source] for i in todo],
-                                      [i.get("reference") for i in todo]) if todo else []
-                scores[stored] = dict(zip((i["id"] for i in todo), values))
+                texts = [item for item in chunk if item.get(source) is not None]
+                values = reward.score([i["prompt"] for i in texts], [i[source] for i in texts],
+                                      [i.get("reference") for i in texts]) if texts else []
+                scores[stored] = dict(zip((i["id"] for i in texts), values))
             for item in chunk:
-                store.add({"id": item["id"], **{k: json_float(v.get(item["id"])) for k, v in scores.items()}})
+                store.add({"id": item["id"], **{k: json_float(v.get(item["id"])) for k, v in scores.items()},
+                           "input": fingerprint(item, inputs)})
             bar.update(len(chunk))
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from ..curate.options import EndpointOptions, GenerationOptions
 from ..curate.reward import make_reward
 from ..curate.rollout import BACKENDS, make_policy
-from ..curate.stages import RecordBackend, run_stage, score_stage, text_row
+from ..curate.stages import RecordBackend, pending, run_stage, score_stage, text_row
 from ..curate.store import StageStore, settings_key
 from ..errors import FigaError
 from ..prompts import query_text
@@ -78,11 +78,12 @@ def run(config: EvalConfig) -> dict:
     for name, model in zip(config.display_names(), config.model):
         key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
         generated = StageStore(stages_dir, "generate", key)
-        if any(item["id"] not in generated for item in items):
+        if pending(items, generated, ("record",)):
             policy = make_policy(model, config.backend, gen, endpoint, config.prompt_format,
                                  config.trust_remote_code)
             run_stage(f"generate {name}", items, generated, RecordBackend(policy),
-                      text_row("response", allow_empty=True), config.concurrency, config.batch_size)
+                      text_row("response", allow_empty=True), config.concurrency, config.batch_size,
+                      ("record",))
             del policy
             gc.collect()
         answered = [dict(item, response=generated.get(item["id"]).get("response")) for item in items]
