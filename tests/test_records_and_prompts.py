@@ -40,3 +40,20 @@ def test_both_rows_share_the_prompt_and_responses_end_with_eos(tiny_model_dir):
     assert row["revised_ids"][-1] == row["original_ids"][-1] == tokenizer.eos_token_id
     assert row["revised_ids"][:-1] == tokenizer(PAIR["revised_output"], add_special_tokens=False)["input_ids"]
     assert row["revised_codes"][-1] == 1 and row["original_codes"][-1] == 0  # EOS: alpha on the revision only
+
+
+def test_token_ids_are_the_tokenizers_own_also_with_a_saved_truncation(tiny_model_dir, tmp_path, monkeypatch):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    pair = {"original_output": "the cat  sat\non the rug. </s> ünï", "revised_output": " the cat sat on the mat."}
+    records, _ = load_records([{"id": "1", "messages": [{"role": "user", "content": "where did the cat sit?"}],
+                                **pair}])
+    prompt = render_prompt(records[0], "chat", tokenizer)
+    expected = {"prompt_ids": tokenizer(prompt, add_special_tokens=False)["input_ids"],
+                **{f"{side}_ids": tokenizer(pair[f"{side}_output"], add_special_tokens=False)["input_ids"]
+                   + [tokenizer.eos_token_id] for side in ("original", "revised")}}
+    for truncation in (None, 4):
+        if truncation:  # a tokenizer.json may carry a truncation setting; preprocessing must not apply it
+            tokenizer.backend_tokenizer.enable_truncation(truncation)
+        monkeypatch.setenv("FIGA_CACHE", str(tmp_path / f"cache-{truncation}"))  # no cache hit between cases
+        row = tokenize_pairs(records, tokenizer, prompt_format="chat")[0][0]
+        assert {name: row[name] for name in expected} == expected

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 import torch
-from datasets import Dataset
+from datasets import Dataset, Features, List, Value
 from datasets.fingerprint import Hasher
 
 from .edits import ADD, KEEP, edit_codes
@@ -21,19 +21,33 @@ from .errors import FigaError, RecordError
 from .loss import original_weights, revised_weights
 from .prompts import adds_special_tokens, render_prompt, resolve_format
 
-PREPROCESSING_VERSION = "1"
+PREPROCESSING_VERSION = "2"
+_IDS, _CODES, _WEIGHTS = List(Value("int32")), List(Value("int8")), List(Value("float32"))
+TOKENIZED_FEATURES = Features({
+    "id": Value("string"), "prompt_ids": _IDS, "original_ids": _IDS, "original_codes": _CODES,
+    "revised_ids": _IDS, "revised_codes": _CODES, "original_ext": _WEIGHTS, "revised_ext": _WEIGHTS,
+    "problem": Value("string")})
 
 
 def cache_dir() -> str:
     return os.environ.get("FIGA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "figa"))
 
 
+def _token_ids(tokenizer, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
+    """`tokenizer(texts)["input_ids"]`; for a fast tokenizer without saved truncation or padding, straight from
+    its Rust backend, which skips transformers' per-text conversion (a third of the preprocessing time)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and backend.truncation is None and backend.padding is None:
+        return [encoding.ids for encoding in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
+    return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+
+
 def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int) -> dict:
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     prompts = [render_prompt(row, prompt_format, tokenizer) for row in rows]
-    prompt_ids = tokenizer(prompts, add_special_tokens=adds_special_tokens(prompt_format))["input_ids"]
-    original = tokenizer(batch["original_output"], add_special_tokens=False)["input_ids"]
-    revised = tokenizer(batch["revised_output"], add_special_tokens=False)["input_ids"]
+    prompt_ids = _token_ids(tokenizer, prompts, adds_special_tokens(prompt_format))
+    original = _token_ids(tokenizer, batch["original_output"], False)
+    revised = _token_ids(tokenizer, batch["revised_output"], False)
     eos = tokenizer.eos_token_id
     out = {name: [] for name in ("prompt_ids", "original_ids", "original_codes", "revised_ids",
                                  "revised_codes", "original_ext", "revised_ext", "problem")}
@@ -80,10 +94,10 @@ def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto
     data = Dataset.from_list(records).map(
         _tokenize_batch, batched=True, batch_size=1000, num_proc=num_proc,
         fn_kwargs={"tokenizer": tokenizer, "prompt_format": prompt_format, "max_length": max_length},
-        remove_columns=[c for c in records[0] if c != "id"],
+        remove_columns=[c for c in records[0] if c != "id"], features=TOKENIZED_FEATURES,
         cache_file_name=os.path.join(cache_dir(), "pairs", f"{fingerprint}.arrow"),
         new_fingerprint=fingerprint, desc="Tokenising and labelling pairs")
-    problems = [(i, json.loads(p)) for i, p in enumerate(data["problem"]) if p is not None]
+    problems = [(i, json.loads(p)) for i, p in enumerate(data.data.column("problem").to_pylist()) if p is not None]
     skipped = []
     for index, (field, problem) in problems:
         error = RecordError(source, lines[index] if lines else index + 1, field, problem)
