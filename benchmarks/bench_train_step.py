@@ -1,33 +1,41 @@
-"""Training step: median step time and peak memory of FIGA vs the SFT-weights baseline vs a naive FIGA.
+"""Training step: median step time and peak memory of FIGA against SFT, TRL's SFT and DPO, and a naive FIGA.
 
     python benchmarks/bench_train_step.py --json train_step.json            # random Llama, 4 layers, hidden 256
     python benchmarks/bench_train_step.py --layers 2 --steps 3 --json x.json # quicker
+    python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --json smollm2.json
 
-Each variant runs in its own process (peak memory is per process) on the same batches: `--pairs` pairs of
-a ~128-word prompt and ~256-word responses with a fifth of the words edited.
-  figa   FIGATrainer.compute_loss, weighting=figa (vocabulary projection only at weighted positions)
-  sft    FIGATrainer.compute_loss, weighting=sft (revised rows only, every token weighted)
-  naive  a first reimplementation: full-vocabulary logits everywhere, revised and original rows in two
-         forward passes, and a Python loop over tokens for the tau gate
-TRL's SFTTrainer and DPOTrainer rows are not here yet (see BENCHMARKS.md).
+Each variant runs in its own process on the same synthetic pairs: `--pairs` pairs per step of a
+~128-word prompt and ~256-word responses with a fifth of the words edited.
+  figa             FIGATrainer, weighting=figa (vocabulary projection only at weighted positions)
+  sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
+                   figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
+  sft_revised      FIGATrainer, weighting=sft, revised rows only (`figa train --weighting sft`)
+  trl_sft          TRL's SFTTrainer on prompt + revised response (completion-only loss)
+  trl_dpo          TRL's DPOTrainer, chosen = revised, rejected = original, with a reference model
+  naive            a first reimplementation: full-vocabulary logits everywhere, revised and original rows in
+                   two forward passes, and a Python loop over tokens for the tau gate
+The TRL rows need `pip install trl` (the `bench` extra); without it they are left out.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, print_table, synthetic_pairs, word_tokenizer, write_json  # noqa: E402
 
-VARIANTS = ("figa", "sft", "naive")
+VARIANTS = ("figa", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
+BASELINE, PEER = "sft_same_tokens", "trl_dpo"
 
 
 def naive_figa_loss(model, batch, tau: float):
@@ -49,43 +57,104 @@ def naive_figa_loss(model, batch, tau: float):
     return total / max(count, 1)
 
 
-def run_variant(args) -> dict:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+class PeakRSS:
+    """The largest resident set size of this process while the `with` block runs (sampled every 2 ms)."""
 
+    def __enter__(self):
+        self.peak, self._stop = 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            with open("/proc/self/statm") as handle:
+                self.peak = max(self.peak, int(handle.read().split()[1]) * page)
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
     from figa import FIGAConfig, FIGATrainer
 
+    batch_size = args.pairs
+    if variant == "sft_same_tokens":  # each pair becomes two records whose revised rows are its two responses
+        pairs = [dict(p, id=f"{p['id']}{side}", revised_output=p[a], original_output=p[b])
+                 for p in pairs for side, a, b in (("r", "revised_output", "original_output"),
+                                                   ("o", "original_output", "revised_output"))]
+        batch_size *= 2
+    config = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True, prompt_format="plain",
+                        weighting="figa" if variant in ("figa", "naive") else "sft",
+                        per_device_train_batch_size=batch_size, max_length=args.max_length)
+    trainer = FIGATrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+    if variant == "naive":
+        return trainer, lambda m, b: naive_figa_loss(m, b, config.tau)
+    return trainer, trainer.compute_loss
+
+
+def trl_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
+    from datasets import Dataset
+
+    common = dict(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True,
+                  per_device_train_batch_size=args.pairs, max_length=args.max_length, bf16=False)
+    if variant == "trl_sft":
+        from trl import SFTConfig, SFTTrainer
+
+        data = Dataset.from_list([{"prompt": p["prompt"], "completion": " " + p["revised_output"]} for p in pairs])
+        trainer = SFTTrainer(model=model, args=SFTConfig(**common), train_dataset=data, processing_class=tokenizer)
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        data = Dataset.from_list([{"prompt": p["prompt"], "chosen": " " + p["revised_output"],
+                                   "rejected": " " + p["original_output"]} for p in pairs])
+        reference = copy.deepcopy(model).eval().requires_grad_(False)
+        trainer = DPOTrainer(model=model, ref_model=reference, args=DPOConfig(**common), train_dataset=data,
+                             processing_class=tokenizer)
+    return trainer, trainer.compute_loss
+
+
+def run_variant(args) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    tokenizer = word_tokenizer(args.vocab)
-    config = LlamaConfig(vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
-                         num_hidden_layers=args.layers, num_attention_heads=max(args.hidden // 64, 1),
-                         max_position_embeddings=2048, tie_word_embeddings=False)
+    if args.model:
+        model = AutoModelForCausalLM.from_pretrained(args.model)
+        tokenizer = AutoTokenizer.from_pretrained(args.model)
+    else:
+        tokenizer = word_tokenizer(args.vocab)
+        model = LlamaForCausalLM(LlamaConfig(
+            vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
+            num_hidden_layers=args.layers, num_attention_heads=max(args.hidden // 64, 1),
+            max_position_embeddings=2048, tie_word_embeddings=False))
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = LlamaForCausalLM(config).to(device)
-    weighting = "sft" if args.variant == "sft" else "figa"
-    figa_args = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", weighting=weighting,
-                           per_device_train_batch_size=args.pairs, prompt_format="plain", disable_tqdm=True)
+    if device == "cuda" and args.bf16:
+        model = model.to(torch.bfloat16)
     pairs = synthetic_pairs(args.pairs * (args.steps + 1), prompt_words=128, response_words=256)
-    trainer = FIGATrainer(model=model, args=figa_args, train_dataset=pairs, processing_class=tokenizer)
+    build = trl_trainer if args.variant.startswith("trl_") else figa_trainer
+    trainer, loss_fn = build(args.variant, model.to(device), tokenizer, pairs, args)
+    model = trainer.model
+    model.train()
     batches = [trainer._prepare_inputs(b) for b in trainer.get_train_dataloader()][: args.steps + 1]
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-5)
     times = []
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    for batch in batches:
-        start = time.perf_counter()
-        if args.variant == "naive":
-            loss = naive_figa_loss(model, batch, figa_args.tau)
-        else:
-            loss = trainer.compute_loss(model, batch)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        if device == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    with PeakRSS() as rss:
+        for batch in batches:
+            start = time.perf_counter()
+            loss = loss_fn(model, batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss.peak / 2**20
     tokens = int(sum(b["attention_mask"].sum().item() for b in batches[1:]) / args.steps)
     return {"variant": args.variant, "median_step_s": statistics.median(times[1:]), "peak_mib": peak,
             "tokens_per_step": tokens, "device": device}
@@ -93,30 +162,44 @@ def run_variant(args) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--variant", choices=VARIANTS)
+    parser.add_argument("--variant", choices=VARIANTS, help="run one variant in this process and print its JSON")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--model", default="", help="a local model directory instead of the random Llama")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--max_length", type=int, default=1024)
+    parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
     parser.add_argument("--json", default="train_step.json")
     args = parser.parse_args()
     if args.variant:
         print(json.dumps(run_variant(args)))
         return
+    variants = [v for v in args.variants if not v.startswith("trl_") or importlib.util.find_spec("trl")]
+    if len(variants) < len(args.variants):
+        print("trl is not installed: the trl_sft and trl_dpo rows are left out (pip install trl)", file=sys.stderr)
     rows = []
-    for variant in VARIANTS:
+    for variant in variants:
         argv = [sys.executable, __file__, "--variant", variant] + [
-            f"--{k}={getattr(args, k)}" for k in ("layers", "hidden", "vocab", "pairs", "steps")]
-        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        rows.append(json.loads(out))
-    base = {r["variant"]: r for r in rows}
+            f"--{k}={getattr(args, k)}" for k in ("model", "layers", "hidden", "vocab", "pairs", "steps",
+                                                   "max_length")] + (["--bf16"] if args.bf16 else [])
+        print(f"running {variant} ...", file=sys.stderr, flush=True)
+        out = subprocess.run(argv, capture_output=True, text=True)
+        if out.returncode:
+            sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    by_name = {r["variant"]: r for r in rows}
     for r in rows:
-        r["time_vs_sft"] = r["median_step_s"] / base["sft"]["median_step_s"]
-        r["memory_vs_sft"] = r["peak_mib"] / base["sft"]["peak_mib"]
-        r["naive_vs_this"] = base["naive"]["median_step_s"] / r["median_step_s"]
-    print_table(rows, ["variant", "median_step_s", "peak_mib", "tokens_per_step", "time_vs_sft", "memory_vs_sft",
-                       "naive_vs_this"])
+        for name, ref in (("b", by_name.get(BASELINE)), ("dpo", by_name.get(PEER))):
+            if ref:
+                r[f"time_vs_{name}"] = r["median_step_s"] / ref["median_step_s"]
+                r[f"memory_vs_{name}"] = r["peak_mib"] / ref["peak_mib"]
+        if "naive" in by_name:
+            r["naive_vs_this"] = by_name["naive"]["median_step_s"] / r["median_step_s"]
+    print_table(rows, ["variant", "median_step_s", "peak_mib", "tokens_per_step", "time_vs_b", "memory_vs_b",
+                       "time_vs_dpo", "memory_vs_dpo", "naive_vs_this"])
     write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
 
 
