@@ -4,7 +4,7 @@ Revisions are scripted (the original plus the prompt's missing keywords); judge 
 other requests "a plain answer". Faults are injected by the hash
 of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
 or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
-an empty `choices` list. Every request's Authorization header is recorded.
+an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops). Every request's Authorization header is recorded.
 """
 
 import hashlib
@@ -30,7 +30,7 @@ def scripted_reply(content: str) -> str:
 class Server:
     def __init__(self, faults: bool = True):
         self.faults, self.attempts, self.authorizations = faults, {}, []
-        self.lock = threading.Lock()
+        self.lock, self.stopping = threading.Lock(), threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +47,9 @@ class Server:
                 fault = int(key, 16) % 7 if server.faults and attempt == 1 else None
                 if server.faults and "ALWAYS_FAIL" in content:
                     fault = 1
+                if "ALWAYS_HANG" in content:
+                    server.stopping.wait(120)
+                    return None
                 if "ECHO_KEY" in content:
                     return self._send(401, {"error": {"message": f"bad key {self.headers.get('Authorization')}"}})
                 if fault == 0:
@@ -87,5 +90,6 @@ class Server:
         return self
 
     def __exit__(self, *exc):
+        self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 
@@ -6,6 +7,7 @@ from figa.cli import main
 from figa.testing import make_spa_records
 
 from .conftest import run_figa, write_jsonl
+from .test_curate import REPO
 
 GOOD = make_spa_records(6)
 BAD_LINES = {
@@ -106,3 +108,78 @@ def test_prompt_longer_than_max_length_names_the_line(tiny_model_dir, tmp_path, 
                  str(tmp_path / "out"), "--max_length", "64"]) == 2
     err = capsys.readouterr().err
     assert f"{data}:4: field 'prompt'" in err and "max_length=64" in err
+
+
+def model_without(tiny_model_dir, tmp_path, *tokens):
+    """A copy of the tiny model whose tokenizer lacks the given special tokens (e.g. "eos_token")."""
+    target = tmp_path / ("model-without-" + "-".join(tokens))
+    shutil.copytree(tiny_model_dir, target)
+    config_path = target / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    for token in tokens:
+        config.pop(token)
+    config_path.write_text(json.dumps(config))
+    return str(target)
+
+
+@pytest.mark.parametrize("command", ["train", "curate", "eval", "view"])
+def test_tokenizer_without_eos_is_a_clear_error(command, tiny_model_dir, spa_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)  # python:tests.curation_helpers:... imports from here
+    model = model_without(tiny_model_dir, tmp_path, "eos_token")
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"id": "a", "prompt": "where did the cat sit?"}])
+    out = str(tmp_path / "out")
+    argv = {
+        "train": ["--model_name_or_path", model, "--data", spa_file, "--output_dir", out],
+        "curate": ["--prompts", prompts, "--policy", model, "--reward", "python:tests.curation_helpers:length_reward",
+                   "--reviser", "reference-edit", "--output_dir", out],
+        "eval": ["--model", model, "--prompts", prompts, "--reward", "python:tests.curation_helpers:length_reward",
+                 "--output_dir", out],
+        "view": [spa_file, "-o", str(tmp_path / "view.html"), "--tokenizer", model],
+    }[command]
+    assert main([command, *argv]) == 2
+    err = capsys.readouterr().err
+    assert f"the tokenizer of {model!r} has no EOS token" in err and "Traceback" not in err
+
+
+def test_tokenizer_without_pad_token_pads_with_eos(tiny_model_dir, spa_file, tmp_path):
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
+
+    from figa.curate.reward import HFReward
+
+    model = model_without(tiny_model_dir, tmp_path, "pad_token")
+    assert AutoTokenizer.from_pretrained(model).pad_token is None
+    assert main(["train", "--model_name_or_path", model, "--data", spa_file, "--output_dir", str(tmp_path / "out"),
+                 "--max_steps", "1", "--save_strategy", "no", "--per_device_train_batch_size", "4"]) == 0
+    tokenizer = AutoTokenizer.from_pretrained(model)
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=4, num_labels=1)  # no pad_token_id either
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path / "rm")
+    tokenizer.save_pretrained(tmp_path / "rm")
+    responses = ["on the mat.", "the cat sat on the sofa and the rug.", "the dog ran."]
+    batched = HFReward(str(tmp_path / "rm"), batch_size=3).score(["where did the cat sit?"] * 3, responses)
+    one_by_one = HFReward(str(tmp_path / "rm"), batch_size=1).score(["where did the cat sit?"] * 3, responses)
+    assert batched == pytest.approx(one_by_one, abs=1e-5)  # padding does not change a score
+
+
+def test_mixed_chat_and_plain_records_each_render_their_own_way(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from figa.data import tokenize_pairs
+    from figa.records import load_records
+
+    pair = {"original_output": "the cat sat on the rug.", "revised_output": "the cat sat on the mat."}
+    rows = [{"id": "plain", "prompt": "where did the cat sit?", **pair},
+            {"id": "chat", "messages": [{"role": "system", "content": "be brief."},
+                                        {"role": "user", "content": "where did the cat sit?"}], **pair},
+            {"id": "alpaca", "instruction": "where did the cat sit?", "input": "it was on the mat.", **pair}]
+    data = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records, _ = load_records(data)
+    tokenized = {row["id"]: row["prompt_ids"] for row in tokenize_pairs(records, tokenizer)[0]}
+    chat = {"plain": [{"role": "user", "content": "where did the cat sit?"}], "chat": rows[1]["messages"],
+            "alpaca": [{"role": "user", "content": "where did the cat sit?\n\nit was on the mat."}]}
+    for record_id, messages in chat.items():  # the chat template renders every kind of record
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        assert tokenized[record_id] == tokenizer(text, add_special_tokens=False)["input_ids"], record_id
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
+                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]) == 0

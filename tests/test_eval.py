@@ -109,3 +109,42 @@ def test_compare_saved_results_matches_a_joint_run(tiny_model_dir, second_model,
 def test_eval_bad_arguments_name_the_problem(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+BAD_PROMPT_LINES = {
+    "malformed JSON": ('{"id": "x", "prompt": ', None, "malformed JSON"),
+    "missing query field": (json.dumps({"id": "x", "promt": "typo"}), "prompt", "missing"),
+    "wrong type": (json.dumps({"id": "x", "prompt": 5}), "prompt", "expected a string, got int"),
+    "empty prompt": (json.dumps({"id": "x", "prompt": " \n"}), "prompt", "is empty"),
+    "chat not ending in a user turn": (json.dumps({"id": "x", "messages": [{"role": "assistant", "content": "hi"}]}),
+                                       "messages", "a chat history must end with a user turn"),
+    "duplicate id": (json.dumps({"id": "h0", "prompt": "tell me about the sea"}), "id", "duplicate id"),
+    "NUL character": (json.dumps({"id": "x", "prompt": "a\u0000b"}), "prompt", "contains a NUL character"),
+    "not a JSON object": ('"just a string"', None, "expected a JSON object, got str"),
+    "non-UTF-8 bytes": (b'{"id": "x", "prompt": "caf\xe9"}', None, "not valid UTF-8"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_PROMPT_LINES))
+def test_bad_prompt_line_names_file_line_and_field_or_is_skipped(kind, tiny_model_dir, tmp_path, capsys):
+    line, field, problem = BAD_PROMPT_LINES[kind]
+    good = [json.dumps({"id": f"h{i}", "prompt": f"tell me about the {w}"}) for i, w in enumerate(["cat", "dog"])]
+    prompts = tmp_path / "heldout.jsonl"
+    prompts.write_bytes(b"".join((x if isinstance(x, bytes) else x.encode()) + b"\n" for x in [*good, line]))
+    assert main(eval_args([tiny_model_dir], ["base"], str(prompts), tmp_path / "a")) == 2
+    err = capsys.readouterr().err
+    assert f"{prompts}:3" in err and problem in err and "Traceback" not in err
+    if field:
+        assert f"field '{field}'" in err
+    assert main(eval_args([tiny_model_dir], ["base"], str(prompts), tmp_path / "b", "--skip_bad_records")) == 0
+    results = load(tmp_path / "b" / "results.json")
+    assert results["models"][0]["n"] == 2 and len(results["skipped_prompts"]) == 1
+    assert f"{prompts}:3" in results["skipped_prompts"][0]
+
+
+@pytest.mark.parametrize("name, message", [("nope.jsonl", "no such file"), (".", "is a directory"),
+                                           ("empty.jsonl", "no records")])
+def test_unusable_prompt_files_are_clear_errors(name, message, tiny_model_dir, tmp_path, capsys):
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(eval_args([tiny_model_dir], ["base"], str(tmp_path / name), tmp_path / "out")) == 2
+    assert message in capsys.readouterr().err

@@ -12,9 +12,11 @@ import time
 import pytest
 from safetensors.torch import load_file
 
+from figa.cli import main
+
 from .conftest import write_jsonl
 from .openai_server import Server
-from .test_curate import PAIRS, REPO, SECRET, read
+from .test_curate import PAIRS, REPO, SECRET, curate_args, prompts_file, read
 
 
 def stage_lines(out) -> int:
@@ -104,3 +106,27 @@ def test_training_killed_mid_way_resumes_at_the_same_step_with_the_same_data_ord
             assert row["loss"] == pytest.approx(losses[row["step"]], rel=1e-4)
     a, b = load_file(whole / "model.safetensors"), load_file(cut / "model.safetensors")
     assert all((a[name] - b[name]).abs().max() < 1e-5 for name in a)
+
+
+def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    hanging = [{"id": f"hang{i}", "prompt": f"ALWAYS_HANG {i}. mention {a} and {b}."}
+               for i, (a, b) in enumerate(PAIRS[:4])]
+    out = tmp_path / "spa"
+    with Server(faults=False) as server:  # an unanswered request would hold a connection for 120 s
+        start = time.monotonic()
+        code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, hanging), out, server.url,
+                                "--request_timeout", "0.5", "--max_retries", "1", "--concurrency", "4"))
+        elapsed = time.monotonic() - start
+        attempts = {key: n for key, n in server.attempts.items()}
+    assert code == 0
+    rejected = {r["id"]: r for r in read(out / "rejected.jsonl")}
+    train = {r["id"] for r in read(out / "train.jsonl")}
+    for record in hanging:
+        assert rejected[record["id"]]["stage"] == "revise"
+        assert rejected[record["id"]]["reason"] == "APITimeoutError after 1 client retries"
+    assert len(train) + len(rejected) == len(PAIRS) + 1 + len(hanging)  # every record ends somewhere, once
+    assert sorted(attempts.values())[-len(hanging):] == [2] * len(hanging)  # max_retries + 1 attempts each
+    # 2 attempts of 0.5 s and one client back-off (< 1 s) per request, 4 at a time: seconds, not minutes
+    assert elapsed < 30

@@ -67,6 +67,13 @@ class HFReward:
                 model, trust_remote_code=trust_remote_code).eval()
         except (OSError, ValueError) as error:
             raise FigaError(f"--reward hf:{model}: cannot load the reward model: {error}") from None
+        if self.tokenizer.pad_token is None:  # batches need padding; the classifier reads the last non-pad token
+            if self.tokenizer.eos_token is None:
+                raise FigaError(f"--reward hf:{model}: the tokenizer has neither a pad nor an EOS token to pad "
+                                "batches with; set its pad_token")
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        if self.model.config.pad_token_id is None:
+            self.model.config.pad_token_id = self.tokenizer.pad_token_id
         if torch.cuda.is_available():
             self.model.to("cuda")
         self.batch_size = batch_size
