@@ -4,7 +4,8 @@ Revisions are scripted (the original plus the prompt's missing keywords); judge 
 other requests "a plain answer". Faults are injected by the hash
 of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
 or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
-an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops). Every request's Authorization header is recorded.
+an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops), LONG_ANSWER get a reply
+stopped at the token limit (finish_reason "length"). Every request's Authorization header is recorded.
 """
 
 import hashlib
@@ -63,7 +64,7 @@ class Server:
                 if fault == 4:
                     time.sleep(0.3)
                 choices = [] if "EMPTY_CHOICES" in content else [
-                    {"index": 0, "finish_reason": "stop",
+                    {"index": 0, "finish_reason": "length" if "LONG_ANSWER" in content else "stop",
                      "message": {"role": "assistant", "content": scripted_reply(content)}}]
                 self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                                  "model": body["model"], "choices": choices,

@@ -252,6 +252,23 @@ def test_responses_cut_at_max_new_tokens_are_rejected_by_default(tiny_model_dir,
         ("rollout", "the response was cut at max_new_tokens=8 (raise --max_new_tokens, or pass --keep_truncated)")}
 
 
+def test_openai_responses_stopped_at_max_tokens_are_rejected_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
+        {"id": "long", "prompt": "LONG_ANSWER. mention cat and mat."}, {"id": "short", "prompt": "mention cat and mat."}])
+    with Server(faults=False) as server:
+        for flag, out in (([], tmp_path / "default"), (["--keep_truncated"], tmp_path / "kept")):
+            assert main(["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", "test-policy",
+                         "--policy_backend", "openai", "--openai_base_url", server.url, "--max_new_tokens", "8",
+                         "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser",
+                         "python:tests.curation_helpers:revise_by_appending", "--max_edit_ratio", "5", *flag]) == 0
+    rejected = {r["id"]: r for r in read(tmp_path / "default" / "rejected.jsonl")}
+    assert rejected["long"]["stage"] == "rollout" and "cut at max_new_tokens=8" in rejected["long"]["reason"]
+    assert "short" not in rejected
+    kept = read(tmp_path / "kept" / "rejected.jsonl") + read(tmp_path / "kept" / "train.jsonl")
+    assert all(r["stage"] != "rollout" for r in kept if "stage" in r) and len(kept) == 2
+
+
 def test_an_edited_prompt_under_the_same_id_is_recomputed_not_reused(tiny_model_dir, tmp_path):
     rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
              "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:3])]

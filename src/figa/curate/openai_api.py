@@ -18,6 +18,10 @@ from dataclasses import dataclass
 from ..errors import FigaError
 
 
+class Truncated(str):
+    """A response that hit the token limit before the model ended it."""
+
+
 class ReplyError(Exception):
     """A request that failed for good (after its retries): the record is rejected with this reason."""
 
@@ -56,7 +60,8 @@ def client(config: EndpointConfig):
 
 
 def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
-    """The reply text; raises `ReplyError` once the retry budget is spent."""
+    """The reply text, stripped (a `Truncated` one when the server stopped it at `max_tokens`); raises
+    `ReplyError` once the retry budget is spent."""
     import openai
 
     last = "no attempt"
@@ -84,7 +89,7 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
         if not text or not text.strip():
             last = "empty reply"
             continue
-        return text
+        return Truncated(text.strip()) if choices[0].finish_reason == "length" else text.strip()
     raise ReplyError(f"{last}, {config.max_retries + 1} attempts")
 
 

@@ -9,13 +9,9 @@ import torch
 from ..errors import FigaError
 from ..modeling import load_tokenizer
 from ..prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
-from .openai_api import EndpointConfig, chat
+from .openai_api import EndpointConfig, Truncated, chat
 
 BACKENDS = ("hf", "vllm", "openai")
-
-
-class Truncated(str):
-    """A response that hit the token limit before the model ended it (no EOS)."""
 
 
 @dataclass
@@ -91,7 +87,7 @@ class OpenAIPolicy:
         self.model, self.endpoint = model, endpoint
 
     def one(self, record: dict) -> str:
-        return chat(self.endpoint, self.model, as_messages(record)).strip()
+        return chat(self.endpoint, self.model, as_messages(record))
 
 
 def make_policy(model: str, backend: str, generation: GenerationConfig, endpoint: EndpointConfig,
