@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--pairs", type=int, default=4)
-    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--max_length", type=int, default=1024)
     parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
     parser.add_argument("--json", default="train_step.json")

@@ -40,6 +40,7 @@ class DemoConfig:
     learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of SFT and FIGA."})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
     beta: float = field(default=0.5, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."})
+    gamma: float = field(default=0.0, metadata={"help": "FIGA: weight of the revised tokens that were kept."})
     tau: float = field(default=0.6, metadata={"help": "FIGA: the gate on the original tokens' nll."})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the training and the bootstrap."})
 
@@ -62,6 +63,12 @@ def _run(command, argv: list[str], what: str) -> None:
 def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, epochs: float) -> dict:
     report_path = os.path.join(out, "figa_train_report.json")
     if os.path.isfile(report_path):
+        with open(report_path, encoding="utf-8") as handle:
+            trained = json.load(handle)["loss"]
+        wanted = {"weighting": weighting, "beta": config.beta, "gamma": config.gamma, "tau": config.tau}
+        if weighting == "figa" and any(trained.get(k) != v for k, v in wanted.items()):
+            raise FigaError(f"{out} was trained with other loss settings ({trained}); pass another --output_dir "
+                            "to train with these")
         print(f"already trained: {out}")
     else:
         resume = ["--resume_from_checkpoint", "latest"] if any(
@@ -70,7 +77,8 @@ def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, 
             "--data", data, "--model_name_or_path", model, "--output_dir", out, "--weighting", weighting,
             "--num_train_epochs", str(epochs), "--learning_rate", str(config.learning_rate),
             "--per_device_train_batch_size", str(config.train_batch_size), "--lr_scheduler_type", "constant",
-            "--beta", str(config.beta), "--tau", str(config.tau), "--seed", str(config.seed),
+            "--beta", str(config.beta), "--gamma", str(config.gamma), "--tau", str(config.tau),
+            "--seed", str(config.seed),
             "--logging_steps", "1", "--save_strategy", "steps", "--save_steps", "10", "--save_total_limit", "1",
             "--max_length", "512", "--report_to", "none", "--disable_tqdm", "false", *resume,
         ], f"figa train --weighting {weighting}")
