@@ -183,3 +183,37 @@ def test_mixed_chat_and_plain_records_each_render_their_own_way(tiny_model_dir, 
         assert tokenized[record_id] == tokenizer(text, add_special_tokens=False)["input_ids"], record_id
     assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
                  str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]) == 0
+
+
+def test_unknown_fields_are_ignored(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from figa.data import tokenize_pairs
+    from figa.records import load_records
+
+    extra = {"meta": {"source": "x"}, "score": 3, "revised_ouput": "a typo'd field name is just unknown"}
+    plain = write_jsonl(tmp_path / "plain.jsonl", GOOD[:3])
+    noisy = write_jsonl(tmp_path / "noisy.jsonl", [{**r, **extra} for r in GOOD[:3]])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    rows = [tokenize_pairs(load_records(path)[0], tokenizer)[0].to_list() for path in (plain, noisy)]
+    assert rows[0] == rows[1]
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", noisy, "--output_dir",
+                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]) == 0
+
+
+def test_responses_longer_than_max_length_are_cut_to_fit(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    from figa.data import tokenize_pairs
+    from figa.records import load_records
+
+    long = {"id": "long", "prompt": "where did the cat sit?", "original_output": "the cat sat on the rug. " * 40,
+            "revised_output": "the cat sat on the mat. " * 40}
+    data = write_jsonl(tmp_path / "spa.jsonl", [long, *GOOD[:3]])
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    row = tokenize_pairs(load_records(data)[0], tokenizer, max_length=48)[0][0]
+    for side in ("original", "revised"):  # prompt + response fill max_length exactly; no EOS, as it was cut
+        assert len(row["prompt_ids"]) + len(row[f"{side}_ids"]) == 48
+        assert row[f"{side}_ids"][-1] != tokenizer.eos_token_id
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
+                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no", "--max_length", "48"]) == 0

@@ -70,6 +70,8 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert "already trained" in capsys.readouterr().out
     assert {path: path.stat().st_mtime for path in saved} == saved
     assert json.loads((out / "report.json").read_text())["eval"] == report["eval"]
+    assert main([*args, "--gamma", "0.3"]) == 2  # a saved FIGA model trained with other settings is not reused
+    assert "was trained with other loss settings" in capsys.readouterr().err
 
 
 def test_demo_without_the_model_wheel_says_how_to_get_it(tmp_path, monkeypatch, capsys):
