@@ -2,10 +2,12 @@
 
     python benchmarks/bench_train_step.py --json train_step.json            # random Llama, 4 layers, hidden 256
     python benchmarks/bench_train_step.py --layers 2 --steps 3 --json x.json # quicker
-    python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --json smollm2.json
+    python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --pairs 2 \
+        --prompt_words 48 --response_words 96 --steps 3 --json smollm2.json   # the real model (~6 min on 2 cores)
 
 Each variant runs in its own process on the same synthetic pairs: `--pairs` pairs per step of a
-~128-word prompt and ~256-word responses with a fifth of the words edited.
+128-word prompt and 256-word responses (`--prompt_words`, `--response_words`) with a fifth of the words
+edited.
   figa             FIGATrainer, weighting=figa (vocabulary projection only at weighted positions)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
@@ -134,7 +136,7 @@ def run_variant(args) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and args.bf16:
         model = model.to(torch.bfloat16)
-    pairs = synthetic_pairs(args.pairs * (args.steps + 1), prompt_words=128, response_words=256)
+    pairs = synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
     build = trl_trainer if args.variant.startswith("trl_") else figa_trainer
     trainer, loss_fn = build(args.variant, model.to(device), tokenizer, pairs, args)
     model = trainer.model
@@ -170,6 +172,8 @@ def main() -> None:
     parser.add_argument("--vocab", type=int, default=32000)
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--prompt_words", type=int, default=128)
+    parser.add_argument("--response_words", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=1024)
     parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
     parser.add_argument("--json", default="train_step.json")
@@ -182,9 +186,10 @@ def main() -> None:
         print("trl is not installed: the trl_sft and trl_dpo rows are left out (pip install trl)", file=sys.stderr)
     rows = []
     for variant in variants:
-        argv = [sys.executable, __file__, "--variant", variant] + [
-            f"--{k}={getattr(args, k)}" for k in ("model", "layers", "hidden", "vocab", "pairs", "steps",
-                                                   "max_length")] + (["--bf16"] if args.bf16 else [])
+        shared = ("model", "layers", "hidden", "vocab", "pairs", "steps", "prompt_words", "response_words",
+                  "max_length")
+        argv = [sys.executable, __file__, "--variant", variant, *(f"--{k}={getattr(args, k)}" for k in shared),
+                *(["--bf16"] if args.bf16 else [])]
         print(f"running {variant} ...", file=sys.stderr, flush=True)
         out = subprocess.run(argv, capture_output=True, text=True)
         if out.returncode:
