@@ -101,6 +101,21 @@ def test_missing_model_path_is_a_clear_error(spa_file, tmp_path, capsys):
     assert "no such directory" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("resume, message", [
+    ("latest", "--resume_from_checkpoint latest: no complete checkpoint in {out}"),
+    ("{out}/checkpoint-2", "--resume_from_checkpoint {out}/checkpoint-2: incomplete checkpoint"),
+    ("{out}/checkpoint-9", "--resume_from_checkpoint {out}/checkpoint-9: no such checkpoint directory"),
+])
+def test_resuming_from_a_checkpoint_cut_while_saving_is_a_clear_error(resume, message, tiny_model_dir, spa_file,
+                                                                       tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "checkpoint-2").mkdir(parents=True)  # what a run stopped while saving leaves: no trainer_state.json
+    (out / "checkpoint-2" / "model.safetensors").write_bytes(b"\0" * 64)
+    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
+                 "--resume_from_checkpoint", resume.format(out=out)]) == 2
+    assert message.format(out=out) in capsys.readouterr().err
+
+
 def test_prompt_longer_than_max_length_names_the_line(tiny_model_dir, tmp_path, capsys):
     rows = GOOD[:3] + [{"prompt": "where " * 300, "original_output": "a", "revised_output": "b"}]
     data = write_jsonl(tmp_path / "spa.jsonl", rows)

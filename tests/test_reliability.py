@@ -4,6 +4,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -78,9 +79,48 @@ def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path
         assert len(ids) == len(set(ids)) == len(PAIRS), path.name
 
 
+def with_file_size_limit(limit):
+    """Writes past LIMIT bytes fail with EFBIG in the child, as writes to a full disk fail with ENOSPC."""
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+
+def curate_command(server, out):
+    prompts = write_jsonl(out.parent / "prompts.jsonl", [
+        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
+    return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out), "--policy", "test-policy", "--policy_backend", "openai",
+        "--openai_base_url", server.url, "--reward", "python:tests.curation_helpers:keyword_reward",
+        "--reviser", "openai:test-reviser", "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
+
+
+def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_output(tmp_path):
+    env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
+    with Server(faults=False) as server:
+        whole = tmp_path / "whole"
+        assert subprocess.run(curate_command(server, whole), env=env, cwd=REPO, capture_output=True).returncode == 0
+        total = stage_lines(whole)
+        size = {path.name.split("-")[0]: path.stat().st_size for path in (whole / "stages").iterdir()}
+        assert size["rollout"] < size["revise"] < (whole / "train.jsonl").stat().st_size
+        cut = tmp_path / "cut"
+        # the disk fills up during the rollouts, then during the revisions, then while writing train.jsonl
+        for limit, file in [(size["rollout"] // 2, r"stages/rollout-\w+\.jsonl"),
+                            (size["revise"] - 20, r"stages/revise-\w+\.jsonl"), (size["revise"], "train.jsonl")]:
+            stopped = subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True, text=True,
+                                     preexec_fn=with_file_size_limit(limit))
+            assert stopped.returncode == 2, stopped.stderr[-2000:]
+            assert "Traceback" not in stopped.stderr
+            assert re.fullmatch(rf"figa curate: error: could not write {re.escape(str(cut))}/{file}: File too large\. "
+                                r"Free some space and run the same command again: what was saved before is kept\.",
+                                stopped.stderr.strip().splitlines()[-1])
+        assert not (cut / "train.jsonl").exists() and not (cut / "train.jsonl.tmp").exists()
+        assert subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True).returncode == 0
+    assert read(cut / "train.jsonl") == read(whole / "train.jsonl")
+    assert read(cut / "rejected.jsonl") == read(whole / "rejected.jsonl")
+    assert stage_lines(cut) == total  # the lines cut by the failed writes were dropped, none was done twice
+
+
 @pytest.mark.slow
-def test_training_killed_mid_way_resumes_at_the_same_step_with_the_same_data_order(tiny_model_dir, spa_file,
-                                                                                    tmp_path):
+def test_training_killed_or_out_of_disk_mid_way_resumes_at_the_same_step_with_the_same_data_order(
+        tiny_model_dir, spa_file, tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO}
 
     def command(out, *extra):
@@ -94,10 +134,21 @@ def test_training_killed_mid_way_resumes_at_the_same_step_with_the_same_data_ord
     cut = tmp_path / "cut"
     assert kill_when(command(cut), env, lambda: (cut / "checkpoint-60" / "trainer_state.json").exists())
     assert not (cut / "figa_train_report.json").exists()
+    last = max(int(path.name.split("-")[1]) for path in cut.glob("checkpoint-*")
+               if (path / "trainer_state.json").exists())
+    # the disk fills up while the resumed run saves its next checkpoint: after the weights, in the optimizer state
+    full_disk = subprocess.run(command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True,
+                               text=True, preexec_fn=with_file_size_limit(
+                                   (cut / f"checkpoint-{last}" / "model.safetensors").stat().st_size + 1024))
+    torn = cut / f"checkpoint-{last + 20}"
+    assert full_disk.returncode == 2 and "Traceback" not in full_disk.stderr, full_disk.stderr[-2000:]
+    assert f"figa train: error: could not save {torn}: " in full_disk.stderr
+    assert (torn / "model.safetensors").exists() and not (torn / "trainer_state.json").exists()
     resumed = subprocess.run(command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True,
                              text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert int(re.search(r"resuming from .*checkpoint-(\d+)", resumed.stdout)[1]) >= 60
+    assert f"skipping {torn}: incomplete" in resumed.stdout
+    assert f"resuming from {cut / f'checkpoint-{last}'}" in resumed.stdout
     history = json.loads((cut / "figa_train_report.json").read_text())["log_history"]
     reference = json.loads((whole / "figa_train_report.json").read_text())["log_history"]
     losses = {row["step"]: row["loss"] for row in reference if "loss" in row}

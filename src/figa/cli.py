@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 
@@ -14,6 +15,8 @@ COMMANDS = {
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
 }
+
+WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file size limit
 
 USAGE = "usage: figa COMMAND [--help] [options]\n\ncommands:\n" + "\n".join(
     f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()
@@ -37,6 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         return importlib.import_module(COMMANDS[command][0]).main(rest) or 0
     except FigaError as error:
         print(f"figa {command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        if error.errno not in WRITE_FAILURES:
+            raise
+        where = f" {error.filename}" if error.filename else ""
+        print(f"figa {command}: error: could not write{where}: {error.strerror}. Free some space and run the same "
+              "command again: what was saved before is kept.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"figa {command}: interrupted", file=sys.stderr)

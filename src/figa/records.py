@@ -12,7 +12,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from .errors import FigaError, RecordError
 
@@ -259,19 +259,3 @@ def load_records(source: Any, skip_bad_records: bool = False, require_responses:
     if not records:
         raise FigaError(f"{name}: all {report.read} records are bad; first: {report.skipped[0]}")
     return records, report
-
-
-def write_json(path: str, value) -> None:
-    """Write one JSON document atomically (a temporary file renamed into place)."""
-    with open(f"{path}.tmp", "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-    os.replace(f"{path}.tmp", path)
-
-
-def write_jsonl(path: str, rows: Iterable[dict]) -> None:
-    """Write rows as JSONL atomically (a temporary file renamed into place)."""
-    tmp = f"{path}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)

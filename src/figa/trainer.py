@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 from dataclasses import dataclass, field
@@ -155,6 +156,11 @@ class FIGATrainer(Trainer):
             loss = self.compute_loss(model, inputs)
         return loss.detach(), None, None
 
+    def _save_checkpoint(self, model, trial) -> None:
+        checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
+        with saving(checkpoint, "`--resume_from_checkpoint latest` skips this incomplete checkpoint"):
+            super()._save_checkpoint(model, trial)
+
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
         totals = self._stats.pop(mode, torch.zeros(len(_STAT_NAMES)))
@@ -171,6 +177,16 @@ class FIGATrainer(Trainer):
                 logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
             logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
         super().log(logs, start_time)
+
+
+@contextlib.contextmanager
+def saving(path: str, recovery: str):
+    """Turn a failed write (a full disk shows as OSError, or as RuntimeError from torch.save) into a clear error."""
+    try:
+        yield
+    except (OSError, RuntimeError) as error:
+        raise FigaError(f"could not save {path}: {type(error).__name__}: {error}. Is the disk full? "
+                        f"{recovery}.") from error
 
 
 def save_lora_merged(trainer: FIGATrainer, output_dir: str) -> None:

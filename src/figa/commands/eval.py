@@ -6,7 +6,7 @@ import os
 
 from ..argparsing import parse_args
 from ..evaluation import EvalConfig, compare, run, table
-from ..records import write_json
+from ..files import write_json
 
 LIST_FLAGS = ("--model", "--names", "--compare")
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, field
 
 from transformers import set_seed
-from transformers.trainer_utils import get_last_checkpoint
+from transformers.trainer import TRAINER_STATE_NAME
 
 from ..argparsing import parse_args
 from ..errors import FigaError
 from ..modeling import ModelArguments, load_model, load_tokenizer, lora_config
-from ..records import write_json
-from ..trainer import FIGAConfig, FIGATrainer, save_lora_merged
+from ..files import write_json
+from ..trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
 
 
 @dataclass
@@ -22,16 +24,42 @@ class DataArguments:
     eval_data: str | None = field(default=None, metadata={"help": "SPA data to evaluate the loss on."})
 
 
+def _is_complete(checkpoint: str) -> bool:
+    """The trainer writes trainer_state.json last: a checkpoint without a readable one was cut while saving."""
+    try:
+        with open(os.path.join(checkpoint, TRAINER_STATE_NAME), encoding="utf-8") as handle:
+            json.load(handle)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _last_complete_checkpoint(output_dir: str) -> str | None:
+    steps = {}
+    for name in os.listdir(output_dir) if os.path.isdir(output_dir) else []:
+        match = re.fullmatch(r"checkpoint-(\d+)", name)
+        if match and os.path.isdir(os.path.join(output_dir, name)):
+            steps[os.path.join(output_dir, name)] = int(match[1])
+    for checkpoint in sorted(steps, key=steps.get, reverse=True):
+        if _is_complete(checkpoint):
+            return checkpoint
+        print(f"skipping {checkpoint}: incomplete (no readable {TRAINER_STATE_NAME}; the run stopped while saving it)")
+    return None
+
+
 def _resume_point(value: str | None, output_dir: str) -> str | bool | None:
     if value is None or value.lower() in ("false", "no", ""):
         return None
     if value.lower() in ("true", "yes", "latest"):
-        last = get_last_checkpoint(output_dir) if os.path.isdir(output_dir) else None
+        last = _last_complete_checkpoint(output_dir)
         if last is None:
-            raise FigaError(f"--resume_from_checkpoint {value}: no checkpoint in {output_dir}")
+            raise FigaError(f"--resume_from_checkpoint {value}: no complete checkpoint in {output_dir}")
         return last
     if not os.path.isdir(value):
         raise FigaError(f"--resume_from_checkpoint {value}: no such checkpoint directory")
+    if not _is_complete(value):
+        raise FigaError(f"--resume_from_checkpoint {value}: incomplete checkpoint (no readable {TRAINER_STATE_NAME}; "
+                        "the run stopped while saving it): pick an earlier one, or 'latest'")
     return value
 
 
@@ -64,11 +92,13 @@ def main(argv: list[str]) -> int:
     result = trainer.train(resume_from_checkpoint=resume)
     if data_args.eval_data:
         result.metrics.update(trainer.evaluate())
-    if model_args.use_peft and model_args.merge_lora:
-        if main_process:
-            save_lora_merged(trainer, config.output_dir)
-    else:
-        trainer.save_model(config.output_dir)
+    with saving(config.output_dir, "The checkpoints are kept: free some space and run the same command with "
+                "`--resume_from_checkpoint latest`"):
+        if model_args.use_peft and model_args.merge_lora:
+            if main_process:
+                save_lora_merged(trainer, config.output_dir)
+        else:
+            trainer.save_model(config.output_dir)
     if main_process:
         report = {
             "data": [{"source": r.source, "read": r.read, "kept": r.kept, "skipped": r.skipped}

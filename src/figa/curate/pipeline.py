@@ -12,7 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import FigaError
 from ..prompts import query_text
-from ..records import load_records, write_json, write_jsonl
+from ..files import write_json, write_jsonl
+from ..records import load_records
 from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from .options import EndpointOptions, GenerationOptions
 from .revise import REVISION_TEMPLATE, check_template, make_reviser

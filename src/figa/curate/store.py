@@ -52,9 +52,12 @@ class StageStore:
 
     def add(self, row: dict) -> None:
         with self._lock:
-            self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
+            try:
+                self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+            except OSError as error:  # e.g. a full disk: the partial line is dropped when the run resumes
+                raise OSError(error.errno, error.strerror, self.path) from error
             self.results[row["id"]] = row
 
     def close(self) -> None:

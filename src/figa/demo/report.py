@@ -6,7 +6,7 @@ import html
 import os
 
 from ..evaluation import table
-from ..records import write_json
+from ..files import write_json
 from .task import KINDS, satisfied
 
 COLORS = {"base": "#8c8c8c", "sft": "#2563eb", "figa": "#16a34a"}

@@ -15,7 +15,7 @@ from ..commands import curate as curate_command
 from ..commands import eval as eval_command
 from ..commands import train as train_command
 from ..errors import FigaError
-from ..records import write_jsonl
+from ..files import write_jsonl
 from .model import smollm2_checkpoint
 from .report import write_report
 from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts

@@ -22,7 +22,8 @@ from ..curate.stages import RecordBackend, pending, run_stage, score_stage, text
 from ..curate.store import StageStore, settings_key
 from ..errors import FigaError
 from ..prompts import query_text
-from ..records import load_records, write_json
+from ..files import write_json
+from ..records import load_records
 from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
 
 RESULTS_FORMAT = "figa-eval-results/1"

@@ -22,6 +22,7 @@ from ..edits import edit_codes
 from ..errors import FigaError
 from ..loss import original_weights, revised_weights
 from ..prompts import query_text
+from ..files import atomic_file
 from ..records import load_records
 
 PIECES = re.compile(r"\s*[\w']+|\s*[^\w\s]|\s+")
@@ -121,8 +122,6 @@ def build_page(config: ViewConfig) -> dict:
     directory = os.path.dirname(os.path.abspath(config.output))
     if not os.path.isdir(directory):
         raise FigaError(f"-o {config.output}: the directory {directory} does not exist")
-    tmp = f"{config.output}.tmp"
-    with open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_file(config.output) as handle:
         handle.write(page)
-    os.replace(tmp, config.output)
     return summary
