@@ -14,6 +14,7 @@ import pytest
 from safetensors.torch import load_file
 
 from figa.cli import main
+from figa.testing import make_spa_records
 
 from .conftest import write_jsonl
 from .openai_server import Server
@@ -116,6 +117,36 @@ def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_o
     assert read(cut / "train.jsonl") == read(whole / "train.jsonl")
     assert read(cut / "rejected.jsonl") == read(whole / "rejected.jsonl")
     assert stage_lines(cut) == total  # the lines cut by the failed writes were dropped, none was done twice
+
+
+def test_eval_and_view_stopped_by_a_full_disk_name_the_file_and_leave_nothing_half_written(tiny_model_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": REPO}
+    prompts = write_jsonl(tmp_path / "heldout.jsonl", [{"id": f"h{i}", "prompt": f"tell me about the {word}"}
+                                                       for i, word in enumerate(w for pair in PAIRS for w in pair)])
+
+    def evaluate(out, limit=None):
+        return subprocess.run([sys.executable, "-m", "figa", "eval", "--model", tiny_model_dir, "--prompts", prompts,
+                               "--reward", "python:tests.curation_helpers:length_reward", "--output_dir", str(out),
+                               "--max_new_tokens", "6", "--batch_size", "4"], env=env, cwd=REPO,
+                              capture_output=True, text=True, preexec_fn=limit and with_file_size_limit(limit))
+
+    assert evaluate(tmp_path / "whole").returncode == 0
+    cut = tmp_path / "cut"
+    stopped = evaluate(cut, limit=400)
+    assert stopped.returncode == 2 and "Traceback" not in stopped.stderr, stopped.stderr[-2000:]
+    assert re.search(rf"figa eval: error: could not write {re.escape(str(cut))}/stages/generate-\w+\.jsonl: File too large\.", stopped.stderr)
+    assert not (cut / "results.json").exists()
+    assert evaluate(cut).returncode == 0
+    whole, resumed = (json.loads((out / "results.json").read_text()) for out in (tmp_path / "whole", cut))
+    assert resumed["responses"] == whole["responses"]
+    assert resumed["models"] == whole["models"]
+
+    spa, page = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(40)), tmp_path / "view.html"
+    stopped = subprocess.run([sys.executable, "-m", "figa", "view", spa, "-o", str(page)], env=env, cwd=REPO,
+                             capture_output=True, text=True, preexec_fn=with_file_size_limit(4096))
+    assert stopped.returncode == 2 and "Traceback" not in stopped.stderr, stopped.stderr[-2000:]
+    assert f"figa view: error: could not write {page}: File too large." in stopped.stderr
+    assert not page.exists() and not (tmp_path / "view.html.tmp").exists()
 
 
 @pytest.mark.slow
