@@ -82,7 +82,8 @@ def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path
 
 def with_file_size_limit(limit):
     """Writes past LIMIT bytes fail with EFBIG in the child, as writes to a full disk fail with ENOSPC."""
-    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+    return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
 
 def curate_command(server, out):
