@@ -40,10 +40,18 @@ def kill_when(command, env, done, deadline=120):
     return killed
 
 
+def curate_command(server, out):
+    """`figa curate` of one prompt per keyword pair, one request at a time, policy and reviser on SERVER."""
+    prompts = write_jsonl(out.parent / "prompts.jsonl", [
+        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
+    return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out),
+            "--policy", "test-policy", "--policy_backend", "openai", "--openai_base_url", server.url,
+            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
+            "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
+
+
 @pytest.mark.slow
 def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path):
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
-        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
     env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
     with Server(faults=False) as server:
         original_handler = server.httpd.RequestHandlerClass.do_POST
@@ -53,24 +61,18 @@ def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path
             original_handler(handler)
         server.httpd.RequestHandlerClass.do_POST = slow_post
 
-        def command(out):
-            return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out),
-                    "--policy", "test-policy", "--policy_backend", "openai", "--openai_base_url", server.url,
-                    "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
-                    "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
-
         whole = tmp_path / "whole"
-        assert subprocess.run(command(whole), env=env, cwd=REPO, capture_output=True).returncode == 0
+        assert subprocess.run(curate_command(server, whole), env=env, cwd=REPO, capture_output=True).returncode == 0
         total = stage_lines(whole)  # rollout + reward + revise + rescore: one line per prompt each
         assert total == 4 * len(PAIRS)
         points = sorted(random.Random(1234).sample(range(1, total), 10))
         cut = tmp_path / "cut"
         kills = 0
         for point in points:
-            kills += kill_when(command(cut), env, lambda: stage_lines(cut) >= point)
+            kills += kill_when(curate_command(server, cut), env, lambda: stage_lines(cut) >= point)
             time.sleep(0.2)  # the request in flight at the kill finishes on the server
         assert kills >= 8, "most kills should land inside the run, not after it ended"
-        assert subprocess.run(command(cut), env=env, cwd=REPO, capture_output=True).returncode == 0
+        assert subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True).returncode == 0
 
     assert read(cut / "train.jsonl") == read(whole / "train.jsonl")
     assert read(cut / "rejected.jsonl") == read(whole / "rejected.jsonl")
@@ -84,14 +86,6 @@ def with_file_size_limit(limit):
     """Writes past LIMIT bytes fail with EFBIG in the child, as writes to a full disk fail with ENOSPC."""
     hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
-
-
-def curate_command(server, out):
-    prompts = write_jsonl(out.parent / "prompts.jsonl", [
-        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
-    return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out), "--policy", "test-policy", "--policy_backend", "openai",
-        "--openai_base_url", server.url, "--reward", "python:tests.curation_helpers:keyword_reward",
-        "--reviser", "openai:test-reviser", "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
 
 
 def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_output(tmp_path):

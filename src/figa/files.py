@@ -9,16 +9,26 @@ from typing import Iterable
 
 
 @contextlib.contextmanager
-def atomic_file(path: str):
-    """Write PATH.tmp and rename it into place when complete; a failed write (a full disk) names PATH."""
-    tmp = f"{path}.tmp"
+def naming(path: str):
+    """A failed write (a full disk) raises an OSError that names PATH; `write()` errors name no file."""
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            yield handle
+        yield
     except OSError as error:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
         raise OSError(error.errno, error.strerror, path) from error
+
+
+@contextlib.contextmanager
+def atomic_file(path: str):
+    """Write PATH.tmp and rename it into place when complete; a failed write removes PATH.tmp and names PATH."""
+    tmp = f"{path}.tmp"
+    with naming(path):
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                yield handle
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
     os.replace(tmp, path)
 
 

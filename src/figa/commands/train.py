@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 
 from transformers import set_seed
 from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import sort_checkpoints
 
 from ..argparsing import parse_args
 from ..errors import FigaError
-from ..modeling import ModelArguments, load_model, load_tokenizer, lora_config
 from ..files import write_json
+from ..modeling import ModelArguments, load_model, load_tokenizer, lora_config
 from ..trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
 
 
@@ -35,12 +35,7 @@ def _is_complete(checkpoint: str) -> bool:
 
 
 def _last_complete_checkpoint(output_dir: str) -> str | None:
-    steps = {}
-    for name in os.listdir(output_dir) if os.path.isdir(output_dir) else []:
-        match = re.fullmatch(r"checkpoint-(\d+)", name)
-        if match and os.path.isdir(os.path.join(output_dir, name)):
-            steps[os.path.join(output_dir, name)] = int(match[1])
-    for checkpoint in sorted(steps, key=steps.get, reverse=True):
+    for checkpoint in reversed(sort_checkpoints(output_dir)):
         if _is_complete(checkpoint):
             return checkpoint
         print(f"skipping {checkpoint}: incomplete (no readable {TRAINER_STATE_NAME}; the run stopped while saving it)")

@@ -11,8 +11,8 @@ import os
 from dataclasses import asdict, dataclass, field
 
 from ..errors import FigaError
-from ..prompts import query_text
 from ..files import write_json, write_jsonl
+from ..prompts import query_text
 from ..records import load_records
 from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from .options import EndpointOptions, GenerationOptions

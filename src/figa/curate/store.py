@@ -11,6 +11,8 @@ import json
 import os
 import threading
 
+from ..files import naming
+
 
 def settings_key(*parts) -> str:
     """A short stable hash of a stage's settings (and of the stages before it)."""
@@ -52,12 +54,10 @@ class StageStore:
 
     def add(self, row: dict) -> None:
         with self._lock:
-            try:
+            with naming(self.path):  # on a full disk: the partial line is dropped when the run resumes
                 self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
                 self._handle.flush()
                 os.fsync(self._handle.fileno())
-            except OSError as error:  # e.g. a full disk: the partial line is dropped when the run resumes
-                raise OSError(error.errno, error.strerror, self.path) from error
             self.results[row["id"]] = row
 
     def close(self) -> None:

@@ -21,8 +21,8 @@ from ..curate.rollout import BACKENDS, make_policy
 from ..curate.stages import RecordBackend, pending, run_stage, score_stage, text_row
 from ..curate.store import StageStore, settings_key
 from ..errors import FigaError
-from ..prompts import query_text
 from ..files import write_json
+from ..prompts import query_text
 from ..records import load_records
 from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
 

@@ -20,9 +20,9 @@ import torch
 
 from ..edits import edit_codes
 from ..errors import FigaError
+from ..files import atomic_file
 from ..loss import original_weights, revised_weights
 from ..prompts import query_text
-from ..files import atomic_file
 from ..records import load_records
 
 PIECES = re.compile(r"\s*[\w']+|\s*[^\w\s]|\s+")
