@@ -65,6 +65,8 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert report["curation"]["counts"]["train"] > 0
     assert report["training"]["sft"]["steps"] == report["training"]["figa"]["steps"] > 0
     assert "report: " in printed and (out / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert (out / "sft" / "model.safetensors").is_file() and (out / "figa" / "model.safetensors").is_file()
+    assert not list(out.glob("*/checkpoint-*")), "finished training keeps no checkpoints (1.6 GB each with SmolLM2)"
     saved = {path: path.stat().st_mtime for path in out.rglob("*") if path.is_file() and "stages" in path.parts}
     assert main(args) == 0  # everything is saved: a rerun generates and trains nothing, it rebuilds the report
     assert "already trained" in capsys.readouterr().out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -82,8 +83,18 @@ def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, 
             "--logging_steps", "1", "--save_strategy", "steps", "--save_steps", "10", "--save_total_limit", "1",
             "--max_length", "512", "--report_to", "none", "--disable_tqdm", "false", *resume,
         ], f"figa train --weighting {weighting}")
+    _remove_checkpoints(out)
     with open(report_path, encoding="utf-8") as handle:
         return json.load(handle)
+
+
+def _remove_checkpoints(out: str) -> None:
+    """Once training has finished, its checkpoints only repeat the saved model and add the optimizer state:
+    about 1.6 GB for SmolLM2, which the demo does not need."""
+    for name in sorted(os.listdir(out)):
+        if name.startswith("checkpoint-"):
+            shutil.rmtree(os.path.join(out, name))
+            print(f"removed {os.path.join(out, name)}: training finished and the model is saved in {out}")
 
 
 def run(config: DemoConfig) -> str:
