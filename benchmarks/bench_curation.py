@@ -55,7 +55,8 @@ def reward_rows(model: str, prompts: list[str], responses: list[str], batch_size
 
     from figa.curate.reward import HFReward, PythonReward
 
-    directory = tempfile.mkdtemp(prefix="figa-bench-rm-")
+    scratch = tempfile.TemporaryDirectory(prefix="figa-bench-rm-")  # removed when the function returns
+    directory = scratch.name
     tokenizer = AutoTokenizer.from_pretrained(model)
     scorer = AutoModelForSequenceClassification.from_pretrained(model, num_labels=1)
     scorer.config.pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None \

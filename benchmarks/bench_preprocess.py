@@ -28,7 +28,8 @@ def main() -> None:
     parser.add_argument("--response_words", type=int, default=200)
     parser.add_argument("--json", default="preprocess.json")
     args = parser.parse_args()
-    os.environ["FIGA_CACHE"] = tempfile.mkdtemp()  # measure the work, not a cache hit
+    scratch = tempfile.TemporaryDirectory(prefix="figa-bench-")  # removed at exit
+    os.environ["FIGA_CACHE"] = scratch.name  # measure the work, not a cache hit
     from figa.data import tokenize_pairs
     from figa.records import normalize_record
 

@@ -38,6 +38,7 @@ from common import machine, print_table, synthetic_pairs, word_tokenizer, write_
 
 VARIANTS = ("figa", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
 BASELINE, PEER = "sft_same_tokens", "trl_dpo"
+SCRATCH = tempfile.TemporaryDirectory(prefix="figa-bench-")  # the trainers' output_dir (nothing is saved)
 
 
 def naive_figa_loss(model, batch, tau: float):
