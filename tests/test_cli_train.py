@@ -105,6 +105,7 @@ def test_non_finite_loss_stops_with_the_step_and_record_ids(tiny_model_dir, spa_
     err = capsys.readouterr().err
     assert code == 2
     assert "the loss is" in err and "at step 2" in err and "'ex-" in err
+    assert err.strip().splitlines()[-1].startswith("figa train: error: the loss is")  # after the progress bar
     assert not os.path.exists(tmp_path / "out" / "model.safetensors")  # the corrupted model is not saved
 
 

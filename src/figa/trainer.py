@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, PreTrainedModel, Trainer, TrainingArguments
+from transformers import AutoModelForCausalLM, PreTrainedModel, ProgressCallback, Trainer, TrainingArguments
 from transformers.trainer_utils import unwrap_peft_model
 
 from .data import FIGACollator, tokenize_pairs
@@ -155,6 +155,16 @@ class FIGATrainer(Trainer):
         with torch.no_grad(), self.compute_loss_context_manager():
             loss = self.compute_loss(model, inputs)
         return loss.detach(), None, None
+
+    def train(self, *args, **kwargs):
+        try:
+            return super().train(*args, **kwargs)
+        except FigaError:
+            for callback in self.callback_handler.callbacks:  # the bar's last line would print after the error
+                if isinstance(callback, ProgressCallback) and callback.training_bar is not None:
+                    callback.training_bar.close()
+                    callback.training_bar = None
+            raise
 
     def _save_checkpoint(self, model, trial) -> None:
         checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
