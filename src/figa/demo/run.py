@@ -12,6 +12,8 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 
+from transformers.trainer_utils import sort_checkpoints
+
 from ..commands import curate as curate_command
 from ..commands import eval as eval_command
 from ..commands import train as train_command
@@ -72,8 +74,7 @@ def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, 
                             "to train with these")
         print(f"already trained: {out}")
     else:
-        resume = ["--resume_from_checkpoint", "latest"] if any(
-            name.startswith("checkpoint-") for name in (os.listdir(out) if os.path.isdir(out) else [])) else []
+        resume = ["--resume_from_checkpoint", "latest"] if sort_checkpoints(out) else []
         _run(train_command, [
             "--data", data, "--model_name_or_path", model, "--output_dir", out, "--weighting", weighting,
             "--num_train_epochs", str(epochs), "--learning_rate", str(config.learning_rate),
@@ -91,10 +92,9 @@ def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, 
 def _remove_checkpoints(out: str) -> None:
     """Once training has finished, its checkpoints only repeat the saved model and add the optimizer state:
     about 1.6 GB for SmolLM2, which the demo does not need."""
-    for name in sorted(os.listdir(out)):
-        if name.startswith("checkpoint-"):
-            shutil.rmtree(os.path.join(out, name))
-            print(f"removed {os.path.join(out, name)}: training finished and the model is saved in {out}")
+    for checkpoint in sort_checkpoints(out):
+        shutil.rmtree(checkpoint)
+        print(f"removed {checkpoint}: training finished and the model is saved in {out}")
 
 
 def run(config: DemoConfig) -> str:
