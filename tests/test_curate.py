@@ -10,8 +10,8 @@ from rapidfuzz.distance import Levenshtein
 
 from figa.cli import main
 from figa.curate.filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
-from figa.curate.reward import PythonReward
-from figa.curate.revise import ReferenceEditReviser
+from figa.backends.rewards import PythonReward
+from figa.curate.revisers import ReferenceEditReviser
 
 from .conftest import write_jsonl
 from .openai_server import Server
@@ -202,9 +202,9 @@ def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp
 def test_openai_policy_and_judge_and_hf_reward_model(tmp_path, monkeypatch):
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
-    from figa.curate.openai_api import EndpointConfig
-    from figa.curate.reward import HFReward, OpenAIJudge
-    from figa.curate.rollout import OpenAIPolicy
+    from figa.backends.openai_client import EndpointConfig
+    from figa.backends.rewards import HFReward, OpenAIJudge
+    from figa.backends.policies import OpenAIPolicy
     from figa.testing import build_tokenizer, corpus
 
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)

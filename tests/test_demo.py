@@ -3,7 +3,7 @@ import json
 import pytest
 
 from figa.cli import main
-from figa.demo.task import (CONFLICTS, HELDOUT_TOPICS, KINDS, TRAIN_TOPICS, Constraint, constraints_in, make_prompts,
+from figa.demo.task import (CONFLICTS, HELDOUT_TOPICS, CONSTRAINT_KINDS, TRAIN_TOPICS, Constraint, constraints_in, make_prompts,
                             reward, revise, satisfied)
 
 RESPONSE = ("Coffee is a warm drink, and it is very popular. Many people drink it every morning.\n"
@@ -24,7 +24,7 @@ def test_reward_is_the_fraction_of_constraints_satisfied():
     assert reward([prompt], ["i like it so much " * 8]) == [0.0]  # a loop is degenerate whatever it satisfies
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", CONSTRAINT_KINDS)
 def test_each_constraint_reads_back_from_the_prompt_and_the_reviser_fixes_it(kind):
     constraint = Constraint(kind, VALUES.get(kind))
     prompt = prompt_with(constraint)
@@ -49,7 +49,7 @@ def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constra
     for row in rows:
         kinds = {c.kind for c in constraints_in(row["prompt"])}
         assert 1 <= len(kinds) <= 2 and kinds not in CONFLICTS
-    assert {c.kind for r in rows for c in constraints_in(r["prompt"])} == set(KINDS)
+    assert {c.kind for r in rows for c in constraints_in(r["prompt"])} == set(CONSTRAINT_KINDS)
 
 
 @pytest.mark.slow

@@ -112,3 +112,25 @@ def test_external_weights_of_ones_equal_sft_and_wrong_lengths_name_the_field(tin
         FIGATrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tokenizer,
                     args=FIGAConfig(output_dir=str(tmp_path / "x"), report_to="none", weighting="external"),
                     train_dataset=records)
+
+
+@pytest.mark.parametrize("mode", ["columns", "all"])
+def test_every_way_of_projecting_gives_the_same_loss_and_gradients(mode, tiny_model_dir, tmp_path):
+    """transformers before `slice_logits_to_keep` take no boolean mask (figa then projects the columns where some row
+    is weighted), and some models take no `logits_to_keep` at all (figa projects everything)."""
+    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0)
+    assert trainer.logits_mode == "mask"
+    batch = next(iter(trainer.get_train_dataloader()))
+
+    def loss_and_grads():
+        trainer.model.zero_grad()
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        return loss.item(), [p.grad.clone() for p in trainer.model.parameters()]
+
+    masked_loss, masked_grads = loss_and_grads()
+    trainer.logits_mode = mode
+    loss, grads = loss_and_grads()
+    assert loss == pytest.approx(masked_loss, rel=1e-6)
+    for a, b in zip(grads, masked_grads):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)

@@ -3,6 +3,7 @@ import pyarrow.parquet as pq
 from transformers import AutoTokenizer
 
 from figa.data import tokenize_pairs
+from figa.loss import LossSettings, pair_weights
 from figa.prompts import ALPACA_WITH_INPUT, render_prompt, resolve_format
 from figa.records import load_records
 
@@ -39,7 +40,9 @@ def test_both_rows_share_the_prompt_and_responses_end_with_eos(tiny_model_dir):
     assert row["prompt_ids"][0] == tokenizer.bos_token_id  # alpaca/plain: the tokenizer adds BOS
     assert row["revised_ids"][-1] == row["original_ids"][-1] == tokenizer.eos_token_id
     assert row["revised_ids"][:-1] == tokenizer(PAIR["revised_output"], add_special_tokens=False)["input_ids"]
-    assert row["revised_codes"][-1] == 1 and row["original_codes"][-1] == 0  # EOS: alpha on the revision only
+    weights = pair_weights(row, LossSettings(alpha=1.0, beta=0.5))
+    assert weights["revised"][-1] == 1 and weights["original"][-1] == 0  # EOS: alpha on the revision only
+    assert len(row["revised_codes"]) == len(row["revised_ids"]) - 1  # the codes: the edit script's, no EOS
 
 
 def test_token_ids_are_the_tokenizers_own_also_with_a_saved_truncation(tiny_model_dir, tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """Tokenised pairs and batches for FIGA training.
 
 Preprocessing (once per data set, cached by `datasets`): render the prompt, tokenise each response on
-its own, end it with EOS, truncate to `max_length`, and label the tokens with their edit kinds.
-Collation (per batch): turn edit kinds into loss weights under the current config and pad.
+its own, label its tokens with their edit kinds, end it with EOS and truncate to `max_length`. The codes carry
+only what the edit script says (one per response token, none for the EOS).
+Collation (per batch): take each pair's token weights from `figa.loss.pair_weights` and pad.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ import torch
 from datasets import Dataset, Features, List, Value
 from datasets.fingerprint import Hasher
 
-from .edits import ADD, KEEP, edit_codes
+from .edits import edit_codes
 from .errors import FigaError, RecordError
-from .loss import original_weights, revised_weights
+from .loss import LossSettings, pair_weights
+from .modeling import require_eos
 from .prompts import adds_special_tokens, render_prompt, resolve_format
 
-PREPROCESSING_VERSION = "2"
+PREPROCESSING_VERSION = "3"
 _IDS, _CODES, _WEIGHTS = List(Value("int32")), List(Value("int8")), List(Value("float32"))
 TOKENIZED_FEATURES = Features({
     "id": Value("string"), "prompt_ids": _IDS, "original_ids": _IDS, "original_codes": _CODES,
@@ -64,15 +66,15 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
                 problem = (f"token_weights.{side}",
                            f"has {len(weights[side])} weights but the response has {len(ids)} tokens")
         budget = max(max_length - len(p_ids), 0)
-        o_ids, o_codes = (o_ids + [eos])[:budget], (o_codes.tolist() + [KEEP])[:budget]
-        r_ids, r_codes = (r_ids + [eos])[:budget], (r_codes.tolist() + [ADD])[:budget]
+        o_ids, o_codes = (o_ids + [eos])[:budget], o_codes[:budget].tolist()
+        r_ids, r_codes = (r_ids + [eos])[:budget], r_codes[:budget].tolist()
         out["prompt_ids"].append(p_ids)
         out["original_ids"].append(o_ids)
         out["original_codes"].append(o_codes)
         out["revised_ids"].append(r_ids)
         out["revised_codes"].append(r_codes)
-        out["original_ext"].append(weights["original"][:len(o_ids)] if weights and not problem else None)
-        out["revised_ext"].append(weights["revised"][:len(r_ids)] if weights and not problem else None)
+        out["original_ext"].append(weights["original"][:len(o_codes)] if weights and not problem else None)
+        out["revised_ext"].append(weights["revised"][:len(r_codes)] if weights and not problem else None)
         out["problem"].append(json.dumps(problem) if problem else None)
     return out
 
@@ -85,8 +87,7 @@ def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto
     Returns the data set (columns `id`, `prompt_ids`, `original_ids`, `original_codes`, `revised_ids`,
     `revised_codes`, `original_ext`, `revised_ext`) and the list of records skipped as bad.
     """
-    if tokenizer.eos_token_id is None:
-        raise FigaError("the tokenizer has no EOS token; set `tokenizer.eos_token` before training")
+    require_eos(tokenizer)
     prompt_format = resolve_format(prompt_format, tokenizer)
     records_hash = hashlib.sha256(json.dumps(records, sort_keys=True).encode()).hexdigest()
     fingerprint = Hasher.hash([PREPROCESSING_VERSION, records_hash, tokenizer, prompt_format, max_length])
@@ -114,34 +115,16 @@ def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto
 
 @dataclass
 class FIGACollator:
-    """Pads tokenised pairs into one batch of rows: each pair's revised row, then (when the loss has a
-    push-down term) its original row. Both share the prompt ids. Outputs, per row and position p:
-    `weights[p]`, the signed weight of predicting `targets[p]` (= input_ids[p + 1]) from position p."""
+    """Pads tokenised pairs into one batch of rows: each pair's revised row, then (when the loss has a push-down
+    term) its original row. Both share the prompt ids. Outputs, per row and position p: `weights[p]`, the signed
+    weight (`figa.loss.pair_weights`) of predicting `targets[p]` (= input_ids[p + 1]) from position p."""
 
     pad_token_id: int
-    alpha: float = 1.0
-    beta: float = 0.5
-    gamma: float = 0.0
-    weighting: str = "figa"
+    loss: LossSettings = LossSettings()
 
     def _rows(self, pair: dict) -> list[tuple[list[int], torch.Tensor]]:
-        prompt = pair["prompt_ids"]
-        revised = torch.tensor(pair["revised_codes"])
-        if self.weighting == "sft":
-            return [(prompt + pair["revised_ids"], torch.ones(len(revised)))]
-        if self.weighting == "external":
-            if pair["revised_ext"] is None:
-                raise FigaError(f"record {pair['id']!r} has no token_weights, which weighting='external' needs")
-            up = torch.tensor(pair["revised_ext"] + [self.alpha] * (len(revised) - len(pair["revised_ext"])))
-            down = -torch.tensor(pair["original_ext"] + [0.0] * (len(pair["original_ids"]) - len(pair["original_ext"])))
-            down = down * self.beta
-        else:
-            up = revised_weights(revised, self.alpha, self.gamma)
-            down = original_weights(torch.tensor(pair["original_codes"]), self.beta)
-        rows = [(prompt + pair["revised_ids"], up)]
-        if self.beta != 0:
-            rows.append((prompt + pair["original_ids"], down))
-        return rows
+        return [(pair["prompt_ids"] + pair[f"{side}_ids"], weights)
+                for side, weights in pair_weights(pair, self.loss).items()]
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [(ids, len(pair["prompt_ids"]), weights) for pair in pairs for ids, weights in self._rows(pair)]

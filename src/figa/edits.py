@@ -1,4 +1,4 @@
-"""Token edit labels from the Levenshtein edit script original -> revised (DESIGN.md, step 4).
+"""Token edit labels from the Levenshtein edit script original -> revised (README, "The loss": edit kinds).
 
 rapidfuzz computes a minimal edit script from the original tokens (source) to the revised tokens
 (destination). Each operation labels tokens:
@@ -18,7 +18,9 @@ from typing import Sequence
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
-KEEP, ADD, DEL, SUB = 0, 1, 1, 2  # int8 codes: ADD (revised side) and DEL (original side) share 1
+# int8 codes, one per token of one side: ADD exists on the revised side only and DEL on the original side only,
+# so they share the value 1 (a side's codes are read with that side's kinds below).
+KEEP, ADD, DEL, SUB = 0, 1, 1, 2
 REVISED_KINDS = ("keep", "add", "sub")
 ORIGINAL_KINDS = ("keep", "del", "sub")
 

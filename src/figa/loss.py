@@ -1,27 +1,44 @@
-"""The FIGA loss (DESIGN.md, "The loss"), pure torch.
+"""The FIGA loss, whole: the token weights of every weighting, the EOS rule, the count N, and the loss
+(README, "The loss"). Pure torch.
 
 For one pair, over response tokens only:
 
     L = sum_t w+_t * nll(revised_t)  -  sum_t beta * g_t * nll(original_t)      (then / N)
 
-    w+_t = alpha  if revised token t was added or substituted (and for the EOS ending the revision)
+    w+_t = alpha  if revised token t was added or substituted
            gamma  if it was kept
-    the second sum runs over original tokens that were deleted or substituted;
+           alpha  for the EOS that ends the revision, always
+    the second sum runs over original tokens that were deleted or substituted (never the original's EOS);
     g_t  = 1 if nll(original_t) <= tau else 0   (the gate: only push down tokens that still have mass)
-    N    = number of tokens whose weight is non-zero, over the whole optimizer step.
+    N    = number of tokens whose weight is non-zero, over the whole optimizer step, counted before the gate.
 
-Weights are signed so that one tensor carries both terms: w > 0 pushes a token up, w < 0 pushes it
-down (gated). N counts non-zero weights before the gate, so it is known before the forward pass and
-the loss of an optimizer step is the same whether its batch runs whole, split into micro-batches, or
-across processes.
+Weights are signed so that one tensor carries both terms: w > 0 pushes a token up, w < 0 pushes it down (gated).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from .edits import KEEP
+from .errors import FigaError
+
+WEIGHTINGS = ("figa", "sft", "external")
+LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")
+
+
+@dataclass(frozen=True)
+class LossSettings:
+    """The loss's settings; the defaults are those of the authors' released code. `alpha=gamma=1, beta=0` is SFT."""
+
+    weighting: str = "figa"  # figa: from edit kinds; sft: every revised token 1, no push-down; external: records'
+    alpha: float = 1.0
+    beta: float = 0.5
+    gamma: float = 0.0
+    tau: float = 0.6
 
 
 def revised_weights(codes: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
@@ -34,6 +51,42 @@ def original_weights(codes: torch.Tensor, beta: float) -> torch.Tensor:
     return torch.where(codes == KEEP, 0.0, -beta).float()
 
 
+def _ending_with_eos(weights: torch.Tensor, length: int, eos_weight: float) -> torch.Tensor:
+    """A row of `length` tokens ends with the EOS figa appended when it is one longer than its edit codes
+    (a response truncated to fit max_length has no EOS)."""
+    return torch.cat([weights, torch.full((length - len(weights),), eos_weight)])
+
+
+def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tensor]:
+    """The signed weight of every response token of one tokenised pair (`figa.data.tokenize_pairs` columns:
+    `revised_ids`, `revised_codes`, `original_ids`, `original_codes`, and for `external` weighting the records'
+    `revised_ext` / `original_ext`). Returns {"revised": w} and, when the loss has a push-down term, "original"."""
+    n_revised, n_original = len(pair["revised_ids"]), len(pair["original_ids"])
+    if settings.weighting == "sft":
+        return {"revised": torch.ones(n_revised)}
+    if settings.weighting == "external":
+        if pair.get("revised_ext") is None:
+            raise FigaError(f"record {pair.get('id')!r} has no token_weights, which weighting='external' needs")
+        up = torch.tensor(pair["revised_ext"], dtype=torch.float32)  # the record's weights replace alpha/gamma
+        down = -settings.beta * torch.tensor(pair["original_ext"], dtype=torch.float32)
+    else:
+        up = revised_weights(torch.as_tensor(pair["revised_codes"]), settings.alpha, settings.gamma)
+        down = original_weights(torch.as_tensor(pair["original_codes"]), settings.beta)
+    weights = {"revised": _ending_with_eos(up, n_revised, settings.alpha)}
+    if settings.beta != 0:
+        weights["original"] = _ending_with_eos(down, n_original, 0.0)
+    return weights
+
+
+def count_weighted(weights: Iterable[torch.Tensor]) -> torch.Tensor:
+    """N: the non-zero weights of an optimizer step (pass every micro-batch's weights; sum over processes after).
+
+    Counted before the gate: the gate depends on the forward pass, so a count taken after it is unknown until
+    every micro-batch has run, and each micro-batch's loss could not be divided by the step's N. Counted before,
+    a step gives the same loss and gradients whole, accumulated over micro-batches, or spread over processes."""
+    return sum(w.ne(0).sum() for w in weights)
+
+
 def figa_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, tau: float,
               num_items: torch.Tensor | float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The FIGA loss over the weighted positions of a micro-batch.
@@ -41,9 +94,9 @@ def figa_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
     Args:
         logits: `[M, V]` next-token logits at the M positions whose target carries a non-zero weight.
         targets: `[M]` the token each position predicts.
-        weights: `[M]` signed weights (see module docstring); none is zero.
+        weights: `[M]` signed weights (see `pair_weights`); none is zero.
         tau: the gate threshold on nll for the push-down term.
-        num_items: N, the number of non-zero weights in the whole optimizer step.
+        num_items: N (`count_weighted`) of the whole optimizer step.
 
     Returns the loss and detached statistics (sums and counts) for logging.
     """
@@ -62,3 +115,9 @@ def figa_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
         "gate_pass_count": gate.sum(),
     }
     return loss, stats
+
+
+def scale_for_processes(loss: torch.Tensor, num_processes: int) -> torch.Tensor:
+    """DDP averages gradients over processes while N already counts the weights of all of them: scale each
+    process's loss by the number of processes so that the step's gradient is that of the whole sum over N."""
+    return loss * num_processes

@@ -45,6 +45,20 @@ def _check_local(path: str, what: str) -> None:
         raise FigaError(f"{what} {path!r}: no such directory")
 
 
+def require_eos(tokenizer, name: str = "the tokenizer") -> None:
+    """FIGA ends every response with EOS, and generation stops at it."""
+    if tokenizer.eos_token_id is None:
+        raise FigaError(f"{name} has no EOS token; FIGA ends every response with EOS (set `tokenizer.eos_token`)")
+
+
+def pad_with_eos(tokenizer, name: str = "the tokenizer") -> None:
+    """Batches need a pad token: a tokenizer without one pads with EOS (padded positions are masked anyway)."""
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise FigaError(f"{name} has neither a pad nor an EOS token to pad batches with; set its pad_token")
+        tokenizer.pad_token = tokenizer.eos_token
+
+
 def load_tokenizer(name_or_path: str, trust_remote_code: bool = False, gguf_file: str | None = None):
     from transformers import AutoTokenizer
 
@@ -54,10 +68,8 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False, gguf_file
                                                   gguf_file=gguf_file)
     except (OSError, ValueError) as error:
         raise FigaError(f"cannot load the tokenizer from {name_or_path!r}: {error}") from None
-    if tokenizer.eos_token is None:
-        raise FigaError(f"the tokenizer of {name_or_path!r} has no EOS token; FIGA ends every response with EOS")
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    require_eos(tokenizer, f"the tokenizer of {name_or_path!r}")
+    pad_with_eos(tokenizer)
     return tokenizer
 
 

@@ -1,4 +1,4 @@
-"""The SPA record: schema, aliases, validation and loading (DESIGN.md, "Data: the SPA record").
+"""The SPA record: schema, aliases, validation and loading (README, "Data: SPA records").
 
 A record holds one query (`prompt` | `messages` | `instruction` [+ `input`]), the policy's response
 `original_output` (alias `rejected`) and its minimal revision `revised_output` (alias `chosen`), and
@@ -16,7 +16,8 @@ from typing import Any, Iterator
 
 from .errors import FigaError, RecordError
 
-QUERY_FIELDS = ("messages", "prompt", "instruction")
+QUERY_FIELDS = ("messages", "prompt", "instruction")  # a record has exactly one of these
+QUERY_COLUMNS = (*QUERY_FIELDS, "input")  # the query as stored: one of the above, and `input` with `instruction`
 ALIASES = {"original_output": "rejected", "revised_output": "chosen"}
 ROLES = ("system", "user", "assistant", "tool")
 # The columns of a normalised record, in the order the training data set stores them.

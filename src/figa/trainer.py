@@ -10,15 +10,16 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, PreTrainedModel, ProgressCallback, Trainer, TrainingArguments
+from transformers import AutoModelForCausalLM, PreTrainedModel, ProgressCallback, Trainer, TrainingArguments, modeling_utils
 from transformers.trainer_utils import unwrap_peft_model
 
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
-from .loss import figa_loss
+from .modeling import pad_with_eos, require_eos
+from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, scale_for_processes
+from .prompts import FORMATS
 from .records import LoadReport, load_records
 
-WEIGHTINGS = ("figa", "sft", "external")
 _STAT_NAMES = ("positive_nll_sum", "positive_count", "negative_nll_sum", "negative_count",
                "gate_pass_count", "response_tokens")
 
@@ -27,20 +28,20 @@ _STAT_NAMES = ("positive_nll_sum", "positive_count", "negative_nll_sum", "negati
 class FIGAConfig(TrainingArguments):
     """Training arguments plus the FIGA loss and data settings. `alpha=gamma=1, beta=0` is SFT."""
 
-    alpha: float = field(default=1.0, metadata={"help": "Weight of revised tokens that were added or substituted."})
-    beta: float = field(default=0.5, metadata={"help": "Weight of the push-down term on deleted/substituted "
+    alpha: float = field(default=LossSettings.alpha, metadata={"help": "Weight of revised tokens that were added or substituted."})
+    beta: float = field(default=LossSettings.beta, metadata={"help": "Weight of the push-down term on deleted/substituted "
                                                        "original tokens (0 turns it off)."})
-    gamma: float = field(default=0.0, metadata={"help": "Weight of revised tokens that were kept."})
-    tau: float = field(default=0.6, metadata={"help": "Gate: push an original token down only while its "
+    gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of revised tokens that were kept."})
+    tau: float = field(default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its "
                                                       "nll <= tau."})
-    weighting: str = field(default="figa", metadata={
+    weighting: str = field(default=LossSettings.weighting, metadata={
         "help": "figa: weights from edit kinds; sft: every revised token weight 1, no push-down (baseline); "
                 "external: per-token weights from each record's `token_weights`.", "choices": list(WEIGHTINGS)})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
                                                             "responses are truncated."})
     prompt_format: str = field(default="auto", metadata={
         "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
-        "choices": ["auto", "chat", "alpaca", "plain"]})
+        "choices": list(FORMATS)})
     skip_bad_records: bool = field(default=False, metadata={
         "help": "Skip bad records (counted and reported) instead of stopping at the first."})
     dataset_num_proc: int | None = field(default=None, metadata={"help": "Processes for preprocessing."})
@@ -59,6 +60,17 @@ class FIGAConfig(TrainingArguments):
                 raise FigaError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
+
+    def loss_settings(self) -> LossSettings:
+        return LossSettings(self.weighting, self.alpha, self.beta, self.gamma, self.tau)
+
+
+def _logits_mode(forward) -> str:
+    """How the model can project only some positions: transformers with `slice_logits_to_keep` take a boolean mask
+    per row; earlier 5.x versions take a 1D tensor of positions shared by every row."""
+    if "logits_to_keep" not in inspect.signature(forward).parameters:
+        return "all"
+    return "mask" if hasattr(modeling_utils, "slice_logits_to_keep") else "columns"
 
 
 def _has_accelerator() -> bool:
@@ -81,10 +93,8 @@ class FIGATrainer(Trainer):
             model = AutoModelForCausalLM.from_pretrained(model)
         if processing_class is None:
             raise FigaError("FIGATrainer needs the tokenizer: pass processing_class=tokenizer")
-        if processing_class.eos_token_id is None:
-            raise FigaError("the tokenizer has no EOS token; FIGA ends every response with EOS")
-        if processing_class.pad_token_id is None:
-            processing_class.pad_token = processing_class.eos_token
+        require_eos(processing_class)
+        pad_with_eos(processing_class)
         if peft_config is not None:
             from peft import get_peft_model
             model = get_peft_model(model, peft_config)
@@ -95,13 +105,12 @@ class FIGATrainer(Trainer):
                 eval_dataset = {k: self._prepare(v, processing_class, args) for k, v in eval_dataset.items()}
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
-        collator = kwargs.pop("data_collator", None) or FIGACollator(
-            pad_token_id=processing_class.pad_token_id, alpha=args.alpha, beta=args.beta, gamma=args.gamma,
-            weighting=args.weighting)
+        collator = kwargs.pop("data_collator", None) or FIGACollator(processing_class.pad_token_id,
+                                                                     args.loss_settings())
         super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=processing_class, data_collator=collator, **kwargs)
         forward = unwrap_peft_model(self.accelerator.unwrap_model(self.model)).forward
-        self._logits_to_keep = "logits_to_keep" in inspect.signature(forward).parameters
+        self.logits_mode = _logits_mode(forward)
         self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
@@ -121,7 +130,7 @@ class FIGATrainer(Trainer):
         """N of the loss: the non-zero weights of the whole optimizer step, over all processes."""
         if not batch_samples:
             return None
-        count = sum(batch["weights"].ne(0).sum() for batch in batch_samples).to(device)
+        count = count_weighted(batch["weights"] for batch in batch_samples).to(device)
         if self.args.world_size > 1:
             count = self.accelerator.gather(count).sum()
         return count
@@ -129,12 +138,7 @@ class FIGATrainer(Trainer):
     def compute_loss(self, model, inputs: dict, return_outputs: bool = False, num_items_in_batch=None):
         weights = inputs["weights"]
         active = weights != 0
-        extra = {"logits_to_keep": active} if self._logits_to_keep else {}
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False,
-                        **extra)
-        logits = outputs.logits
-        if logits.dim() == 3:  # the model projected every position
-            logits = logits[active]
+        outputs, logits = self._weighted_logits(model, inputs, active)
         distributed = num_items_in_batch is not None and self.accelerator.num_processes > 1
         num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
         loss, stats = figa_loss(logits, inputs["targets"][active], weights[active], self.args.tau, num_items)
@@ -146,9 +150,22 @@ class FIGATrainer(Trainer):
         mode = "train" if model.training else "eval"
         step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
         self._stats[mode] = self._stats[mode] + step_stats if mode in self._stats else step_stats
-        if distributed:  # DDP averages gradients over processes; N already counts all of them
-            loss = loss * self.accelerator.num_processes
+        if distributed:
+            loss = scale_for_processes(loss, self.accelerator.num_processes)
         return (loss, outputs) if return_outputs else loss
+
+    def _weighted_logits(self, model, inputs: dict, active: torch.Tensor):
+        """The model's outputs and its logits `[M, V]` at the M active positions, projecting onto the vocabulary
+        only there (a boolean `logits_to_keep`), or only at the columns where some row is active (older
+        transformers take a 1D index), or everywhere (a model without `logits_to_keep`)."""
+        keep = {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
+        extra = {} if keep is None else {"logits_to_keep": keep}
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False,
+                        **extra)
+        logits = outputs.logits
+        if logits.dim() == 3:
+            logits = logits[active[:, keep]] if self.logits_mode == "columns" else logits[active]
+        return outputs, logits
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self._prepare_inputs(inputs)

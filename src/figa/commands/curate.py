@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 
 from ..argparsing import parse_args
-from ..curate.pipeline import CurateConfig, run, summary_table
+from ..curate import CurateConfig, curate, summary_table
 
 
 def main(argv: list[str]) -> int:
     (config,) = parse_args((CurateConfig,), argv, prog="figa curate",
                            description="Rollout -> reward -> filter -> revise -> re-score -> filter: SPA records "
                                        "for `figa train`. Rerun the same command to resume.")
-    stats = run(config)
-    print(summary_table(stats))
-    print(f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({stats['counts']['train']} pairs), "
-          f"rejected.jsonl ({stats['counts']['rejected']}) and stats.json")
+    result = curate(config)
+    print(summary_table(result.stats))
+    print(f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({len(result.train)} pairs), "
+          f"rejected.jsonl ({len(result.rejected)}) and stats.json")
     return 0

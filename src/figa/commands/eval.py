@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 from ..argparsing import parse_args
-from ..evaluation import EvalConfig, compare, run, table
-from ..files import write_json
+from ..evaluation import EvalConfig, evaluate, table
 
 LIST_FLAGS = ("--model", "--names", "--compare")
 
@@ -36,16 +35,8 @@ def main(argv: list[str]) -> int:
                                        "the same decoding settings, score with a reward, and report mean reward "
                                        "with 95% bootstrap intervals and win/tie/loss against the baseline. "
                                        "Rerun the same command to resume.")
-    config.check()
-    if config.compare:
-        results = compare(config.compare, config.bootstrap_samples, config.seed)
-        print(table(results))
-        if config.output_dir:
-            os.makedirs(config.output_dir, exist_ok=True)
-            write_json(os.path.join(config.output_dir, "results.json"), results)
-            print(f"wrote {os.path.join(config.output_dir, 'results.json')}")
-        return 0
-    results = run(config)
+    results = evaluate(config)
     print(table(results))
-    print(f"wrote {os.path.join(config.output_dir, 'results.json')}")
+    if config.output_dir:
+        print(f"wrote {os.path.join(config.output_dir, 'results.json')}")
     return 0

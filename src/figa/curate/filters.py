@@ -26,7 +26,7 @@ class Thresholds:
     eta1: float = 0.5        # keep a prompt while reward(original) < eta1 (the policy did poorly)
     eta2: float = 0.5        # with a reference: reward(reference) > eta2 (the reference is good)
     eta3: float = 0.0        # with a reference: reward(reference) - reward(original) > eta3
-    min_gain: float = 0.0    # keep a revision when reward(revised) - reward(original) >= min_gain ...
+    min_gain: float = 1e-9   # keep a revision when reward(revised) - reward(original) >= min_gain ...
     max_edit_ratio: float = 0.5  # ... and edit distance / original length <= max_edit_ratio
 
 

@@ -7,7 +7,7 @@ import os
 
 from ..evaluation import table
 from ..files import write_json
-from .task import KINDS, satisfied
+from .task import CONSTRAINT_KINDS, satisfied
 
 COLORS = {"base": "#8c8c8c", "sft": "#2563eb", "figa": "#16a34a"}
 
@@ -23,7 +23,7 @@ def per_constraint(results: dict) -> dict:
                 hit, total = counts[name].get(kind, (0, 0))
                 counts[name][kind] = (hit + ok, total + 1)
     return {name: {kind: {"satisfied": hit / total, "prompts": total}
-                   for kind, (hit, total) in sorted(by_kind.items(), key=lambda kv: KINDS.index(kv[0]))}
+                   for kind, (hit, total) in sorted(by_kind.items(), key=lambda kv: CONSTRAINT_KINDS.index(kv[0]))}
             for name, by_kind in counts.items()}
 
 
@@ -99,7 +99,7 @@ def _examples(results: dict, count: int = 6) -> str:
 def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, seconds: float) -> str:
     constraints = per_constraint(results)
     names = [row["name"] for row in results["models"]]
-    kinds = [k for k in KINDS if any(k in constraints[n] for n in names)]
+    kinds = [k for k in CONSTRAINT_KINDS if any(k in constraints[n] for n in names)]
     report = {
         "settings": settings, "wall_seconds": round(seconds, 1),
         "curation": {"counts": curation["counts"], "train_rewards": curation["train_rewards"],

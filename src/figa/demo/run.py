@@ -1,7 +1,8 @@
 """`figa demo`: the whole FIGA pipeline on a small real model, offline, compared with SFT on the same data.
 
-It runs the real commands (`figa curate`, `figa train` twice, `figa eval`) with the constraint task's reward
-and reviser, then writes a report. Every step resumes: rerunning the same command continues where it stopped.
+It calls what the commands call (`figa.curate.curate`, `figa.training.train` twice, `figa.evaluation.evaluate`)
+with the constraint task's reward and reviser, then writes a report. Every step resumes: rerunning the same
+command continues where it stopped.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ from dataclasses import asdict, dataclass, field
 
 from transformers.trainer_utils import sort_checkpoints
 
-from ..commands import curate as curate_command
-from ..commands import eval as eval_command
-from ..commands import train as train_command
+from ..curate import CurateConfig, curate, summary_table
 from ..errors import FigaError
+from ..evaluation import EvalConfig, evaluate, table
 from ..files import write_jsonl
+from ..loss import LossSettings
+from ..modeling import ModelArguments
+from ..trainer import FIGAConfig
+from ..training import REPORT_NAME, DataArguments, TrainResult, train
 from .model import smollm2_checkpoint
 from .report import write_report
 from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts
@@ -42,9 +46,9 @@ class DemoConfig:
                                                                 "at this length are not used for training)."})
     learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of SFT and FIGA."})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float = field(default=0.5, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."})
-    gamma: float = field(default=0.0, metadata={"help": "FIGA: weight of the revised tokens that were kept."})
-    tau: float = field(default=0.6, metadata={"help": "FIGA: the gate on the original tokens' nll."})
+    beta: float = field(default=LossSettings.beta, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."})
+    gamma: float = field(default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that were kept."})
+    tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the training and the bootstrap."})
 
     def sizes(self) -> tuple[int, int, float]:
@@ -57,36 +61,34 @@ def _step(number: int, title: str) -> None:
     print(f"\n[{number}/6] {title}", flush=True)
 
 
-def _run(command, argv: list[str], what: str) -> None:
-    code = command.main(argv)
-    if code:
-        raise FigaError(f"{what} failed (exit status {code})")
+def _trained(out: str, weighting: str, config: DemoConfig) -> TrainResult | None:
+    """The result of a finished earlier run in OUT, if any (refused if it used other loss settings)."""
+    report_path = os.path.join(out, REPORT_NAME)
+    if not os.path.isfile(report_path):
+        return None
+    with open(report_path, encoding="utf-8") as handle:
+        report = json.load(handle)
+    wanted = {"weighting": weighting, "beta": config.beta, "gamma": config.gamma, "tau": config.tau}
+    if weighting == "figa" and any(report["loss"].get(k) != v for k, v in wanted.items()):
+        raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another --output_dir "
+                        "to train with these")
+    print(f"already trained: {out}")
+    return TrainResult(out, report)
 
 
 def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, epochs: float) -> dict:
-    report_path = os.path.join(out, "figa_train_report.json")
-    if os.path.isfile(report_path):
-        with open(report_path, encoding="utf-8") as handle:
-            trained = json.load(handle)["loss"]
-        wanted = {"weighting": weighting, "beta": config.beta, "gamma": config.gamma, "tau": config.tau}
-        if weighting == "figa" and any(trained.get(k) != v for k, v in wanted.items()):
-            raise FigaError(f"{out} was trained with other loss settings ({trained}); pass another --output_dir "
-                            "to train with these")
-        print(f"already trained: {out}")
-    else:
-        resume = ["--resume_from_checkpoint", "latest"] if sort_checkpoints(out) else []
-        _run(train_command, [
-            "--data", data, "--model_name_or_path", model, "--output_dir", out, "--weighting", weighting,
-            "--num_train_epochs", str(epochs), "--learning_rate", str(config.learning_rate),
-            "--per_device_train_batch_size", str(config.train_batch_size), "--lr_scheduler_type", "constant",
-            "--beta", str(config.beta), "--gamma", str(config.gamma), "--tau", str(config.tau),
-            "--seed", str(config.seed),
-            "--logging_steps", "1", "--save_strategy", "steps", "--save_steps", "10", "--save_total_limit", "1",
-            "--max_length", "512", "--report_to", "none", "--disable_tqdm", "false", *resume,
-        ], f"figa train --weighting {weighting}")
+    result = _trained(out, weighting, config)
+    if result is None:
+        args = FIGAConfig(
+            output_dir=out, weighting=weighting, num_train_epochs=epochs, learning_rate=config.learning_rate,
+            per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
+            gamma=config.gamma, tau=config.tau, seed=config.seed, logging_steps=1, save_strategy="steps",
+            save_steps=10, save_total_limit=1, max_length=512, report_to="none", disable_tqdm=False,
+            resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
+        result = train(DataArguments(data=data), ModelArguments(model_name_or_path=model), args)
+        print(f"saved the trained model to {out}")
     _remove_checkpoints(out)
-    with open(report_path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return result.report
 
 
 def _remove_checkpoints(out: str) -> None:
@@ -114,13 +116,11 @@ def run(config: DemoConfig) -> str:
     write_jsonl(heldout_prompts, make_prompts(HELDOUT_TOPICS, n_heldout, config.seed + 1, "heldout"))
 
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
-    spa = os.path.join(out, "spa")
-    _run(curate_command, [
-        "--prompts", train_prompts, "--output_dir", spa, "--policy", model, "--reward", f"{TASK}:reward",
-        "--reviser", f"{TASK}:revise", "--eta1", "1.0", "--max_new_tokens", str(config.max_new_tokens),
-        "--batch_size", "16", "--seed", str(config.seed),
-    ], "figa curate")
-    data = os.path.join(spa, "train.jsonl")
+    curation = curate(CurateConfig(
+        prompts=train_prompts, output_dir=os.path.join(out, "spa"), policy=model, reward=f"{TASK}:reward",
+        reviser=f"{TASK}:revise", eta1=1.0, max_new_tokens=config.max_new_tokens, batch_size=16, seed=config.seed))
+    print(summary_table(curation.stats))
+    data = os.path.join(curation.output_dir, "train.jsonl")
 
     _step(4, "figa train --weighting sft: SFT on the revised responses")
     sft = _train(config, model, data, os.path.join(out, "sft"), "sft", epochs)
@@ -128,15 +128,10 @@ def run(config: DemoConfig) -> str:
     figa = _train(config, model, data, os.path.join(out, "figa"), "figa", epochs)
 
     _step(6, "figa eval: base vs SFT vs FIGA on the held-out prompts")
-    evaluation = os.path.join(out, "eval")
-    _run(eval_command, [
-        "--model", model, os.path.join(out, "sft"), os.path.join(out, "figa"), "--names", "base", "sft", "figa",
-        "--prompts", heldout_prompts, "--reward", f"{TASK}:reward", "--output_dir", evaluation,
-        "--max_new_tokens", str(config.max_new_tokens), "--batch_size", "16", "--seed", str(config.seed),
-    ], "figa eval")
-    with open(os.path.join(evaluation, "results.json"), encoding="utf-8") as handle:
-        results = json.load(handle)
-    with open(os.path.join(spa, "stats.json"), encoding="utf-8") as handle:
-        curation = json.load(handle)
+    results = evaluate(EvalConfig(
+        model=[model, os.path.join(out, "sft"), os.path.join(out, "figa")], names=["base", "sft", "figa"],
+        prompts=heldout_prompts, reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"),
+        max_new_tokens=config.max_new_tokens, batch_size=16, seed=config.seed))
+    print(table(results))
     settings = dict(asdict(config), model=model, train_prompts=n_train, heldout_prompts=n_heldout, epochs=epochs)
-    return write_report(out, settings, curation, {"sft": sft, "figa": figa}, results, time.time() - started)
+    return write_report(out, settings, curation.stats, {"sft": sft, "figa": figa}, results, time.time() - started)

@@ -121,7 +121,7 @@ CONFLICTS = [{"lowercase", "uppercase"}, {"lowercase", "postscript"}, {"uppercas
              {"max_words", "postscript"}, {"max_words", "end_phrase"}, {"max_words", "bullets"},
              {"max_words", "title"}, {"avoid_word", "keywords"}, {"avoid_word", "end_phrase"},
              {"avoid_word", "postscript"}, {"uppercase", "avoid_word"}]
-KINDS = FIX_ORDER
+CONSTRAINT_KINDS = FIX_ORDER
 
 
 def _has_word(text: str, word: str) -> bool:
@@ -230,9 +230,9 @@ def make_prompts(topics: list[str], count: int, seed: int, prefix: str) -> list[
     rows = []
     for index in range(count):
         topic = topics[index % len(topics)]
-        kinds = [rng.choice(KINDS)]
+        kinds = [rng.choice(CONSTRAINT_KINDS)]
         if rng.random() < 0.5:
-            second = [k for k in KINDS if k != kinds[0] and {k, kinds[0]} not in CONFLICTS]
+            second = [k for k in CONSTRAINT_KINDS if k != kinds[0] and {k, kinds[0]} not in CONFLICTS]
             kinds.append(rng.choice(second))
         constraints = [_random_constraint(kind, rng) for kind in kinds]
         request = rng.choice(REQUESTS).format(topic=topic)

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import gc
 import json
-import math
 import os
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..curate.options import EndpointOptions, GenerationOptions
-from ..curate.reward import make_reward
-from ..curate.rollout import BACKENDS, make_policy
-from ..curate.stages import RecordBackend, pending, run_stage, score_stage, text_row
-from ..curate.store import StageStore, settings_key
+from ..backends.generation import EndpointOptions, GenerationOptions
+from ..backends.policies import POLICY_BACKENDS, make_policy
+from ..backends.rewards import finite, make_reward
+from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
+from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import write_json
 from ..prompts import query_text
@@ -40,7 +39,7 @@ class EvalConfig(GenerationOptions, EndpointOptions):
     output_dir: str | None = field(default=None, metadata={"help": "Where results.json and stages/ go."})
     compare: list[str] = field(default_factory=list, metadata={
         "help": "Compare saved results.json files instead of generating: --compare a.json b.json"})
-    backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(BACKENDS)})
+    backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
     bootstrap_samples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95%% intervals."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad prompt records instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
@@ -64,47 +63,56 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         return list(self.names) or [os.path.basename(os.path.normpath(m)) or m for m in self.model]
 
 
-def run(config: EvalConfig) -> dict:
+def _generate_and_score(name: str, model: str, records: list[dict], reward, config: EvalConfig
+                        ) -> tuple[dict, dict]:
+    """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
+    gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
+    key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
+    generated = StageStore(stages_dir, "generate", key)
+    jobs = [Job(r["id"], r, (r,)) for r in records]
+    if pending(jobs, generated):
+        policy = make_policy(model, config.backend, gen, config.endpoint(config.max_new_tokens),
+                             config.prompt_format, config.trust_remote_code)
+        run_stage(f"generate {name}", jobs, generated, policy, text_row("response", allow_empty=True),
+                  config.concurrency, config.batch_size)
+        del policy
+        gc.collect()
+    responses = {r["id"]: generated.get(r["id"]).get("response") for r in records}
+    scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
+    score_stage(f"score {name}", [score_job(r["id"], query_text(r), r["output"] or None,
+                                            {"reward": responses[r["id"]]}) for r in records],
+                scored, reward, config.batch_size)
+    rewards = {r["id"]: finite(scored.get(r["id"]).get("reward")) for r in records}
+    generated.close()
+    scored.close()
+    return responses, rewards
+
+
+def evaluate(config: EvalConfig) -> dict:
+    """Generate with each model, score, compare (or, with `compare`, compare saved results); writes
+    OUTPUT_DIR/results.json (when there is an output_dir) and returns the results."""
     config.check()
+    if config.compare:
+        results = compare(config.compare, config.bootstrap_samples, config.seed)
+        if config.output_dir:
+            os.makedirs(config.output_dir, exist_ok=True)
+            write_json(os.path.join(config.output_dir, "results.json"), results)
+        return results
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
                                    require_responses=False)
     os.makedirs(config.output_dir, exist_ok=True)
-    stages_dir = os.path.join(config.output_dir, "stages")
-    items = [{"id": r["id"], "prompt": query_text(r), "reference": r["output"] or None, "record": r}
-             for r in records]
-    gen = config.generation()
-    endpoint = config.endpoint(config.max_new_tokens)
-    reward = make_reward(config.reward, endpoint, config.batch_size, config.trust_remote_code, config.concurrency)
+    reward = make_reward(config.reward, config.endpoint(config.max_new_tokens), config.batch_size,
+                         config.trust_remote_code, config.concurrency)
+    names = config.display_names()
     responses, rewards = {}, {}
-    for name, model in zip(config.display_names(), config.model):
-        key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
-        generated = StageStore(stages_dir, "generate", key)
-        if pending(items, generated, ("record",)):
-            policy = make_policy(model, config.backend, gen, endpoint, config.prompt_format,
-                                 config.trust_remote_code)
-            run_stage(f"generate {name}", items, generated, RecordBackend(policy),
-                      text_row("response", allow_empty=True), config.concurrency, config.batch_size,
-                      ("record",))
-            del policy
-            gc.collect()
-        answered = [dict(item, response=generated.get(item["id"]).get("response")) for item in items]
-        scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
-        score_stage(f"score {name}", answered, scored, reward, config.batch_size, {"reward": "response"})
-        responses[name] = {item["id"]: item["response"] for item in answered}
-        rewards[name] = {item["id"]: _finite(scored.get(item["id"]).get("reward")) for item in answered}
-        generated.close()
-        scored.close()
-    settings = {k: v for k, v in asdict(config).items() if k != "compare"}
-    results = summarize(list(config.display_names()), dict(zip(config.display_names(), config.model)),
-                        {item["id"]: item["prompt"] for item in items}, responses, rewards,
-                        config.bootstrap_samples, config.seed)
-    results.update(settings=settings, skipped_prompts=report.skipped)
+    for name, model in zip(names, config.model):
+        responses[name], rewards[name] = _generate_and_score(name, model, records, reward, config)
+    results = summarize(names, dict(zip(names, config.model)), {r["id"]: query_text(r) for r in records},
+                        responses, rewards, config.bootstrap_samples, config.seed)
+    results.update(settings={k: v for k, v in asdict(config).items() if k != "compare"},
+                   skipped_prompts=report.skipped)
     write_json(os.path.join(config.output_dir, "results.json"), results)
     return results
-
-
-def _finite(value) -> float | None:
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None
 
 
 def summarize(names: list[str], models: dict, prompts: dict, responses: dict, rewards: dict, samples: int,
@@ -166,7 +174,7 @@ def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
                 prompts.setdefault(entry["id"], entry["prompt"])
                 got = entry["by_model"].get(row["name"], {})
                 responses[name][entry["id"]] = got.get("response")
-                rewards[name][entry["id"]] = _finite(got.get("reward"))
+                rewards[name][entry["id"]] = finite(got.get("reward"))
     shared = {i: p for i, p in prompts.items() if all(i in responses[name] for name in names)}
     results = summarize(names, models, shared, responses, rewards, samples, seed)
     results["compared_files"] = list(paths)

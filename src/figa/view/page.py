@@ -16,12 +16,10 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 
-import torch
-
-from ..edits import edit_codes
+from ..edits import ADD, DEL, SUB, edit_codes
 from ..errors import FigaError
 from ..files import atomic_file
-from ..loss import original_weights, revised_weights
+from ..loss import LossSettings, pair_weights
 from ..prompts import query_text
 from ..records import load_records
 
@@ -35,9 +33,9 @@ class ViewConfig:
     output: str = field(default="view.html", metadata={"aliases": ["-o"], "help": "The HTML file to write."})
     tokenizer: str | None = field(default=None, metadata={"help": "Show the model's tokens (a local tokenizer "
                                                                    "or model path); default: word pieces."})
-    alpha: float = field(default=1.0, metadata={"help": "Weight of added/substituted revised tokens."})
-    beta: float = field(default=0.5, metadata={"help": "Weight of deleted/substituted original tokens."})
-    gamma: float = field(default=0.0, metadata={"help": "Weight of kept revised tokens."})
+    alpha: float = field(default=LossSettings.alpha, metadata={"help": "Weight of added/substituted revised tokens."})
+    beta: float = field(default=LossSettings.beta, metadata={"help": "Weight of deleted/substituted original tokens."})
+    gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of kept revised tokens."})
     title: str | None = field(default=None, metadata={"help": "Page title (default: the data file name)."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad records (counted on the page)."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow tokenizer repository code to run."})
@@ -66,13 +64,16 @@ class _ModelTokens:
 
 
 def pairs_for_view(records: list[dict], splitter, alpha: float, beta: float, gamma: float) -> list[dict]:
+    settings = LossSettings("figa", alpha, beta, gamma)
     pairs = []
     for record in records:
         original, original_keys = splitter.split(record["original_output"])
         revised, revised_keys = splitter.split(record["revised_output"])
         o_codes, r_codes = edit_codes(original_keys, revised_keys)
-        o_weights = original_weights(torch.from_numpy(o_codes), beta).tolist()
-        r_weights = revised_weights(torch.from_numpy(r_codes), alpha, gamma).tolist()
+        weights = pair_weights({"original_ids": original_keys, "original_codes": o_codes, "revised_ids": revised_keys,
+                                "revised_codes": r_codes}, settings)  # the page shows no EOS
+        r_weights = weights["revised"].tolist()
+        o_weights = weights["original"].tolist() if "original" in weights else [0.0] * len(o_codes)
         pairs.append({
             "id": record["id"], "prompt": query_text(record), "rewards": record.get("rewards") or {},
             "original": [[t, int(c), w] for t, c, w in zip(original, o_codes, o_weights)],
@@ -93,8 +94,8 @@ def _summary(pairs: list[dict], read: int, skipped: list[str]) -> dict:
     return {"pairs": len(pairs), "read": read, "skipped": len(skipped), "skipped_examples": skipped[:20],
             "tokens": {"original": sum(len(p["original"]) for p in pairs),
                        "revised": sum(len(p["revised"]) for p in pairs),
-                       "added": count("revised", 1), "deleted": count("original", 1),
-                       "substituted_revised": count("revised", 2), "substituted_original": count("original", 2)},
+                       "added": count("revised", ADD), "deleted": count("original", DEL),
+                       "substituted_revised": count("revised", SUB), "substituted_original": count("original", SUB)},
             "mean_rewards": rewards}
 
 

@@ -3,7 +3,8 @@
 `openai:MODEL` and `hf:MODEL` ask a model with REVISION_TEMPLATE (yours with --revision_template);
 `reference-edit` needs no model: it applies the fewest word-level edits toward the reference that raise the
 reward past the target; `python:module:function` calls `fn(prompt, original, reference) -> str`.
-Each reviser takes items {"prompt", "original", "reference", "target"} and returns the revised text.
+Each reviser takes items {"prompt", "original", "reference", "target"} and returns the revised text (the
+`Reviser` contract in `figa.backends.protocols`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import re
 
 from rapidfuzz.distance import Levenshtein
 
+from ..backends.generation import GenerationConfig
+from ..backends.openai_client import EndpointConfig, chat
+from ..backends.policies import HFPolicy
+from ..backends.protocols import ReplyError
+from ..backends.specs import load_callable, split_spec
 from ..errors import FigaError
-from .openai_api import EndpointConfig, ReplyError, chat
-from .rollout import GenerationConfig, HFPolicy
-from .specs import load_callable, split_spec
 
-KINDS = ("openai", "hf", "reference-edit", "python")
+REVISER_KINDS = ("openai", "hf", "reference-edit", "python")
 REVISION_TEMPLATE = (
     "Revise the response below with the smallest possible edit. Fix what is wrong, missing or unhelpful, and "
     "keep every part that is already fine exactly as written. Reply with the revised response only.\n\n"
@@ -108,7 +111,7 @@ class PythonReviser:
 
 def make_reviser(spec: str, reward, endpoint: EndpointConfig, template: str, generation: GenerationConfig,
                  trust_remote_code: bool = False):
-    kind, rest = split_spec(spec, KINDS, "reviser")
+    kind, rest = split_spec(spec, REVISER_KINDS, "reviser")
     if kind == "openai":
         return OpenAIReviser(rest, endpoint, template)
     if kind == "hf":

@@ -1,25 +1,18 @@
-"""Rollout: the policy writes its initial responses (`hf`, `vllm` or `openai` back end)."""
+"""Policies: a model writes responses to query records (`hf`, `vllm` or `openai` back end; contracts in
+`figa.backends.protocols`). Curation uses them for rollouts, evaluation for each compared model."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 
 from ..errors import FigaError
-from ..modeling import load_tokenizer
+from ..modeling import ModelArguments, load_model, load_tokenizer
 from ..prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
-from .openai_api import EndpointConfig, Truncated, chat
+from .generation import GenerationConfig
+from .openai_client import EndpointConfig, chat
+from .protocols import Truncated
 
-BACKENDS = ("hf", "vllm", "openai")
-
-
-@dataclass
-class GenerationConfig:
-    max_new_tokens: int = 256
-    temperature: float = 0.0  # 0: greedy
-    top_p: float = 1.0
-    seed: int = 0
+POLICY_BACKENDS = ("hf", "vllm", "openai")
 
 
 class HFPolicy:
@@ -29,8 +22,6 @@ class HFPolicy:
 
     def __init__(self, model: str, generation: GenerationConfig, prompt_format: str = "auto",
                  trust_remote_code: bool = False, dtype: str = "auto"):
-        from ..modeling import ModelArguments, load_model
-
         self.tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
         self.tokenizer.padding_side = "left"
         self.model = load_model(ModelArguments(model_name_or_path=model, dtype=dtype,
@@ -99,4 +90,4 @@ def make_policy(model: str, backend: str, generation: GenerationConfig, endpoint
     if backend == "openai":
         return OpenAIPolicy(model, EndpointConfig(**{**endpoint.__dict__, "temperature": generation.temperature,
                                                      "max_tokens": generation.max_new_tokens}))
-    raise FigaError(f"--policy_backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}, got {backend!r}")

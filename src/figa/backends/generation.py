@@ -1,11 +1,19 @@
-"""Options shared by the commands that generate text: decoding, and OpenAI-compatible endpoints."""
+"""Generation settings shared by the commands that generate text: decoding, and OpenAI-compatible endpoints."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .openai_api import EndpointConfig
-from .rollout import GenerationConfig
+from ..prompts import FORMATS
+from .openai_client import EndpointConfig
+
+
+@dataclass
+class GenerationConfig:
+    max_new_tokens: int = 256
+    temperature: float = 0.0  # 0: greedy
+    top_p: float = 1.0
+    seed: int = 0
 
 
 @dataclass
@@ -15,7 +23,7 @@ class GenerationOptions:
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
     prompt_format: str = field(default="auto", metadata={"help": "Prompt rendering for hf generation.",
-                                                         "choices": ["auto", "chat", "alpaca", "plain"]})
+                                                         "choices": list(FORMATS)})
     batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
 
     def generation(self) -> GenerationConfig:

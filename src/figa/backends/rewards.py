@@ -11,28 +11,32 @@ import re
 import torch
 
 from ..errors import FigaError
-from .openai_api import EndpointConfig, ReplyError, chat, run_concurrently
+from ..modeling import pad_with_eos
+from .openai_client import EndpointConfig, chat, run_concurrently
 from .specs import load_callable, split_spec
 
-KINDS = ("hf", "python", "openai")
+REWARD_KINDS = ("hf", "python", "openai")
 JUDGE_PROMPT = (
     "Rate how well the response answers the request, from 0 (useless or wrong) to 10 (excellent).\n\n"
     "Request:\n{prompt}\n\nResponse:\n{response}\n\nReply with the number only."
 )
 
 
-def _finite(values, spec: str, expected: int) -> list[float]:
+def finite(value) -> float | None:
+    """The value as a float when it is a finite number, else None (NaN, inf, a string, a missing score)."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _scores(values, spec: str, expected: int) -> list[float]:
+    """A back end's scores as floats, NaN where a score is not a finite number."""
     values = list(values)
     if len(values) != expected:
         raise FigaError(f"--reward {spec}: returned {len(values)} scores for {expected} responses")
-    out = []
-    for value in values:
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            value = math.nan
-        out.append(value if math.isfinite(value) else math.nan)
-    return out
+    return [math.nan if (score := finite(value)) is None else score for value in values]
 
 
 class PythonReward:
@@ -51,7 +55,7 @@ class PythonReward:
             values = self.fn(*args)
         except Exception as error:  # the user's code: report it, do not hide it
             raise FigaError(f"--reward {self.spec} raised {type(error).__name__}: {error}") from None
-        return _finite(values, self.spec, len(responses))
+        return _scores(values, self.spec, len(responses))
 
 
 class HFReward:
@@ -67,11 +71,7 @@ class HFReward:
                 model, trust_remote_code=trust_remote_code).eval()
         except (OSError, ValueError) as error:
             raise FigaError(f"--reward hf:{model}: cannot load the reward model: {error}") from None
-        if self.tokenizer.pad_token is None:  # batches need padding; the classifier reads the last non-pad token
-            if self.tokenizer.eos_token is None:
-                raise FigaError(f"--reward hf:{model}: the tokenizer has neither a pad nor an EOS token to pad "
-                                "batches with; set its pad_token")
-            self.tokenizer.pad_token = self.tokenizer.eos_token
+        pad_with_eos(self.tokenizer, f"--reward hf:{model}: the tokenizer")  # the classifier reads the last non-pad
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
         if torch.cuda.is_available():
@@ -93,10 +93,12 @@ class HFReward:
                 inputs = self.tokenizer(p, r, padding=True, truncation=True, return_tensors="pt")
             logits = self.model(**inputs.to(self.model.device)).logits
             scores += logits[:, 0].float().cpu().tolist()
-        return _finite(scores, self.spec, len(responses))
+        return _scores(scores, self.spec, len(responses))
 
 
 class OpenAIJudge:
+    """An OpenAI-compatible chat model asked for a 0-10 rating (JUDGE_PROMPT), scaled to 0-1."""
+
     def __init__(self, model: str, endpoint: EndpointConfig, concurrency: int = 8):
         self.spec, self.model, self.endpoint, self.concurrency = f"openai:{model}", model, endpoint, concurrency
 
@@ -111,7 +113,7 @@ class OpenAIJudge:
         scores = [math.nan] * len(items)
 
         def done(item, result):
-            scores[item[0]] = math.nan if isinstance(result, (ReplyError, Exception)) else result
+            scores[item[0]] = math.nan if isinstance(result, Exception) else result
 
         run_concurrently(items, lambda item: self._one(item[1]), done, self.concurrency)
         return scores
@@ -119,7 +121,7 @@ class OpenAIJudge:
 
 def make_reward(spec: str, endpoint: EndpointConfig, batch_size: int = 16, trust_remote_code: bool = False,
                 concurrency: int = 8):
-    kind, rest = split_spec(spec, KINDS, "reward")
+    kind, rest = split_spec(spec, REWARD_KINDS, "reward")
     if kind == "python":
         return PythonReward(rest)
     if kind == "hf":

@@ -16,14 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from ..errors import FigaError
-
-
-class Truncated(str):
-    """A response that hit the token limit before the model ended it."""
-
-
-class ReplyError(Exception):
-    """A request that failed for good (after its retries): the record is rejected with this reason."""
+from .protocols import ReplyError, Truncated
 
 
 @dataclass

@@ -1,0 +1,110 @@
+"""Running one stage (generate, revise or score) over jobs resumably: each result is saved in a `StageStore` as
+soon as it exists, and a rerun skips the jobs whose result is saved.
+
+A saved row carries a fingerprint of what the stage read, so a job whose input changed under the same id (an
+edited prompt, a new rollout) is computed again instead of reused.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from .openai_client import run_concurrently
+from .protocols import ReplyError, Truncated
+from .store import StageStore, settings_key
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of a stage: `payload` is what the back end takes; `inputs`, what the result depends on."""
+
+    id: str
+    payload: Any
+    inputs: tuple
+
+    @property
+    def fingerprint(self) -> str:
+        return settings_key(*self.inputs)
+
+
+def pending(jobs: list[Job], store: StageStore) -> list[Job]:
+    """The jobs that `store` has no result for, or a result computed from other inputs."""
+    return [job for job in jobs if (store.get(job.id) or {}).get("input") != job.fingerprint]
+
+
+def _progress(name: str, jobs: list[Job], todo: list[Job]):
+    return tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=name, unit="prompt", dynamic_ncols=True)
+
+
+def run_stage(name: str, jobs: list[Job], store: StageStore, backend, to_row: Callable[[str, Any], dict],
+              concurrency: int, batch_size: int) -> None:
+    """Run `backend` (a batch or per-record back end, see `figa.backends.protocols`) on the pending jobs and save
+    `to_row(job.id, result)` for each as soon as it exists."""
+    todo = pending(jobs, store)
+    if not todo:
+        return
+
+    def save(job: Job, result) -> None:
+        store.add({**to_row(job.id, result), "input": job.fingerprint})
+        bar.update()
+
+    with _progress(name, jobs, todo) as bar:
+        if backend.per_record:
+            run_concurrently(todo, lambda job: backend.one(job.payload), save, concurrency)
+        else:
+            for start in range(0, len(todo), batch_size):
+                chunk = todo[start:start + batch_size]
+                for job, result in zip(chunk, backend.batch([job.payload for job in chunk])):
+                    save(job, result)
+
+
+def text_row(field_name: str, allow_empty: bool = False) -> Callable[[str, Any], dict]:
+    """How a stage stores one generated text (or the error that replaced it); a `Truncated` text is marked."""
+    def row(job_id: str, result) -> dict:
+        if isinstance(result, ReplyError):
+            return {"id": job_id, "error": str(result)}
+        if isinstance(result, BaseException):
+            raise result
+        if not allow_empty and not result.strip():
+            return {"id": job_id, "error": "empty response"}
+        return {"id": job_id, field_name: result, **({"truncated": True} if isinstance(result, Truncated) else {})}
+    return row
+
+
+def score_job(job_id: str, prompt: str, reference: str | None, texts: dict[str, str | None]) -> Job:
+    """A scoring job: each named text (None: nothing to score) is scored against the prompt and the reference."""
+    return Job(job_id, {"prompt": prompt, "reference": reference, "texts": texts},
+               (prompt, reference, *texts.values()))
+
+
+def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_size: int) -> None:
+    """Score the pending `score_job`s in batches with `reward` (a `figa.backends.protocols.Reward`), saving
+    `{text name: score}` per job, NaN stored as "nan"."""
+    todo = pending(jobs, store)
+    if not todo:
+        return
+    with _progress(name, jobs, todo) as bar:
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            scores: dict[tuple[str, str], float] = {}
+            for text_name in chunk[0].payload["texts"]:
+                scored = [job for job in chunk if job.payload["texts"][text_name] is not None]
+                if not scored:
+                    continue
+                values = reward.score([job.payload["prompt"] for job in scored],
+                                      [job.payload["texts"][text_name] for job in scored],
+                                      [job.payload["reference"] for job in scored])
+                scores.update({(job.id, text_name): value for job, value in zip(scored, values)})
+            for job in chunk:
+                store.add({"id": job.id, **{text_name: _json_float(scores.get((job.id, text_name)))
+                                            for text_name in job.payload["texts"]}, "input": job.fingerprint})
+            bar.update(len(chunk))
+
+
+def _json_float(value: float | None):
+    return None if value is None else ("nan" if math.isnan(value) else value)

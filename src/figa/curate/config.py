@@ -1,0 +1,51 @@
+"""`figa curate`'s settings: the inputs, the back ends, the paper's thresholds (README, "Curate")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..backends.generation import EndpointOptions, GenerationOptions
+from ..backends.policies import POLICY_BACKENDS
+from ..errors import FigaError
+from .filters import Thresholds
+
+
+@dataclass
+class CurateConfig(GenerationOptions, EndpointOptions):
+    prompts: str = field(default=None, metadata={"help": "Prompts: JSONL/JSON/Parquet with prompt | messages | "
+                                                         "instruction (+input), optional output and id."})
+    output_dir: str = field(default=None, metadata={"help": "Where train.jsonl, rejected.jsonl, stats.json go."})
+    policy: str = field(default=None, metadata={"help": "The model being aligned (path, hub id or API model)."})
+    policy_backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
+    reward: str = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
+    reviser: str = field(default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or "
+                                                         "python:module:function."})
+    eta1: float = field(default=Thresholds.eta1, metadata={"help": "Keep a prompt when reward(original) < eta1."})
+    eta2: float = field(default=Thresholds.eta2, metadata={"help": "With a reference: and reward(reference) > eta2."})
+    eta3: float = field(default=Thresholds.eta3, metadata={"help": "With a reference: and reward(reference) - "
+                                                       "reward(original) > eta3."})
+    min_gain: float = field(default=Thresholds.min_gain, metadata={"help": "Keep a revision when reward(revised) - "
+                                                            "reward(original) >= min_gain."})
+    max_edit_ratio: float = field(default=Thresholds.max_edit_ratio, metadata={"help": "... and word edit distance / original "
+                                                                 "length <= max_edit_ratio."})
+    revise_target: float | None = field(default=None, metadata={"help": "reference-edit stops once the reward "
+                                                                        "reaches this (default: eta1)."})
+    revision_template: str | None = field(default=None, metadata={"help": "A file with your revision prompt "
+                                                                          "({prompt}, {original}, "
+                                                                          "{reference_block})."})
+    keep_truncated: bool = field(default=False, metadata={"help": "Keep responses cut at max_new_tokens (by "
+                                                                  "default they are rejected: training on them "
+                                                                  "would teach the model to stop mid-answer)."})
+    skip_bad_records: bool = field(default=False, metadata={"help": "Reject bad prompt records (listed in "
+                                                                    "rejected.jsonl) instead of stopping."})
+    trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
+
+    def check(self) -> None:
+        for name in ("prompts", "output_dir", "policy", "reward", "reviser"):
+            if not getattr(self, name):
+                raise FigaError(f"--{name} is required")
+        if self.policy_backend not in POLICY_BACKENDS:
+            raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
+
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.eta1, self.eta2, self.eta3, self.min_gain, self.max_edit_ratio)

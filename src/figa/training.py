@@ -1,0 +1,146 @@
+"""`train(...)`: load the model and data, run `FIGATrainer`, save the model and the run report.
+
+What `figa train` runs, and what the demo calls as a library. Messages about the data (records kept and
+skipped) and the checkpoint it resumes from are printed by the main process as the run goes.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from dataclasses import dataclass, field
+
+import torch
+from transformers import set_seed
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import sort_checkpoints
+
+from .errors import FigaError
+from .files import write_json
+from .loss import LOSS_SETTINGS
+from .modeling import ModelArguments, load_model, load_tokenizer, lora_config
+from .records import LoadReport
+from .trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
+
+REPORT_NAME = "figa_train_report.json"
+
+
+@dataclass
+class DataArguments:
+    data: str = field(default=None, metadata={
+        "help": "SPA training data: a .jsonl, .json or .parquet file, or a directory saved by `datasets`."})
+    eval_data: str | None = field(default=None, metadata={"help": "SPA data to evaluate the loss on."})
+
+
+@dataclass
+class TrainResult:
+    """The saved model's directory and the run report (also written to OUTPUT_DIR/figa_train_report.json)."""
+
+    output_dir: str
+    report: dict
+
+
+def _is_complete(checkpoint: str) -> bool:
+    """The trainer writes trainer_state.json last: a checkpoint without a readable one was cut while saving."""
+    try:
+        with open(os.path.join(checkpoint, TRAINER_STATE_NAME), encoding="utf-8") as handle:
+            json.load(handle)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _last_complete_checkpoint(output_dir: str) -> str | None:
+    for checkpoint in reversed(sort_checkpoints(output_dir)):
+        if _is_complete(checkpoint):
+            return checkpoint
+        print(f"skipping {checkpoint}: incomplete (no readable {TRAINER_STATE_NAME}; the run stopped while saving it)")
+    return None
+
+
+def resume_point(value: str | None, output_dir: str) -> str | None:
+    """The checkpoint `--resume_from_checkpoint VALUE` means: none, the last complete one ('latest'), or a path."""
+    if value is None or value.lower() in ("false", "no", ""):
+        return None
+    if value.lower() in ("true", "yes", "latest"):
+        last = _last_complete_checkpoint(output_dir)
+        if last is None:
+            raise FigaError(f"--resume_from_checkpoint {value}: no complete checkpoint in {output_dir}")
+        return last
+    if not os.path.isdir(value):
+        raise FigaError(f"--resume_from_checkpoint {value}: no such checkpoint directory")
+    if not _is_complete(value):
+        raise FigaError(f"--resume_from_checkpoint {value}: incomplete checkpoint (no readable {TRAINER_STATE_NAME}; "
+                        "the run stopped while saving it): pick an earlier one, or 'latest'")
+    return value
+
+
+def _print_load_reports(reports: list[LoadReport]) -> None:
+    for report in reports:
+        print(report.summary())
+        for problem in report.skipped[:10]:
+            print(f"  skipped {problem}")
+        if len(report.skipped) > 10:
+            print(f"  ... and {len(report.skipped) - 10} more")
+
+
+def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> FIGATrainer:
+    tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
+                               trust_remote_code=model_args.trust_remote_code, gguf_file=model_args.gguf_file)
+    return FIGATrainer(model=load_model(model_args), args=config, train_dataset=data_args.data,
+                       eval_dataset=data_args.eval_data, processing_class=tokenizer,
+                       peft_config=lora_config(model_args) if model_args.use_peft else None)
+
+
+def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) -> None:
+    with saving(config.output_dir, "The checkpoints are kept: free some space and run the same command with "
+                "`--resume_from_checkpoint latest`"):
+        if model_args.use_peft and model_args.merge_lora:
+            if trainer.is_world_process_zero():
+                save_lora_merged(trainer, config.output_dir)
+        else:
+            trainer.save_model(config.output_dir)
+
+
+def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
+    """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline `config.weighting` names)
+    and save it, with its tokenizer and the run report, to `config.output_dir`."""
+    if not data_args.data:
+        raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
+    if not model_args.model_name_or_path:
+        raise FigaError("--model_name_or_path is required")
+    resume = resume_point(config.resume_from_checkpoint, config.output_dir)
+    set_seed(config.seed)
+    trainer = _build_trainer(data_args, model_args, config)
+    main_process = trainer.is_world_process_zero()
+    if main_process:
+        _print_load_reports(trainer.load_reports)
+        if resume:
+            print(f"resuming from {resume}")
+    result = trainer.train(resume_from_checkpoint=resume)
+    if data_args.eval_data:
+        result.metrics.update(trainer.evaluate())
+    _save(trainer, model_args, config)
+    report = {
+        "data": [{"source": r.source, "read": r.read, "kept": r.kept, "skipped": r.skipped}
+                 for r in trainer.load_reports],
+        "metrics": result.metrics,
+        "log_history": trainer.state.log_history,
+        "loss": {name: getattr(config, name) for name in LOSS_SETTINGS},
+    }
+    if main_process:
+        write_json(os.path.join(config.output_dir, REPORT_NAME), report)
+    _close_process_group(trainer)
+    return TrainResult(config.output_dir, report)
+
+
+def _close_process_group(trainer: FIGATrainer) -> None:
+    """Under DDP, close the process group once the DDP model that holds it is gone (in the other order, or left
+    to the interpreter's exit, gloo can hang or abort at exit)."""
+    if not torch.distributed.is_initialized():
+        return
+    trainer.accelerator.free_memory()
+    trainer.model_wrapped = trainer.model
+    gc.collect()
+    torch.distributed.destroy_process_group()
