@@ -1,5 +1,6 @@
-"""`accelerate launch --multi_gpu --num_processes 2` on a CPU-only machine: DDP over gloo gives the step a
-single process gives. (accelerate 1.x's `--cpu --num_processes 2` starts one process, not two.)"""
+"""`accelerate launch` with the shipped DDP config (`python -m figa.accelerate_configs ddp`, a MULTI_GPU config) and
+`--num_processes 2` on a CPU-only machine: DDP over gloo gives the step a single process gives. (accelerate 1.x's
+`--cpu --num_processes 2` starts one process, not two.)"""
 
 import os
 import shutil
@@ -10,6 +11,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from figa.accelerate_configs import config_path
 from figa.cli import main
 from figa.testing import make_spa_records
 
@@ -26,7 +28,7 @@ def test_ddp_two_processes_match_one_process(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8, seed=2))
     common = ["train", "--model_name_or_path", tiny_model_dir, "--data", data, *STEP]
     result = subprocess.run(
-        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
+        [accelerate, "launch", "--config_file", config_path("ddp"), "--num_processes", "2", "--mixed_precision", "no",
          "--dynamo_backend", "no", "-m", "figa", *common, "--output_dir", str(tmp_path / "ddp"),
          "--per_device_train_batch_size", "2"],
         capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -38,3 +40,19 @@ def test_ddp_two_processes_match_one_process(tiny_model_dir, tmp_path):
     single = load_file(tmp_path / "single" / "model.safetensors")
     for name in single:
         torch.testing.assert_close(ddp[name], single[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_shipped_accelerate_configs_parse_and_unknown_names_are_clear_errors():
+    import yaml
+
+    from figa.errors import FigaError
+
+    kinds = {}
+    for name in ("ddp", "zero2", "zero3", "fsdp"):
+        with open(config_path(name)) as handle:
+            kinds[name] = yaml.safe_load(handle)["distributed_type"]
+    assert kinds == {"ddp": "MULTI_GPU", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED", "fsdp": "FSDP"}
+    with pytest.raises(FigaError, match="unknown accelerate config 'zero9'; choose one of ddp, zero2, zero3, fsdp"):
+        config_path("zero9")
+    printed = subprocess.run([sys.executable, "-m", "figa.accelerate_configs", "fsdp"], capture_output=True, text=True)
+    assert printed.returncode == 0 and printed.stdout.strip() == config_path("fsdp")
