@@ -13,6 +13,7 @@ from datasets import Dataset
 from transformers import AutoModelForCausalLM, PreTrainedModel, ProgressCallback, Trainer, TrainingArguments, modeling_utils
 from transformers.trainer_utils import unwrap_peft_model
 
+from .baselines import METHODS
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
 from .modeling import pad_with_eos, require_eos
@@ -37,6 +38,10 @@ class FIGAConfig(TrainingArguments):
     weighting: str = field(default=LossSettings.weighting, metadata={
         "help": "figa: weights from edit kinds; sft: every revised token weight 1, no push-down (baseline); "
                 "external: per-token weights from each record's `token_weights`.", "choices": list(WEIGHTINGS)})
+    method: str = field(default="figa", metadata={
+        "help": "figa: the FIGA loss (with --weighting); sft, dpo, apo_zero: the baselines, trained by TRL's "
+                "SFTTrainer and DPOTrainer on the same data and training arguments.", "choices": list(METHODS)})
+    dpo_beta: float = field(default=0.1, metadata={"help": "dpo and apo_zero: the beta of TRL's DPOConfig."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
                                                             "responses are truncated."})
     prompt_format: str = field(default="auto", metadata={
@@ -53,6 +58,8 @@ class FIGAConfig(TrainingArguments):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
             self.use_cpu = True  # DDP over gloo when launched on several processes of a CPU-only machine
         super().__post_init__()
+        if self.method not in METHODS:
+            raise FigaError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.weighting not in WEIGHTINGS:
             raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         for name in ("alpha", "beta", "gamma"):

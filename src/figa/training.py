@@ -16,6 +16,7 @@ from transformers import set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import sort_checkpoints
 
+from .baselines import trl_trainer
 from .errors import FigaError
 from .files import write_json
 from .loss import LOSS_SETTINGS
@@ -85,12 +86,15 @@ def _print_load_reports(reports: list[LoadReport]) -> None:
             print(f"  ... and {len(report.skipped) - 10} more")
 
 
-def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> FIGATrainer:
+def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig):
     tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
                                trust_remote_code=model_args.trust_remote_code, gguf_file=model_args.gguf_file)
+    peft_config = lora_config(model_args) if model_args.use_peft else None
+    if config.method != "figa":
+        return trl_trainer(config.method, load_model(model_args), tokenizer, config, data_args.data,
+                           data_args.eval_data, peft_config)
     return FIGATrainer(model=load_model(model_args), args=config, train_dataset=data_args.data,
-                       eval_dataset=data_args.eval_data, processing_class=tokenizer,
-                       peft_config=lora_config(model_args) if model_args.use_peft else None)
+                       eval_dataset=data_args.eval_data, processing_class=tokenizer, peft_config=peft_config)
 
 
 def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) -> None:
@@ -104,8 +108,8 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) 
 
 
 def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
-    """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline `config.weighting` names)
-    and save it, with its tokenizer and the run report, to `config.output_dir`."""
+    """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline that `config.method` or
+    `config.weighting` names) and save it, with its tokenizer and the run report, to `config.output_dir`."""
     if not data_args.data:
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
@@ -127,12 +131,18 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
                  for r in trainer.load_reports],
         "metrics": result.metrics,
         "log_history": trainer.state.log_history,
-        "loss": {name: getattr(config, name) for name in LOSS_SETTINGS},
+        "loss": _loss_settings(config),
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
     _close_process_group(trainer)
     return TrainResult(config.output_dir, report)
+
+
+def _loss_settings(config: FIGAConfig) -> dict:
+    if config.method == "figa":
+        return {"method": "figa", **{name: getattr(config, name) for name in LOSS_SETTINGS}}
+    return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}
 
 
 def _close_process_group(trainer: FIGATrainer) -> None:

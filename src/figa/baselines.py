@@ -1,0 +1,88 @@
+"""Baselines trained by TRL on the same SPA data and training arguments as FIGA (`figa train --method`):
+
+- `sft`: TRL's `SFTTrainer` on prompt + revised response (loss on the completion only);
+- `dpo`: TRL's `DPOTrainer`, chosen = revised, rejected = original, the reference model a frozen copy of the
+  starting model (TRL's default);
+- `apo_zero`: the same with `loss_type="apo_zero"` (D'Oosterlinck et al., 2024, the loss published with
+  minimal-revision preference data).
+
+Records are validated by `figa.records.load_records` as for FIGA. With a chat template the data is
+conversational (TRL applies the template, as figa does); without one, the prompt is rendered by
+`figa.prompts.render_prompt` and the responses are plain completions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+from transformers import TrainingArguments
+
+from .errors import FigaError
+from .prompts import as_messages, render_prompt, resolve_format
+from .records import LoadReport, load_records
+
+METHODS = ("figa", "sft", "dpo", "apo_zero")
+
+
+def _query(record: dict, tokenizer, prompt_format: str):
+    if prompt_format == "chat":
+        return as_messages(record)
+    return render_prompt(record, prompt_format, tokenizer)
+
+
+def _response(text: str, prompt_format: str):
+    return [{"role": "assistant", "content": text}] if prompt_format == "chat" else text
+
+
+def trl_rows(records: list[dict], method: str, tokenizer, prompt_format: str) -> list[dict]:
+    """SPA records as TRL data: prompt-completion for `sft`, prompt/chosen/rejected for `dpo` and `apo_zero`."""
+    rows = []
+    for r in records:
+        row = {"prompt": _query(r, tokenizer, prompt_format)}
+        if method == "sft":
+            row["completion"] = _response(r["revised_output"], prompt_format)
+        else:
+            row["chosen"] = _response(r["revised_output"], prompt_format)
+            row["rejected"] = _response(r["original_output"], prompt_format)
+        rows.append(row)
+    return rows
+
+
+def _dataset(source, method: str, tokenizer, config) -> tuple[object, LoadReport]:
+    from datasets import Dataset
+
+    records, report = load_records(source, skip_bad_records=config.skip_bad_records)
+    prompt_format = resolve_format(config.prompt_format, tokenizer)
+    if prompt_format == "auto":
+        prompt_format = "plain"
+    return Dataset.from_list(trl_rows(records, method, tokenizer, prompt_format)), report
+
+
+def _trl_args(config, method: str):
+    """TRL's config for METHOD with every `TrainingArguments` value of `config` (a `FIGAConfig`)."""
+    from trl import DPOConfig, SFTConfig
+
+    shared = {f.name: getattr(config, f.name) for f in fields(TrainingArguments) if f.init}
+    shared.update(max_length=config.max_length, dataset_num_proc=config.dataset_num_proc)
+    if method == "sft":
+        return SFTConfig(**shared, completion_only_loss=True)
+    return DPOConfig(**shared, beta=config.dpo_beta, loss_type=["sigmoid" if method == "dpo" else "apo_zero"])
+
+
+def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=None, peft_config=None):
+    """A TRL trainer for `method` and the load reports of its data."""
+    try:
+        from trl import DPOTrainer, SFTTrainer
+    except ImportError:
+        raise FigaError(f"--method {method} trains with TRL: pip install trl") from None
+    train, report = _dataset(train_data, method, tokenizer, config)
+    reports = [report]
+    evaluation = None
+    if eval_data is not None:
+        evaluation, eval_report = _dataset(eval_data, method, tokenizer, config)
+        reports.append(eval_report)
+    trainer_class = SFTTrainer if method == "sft" else DPOTrainer
+    trainer = trainer_class(model=model, args=_trl_args(config, method), train_dataset=train, eval_dataset=evaluation,
+                            processing_class=tokenizer, peft_config=peft_config)
+    trainer.load_reports = reports
+    return trainer
