@@ -30,3 +30,13 @@ def revise_by_appending(prompt, original, reference):
 def length_reward(prompts, responses):
     """Longer is better, up to ten words (for `figa eval` tests: any deterministic score will do)."""
     return [min(len(response.split()), 10) / 10 for response in responses]
+
+
+def trl_keyword_reward(completions, prompts=None, **kwargs):
+    """keyword_reward in the signature of TRL's reward functions (GRPOTrainer passes everything by keyword)."""
+    return keyword_reward(prompts, completions, None)
+
+
+def trl_reference_reward(completions, output, **kwargs):
+    """TRL style, reading the reference answers (the SPA column `output`): 1 for a completion equal to it."""
+    return [float(c == ref) for c, ref in zip(completions, output)]

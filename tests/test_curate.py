@@ -112,6 +112,17 @@ def test_reference_edit_raises_reward_with_fewer_changes_than_the_reference():
     assert 0 < changed < Levenshtein.distance(words(original), words(reference))
 
 
+def test_trl_style_reward_functions_score_like_figa_style_ones():
+    prompts = ["write one sentence. mention cat and mat."] * 3
+    responses = ["the cat sat on the mat", "the cat sat", "a dog"]
+    references = ["the cat sat on the mat", "the cat sat on the mat", None]
+    figa_style = PythonReward("tests.curation_helpers:keyword_reward").score(prompts, responses, references)
+    assert PythonReward("tests.curation_helpers:trl_keyword_reward").score(prompts, responses, references) \
+        == figa_style == [1.0, 0.5, 0.0]
+    assert PythonReward("tests.curation_helpers:trl_reference_reward").score(prompts, responses, references) \
+        == [1.0, 0.0, 0.0]
+
+
 def test_reference_edit_reviser_curates_offline(tiny_model_dir, tmp_path):
     rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
              "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:4])]

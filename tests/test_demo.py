@@ -3,25 +3,54 @@ import json
 import pytest
 
 from figa.cli import main
-from figa.demo.task import (CONFLICTS, HELDOUT_TOPICS, CONSTRAINT_KINDS, TRAIN_TOPICS, Constraint, constraints_in, make_prompts,
-                            reward, revise, satisfied)
+from figa.demo.task import (CONFLICTS, CONSTRAINT_KINDS, HELDOUT_TOPICS, TRAIN_TOPICS, Constraint, constraints_in,
+                            make_prompts, reward, reward_parts, revise, satisfied)
 
+pytest.importorskip("sentence_transformers")
+
+REQUEST = "Write a short paragraph of three or four sentences about coffee."
 RESPONSE = ("Coffee is a warm drink, and it is very popular. Many people drink it every morning.\n"
             "The smell is nice.")
-VALUES = {"keywords": ("green", "quiet"), "end_phrase": "that is all.", "bullets": 3, "max_words": 10,
-          "avoid_word": "the"}
+FULL = ("Coffee is a warm drink, and it is very popular around the world. Many people drink a cup every morning to "
+        "wake up. The smell of fresh beans fills the kitchen. Some like it black while others add milk or sugar.")
+VALUES = {"keywords": ("calm", "bright"), "end_phrase": "that is all.", "bullets": 3, "max_words": 10,
+          "avoid_word": "the", "min_words": 60, "min_sentences": 6, "paragraphs": 2, "highlights": 2,
+          "keyword_frequency": ("warm", 3)}
 
 
 def prompt_with(*constraints):
-    return " ".join(["Write a short paragraph about coffee."] + [c.sentence() for c in constraints])
+    return " ".join([REQUEST] + [c.sentence() for c in constraints])
 
 
-def test_reward_is_the_fraction_of_constraints_satisfied():
-    prompt = prompt_with(Constraint("no_commas"), Constraint("max_words", 40))
-    assert reward([prompt], [RESPONSE]) == [0.5]  # 19 words (fine), a comma (not fine)
-    assert reward([prompt], [RESPONSE.replace(",", "")]) == [1.0]
+def test_reward_is_constraints_times_relevance_times_completeness():
+    prompt = prompt_with(Constraint("no_commas"), Constraint("max_words", 60))
+    assert reward([prompt], [FULL]) == [0.5]  # on topic, 41 words of the 40 needed (relevance 1, complete), a comma
+    assert reward([prompt], [FULL.replace(",", "")]) == [1.0]
+    parts = reward_parts([prompt], [RESPONSE.replace(",", "")])[0]  # 20 words of the 40 a paragraph needs
+    assert parts["completeness"] == pytest.approx(20 / 40) and parts["constraints"] == 1.0
+    assert parts["reward"] == pytest.approx(parts["relevance"] * 20 / 40)
     assert reward([prompt], [""]) == [0.0]
     assert reward([prompt], ["i like it so much " * 8]) == [0.0]  # a loop is degenerate whatever it satisfies
+    limited = prompt_with(Constraint("max_words", 20))  # a word limit lowers the words needed to the limit
+    assert reward_parts([limited], [" ".join(FULL.split()[:20])])[0]["completeness"] == 1.0
+
+
+def test_a_stub_that_satisfies_the_constraints_scores_below_a_full_answer_with_the_constraint_fixed():
+    prompt = 'Explain in a few sentences why people like chess. Include the keywords "calm" and "simple" in your response.'
+    full = ("People like chess because it is a game of strategy that rewards patience and planning. Each move "
+            "matters, and players enjoy outthinking their opponent. It is also easy to learn but hard to master.")
+    stub, fixed = '"simple" is a calm color.', revise(prompt, full)
+    assert satisfied(prompt, stub) == satisfied(prompt, fixed) == {"keywords": True}
+    assert reward([prompt], [stub])[0] < 0.1 < 0.9 < reward([prompt], [fixed])[0]
+    off_topic = "The weather was calm and simple today, with a light breeze over the quiet harbour all afternoon long."
+    assert reward([prompt], [off_topic])[0] < 0.1  # satisfied and long enough, but not an answer to the request
+
+
+@pytest.mark.parametrize("kind", CONSTRAINT_KINDS)
+def test_a_minimal_fix_of_a_full_answer_scores_at_least_as_high(kind):
+    prompt = prompt_with(Constraint(kind, VALUES.get(kind)))
+    fixed = revise(prompt, FULL)
+    assert fixed != FULL and reward([prompt], [fixed])[0] >= reward([prompt], [FULL])[0]
 
 
 @pytest.mark.parametrize("kind", CONSTRAINT_KINDS)
@@ -41,6 +70,18 @@ def test_reviser_edits_minimally_and_keeps_satisfied_text():
     assert revise(prompt, done) == done
 
 
+def test_the_reviser_uses_added_words_in_sentences_about_the_topic():
+    keywords = prompt_with(Constraint("keywords", ("calm", "bright")))
+    assert revise(keywords, RESPONSE) == RESPONSE + " Many people find coffee calm and bright."
+    frequency = prompt_with(Constraint("keyword_frequency", ("warm", 3)))
+    assert revise(frequency, RESPONSE) == RESPONSE + " Many people find coffee warm. A day with coffee can feel warm."
+    highlights = prompt_with(Constraint("highlights", 2))
+    assert revise(highlights, RESPONSE).startswith("*Coffee is a warm drink, and it is very popular*. *Many people")
+    paragraphs = prompt_with(Constraint("paragraphs", 3))
+    assert revise(paragraphs, RESPONSE) == ("Coffee is a warm drink, and it is very popular.\n\n***\n\n"
+                                            "Many people drink it every morning.\n\n***\n\nThe smell is nice.")
+
+
 def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constraints():
     assert not set(TRAIN_TOPICS) & set(HELDOUT_TOPICS)
     rows = make_prompts(TRAIN_TOPICS, 300, seed=3, prefix="t")
@@ -56,22 +97,29 @@ def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constra
 def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     pytest.importorskip("gguf")
     out = tmp_path / "demo"
-    args = ["demo", "--output_dir", str(out), "--train_prompts", "48", "--heldout_prompts", "8", "--epochs", "1",
-            "--max_new_tokens", "64", "--train_batch_size", "4"]
+    args = ["demo", "--output_dir", str(out), "--train_prompts", "32", "--heldout_prompts", "6", "--epochs", "1",
+            "--max_new_tokens", "96", "--train_batch_size", "4"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
-    assert [m["name"] for m in report["eval"]["models"]] == ["base", "sft", "figa"]
+    methods = ["sft", "dpo", "apo_zero", "figa"]
+    assert [m["method"] for m in report["methods"]] == ["base", *methods]
     assert report["curation"]["counts"]["train"] > 0
-    assert report["training"]["sft"]["steps"] == report["training"]["figa"]["steps"] > 0
-    assert "report: " in printed and (out / "report.html").read_text().startswith("<!DOCTYPE html>")
-    assert (out / "sft" / "model.safetensors").is_file() and (out / "figa" / "model.safetensors").is_file()
+    steps = {report["training"][f"{m}-s0"]["steps"] for m in methods}
+    assert len(steps) == 1 and steps.pop() > 0  # the same steps for every method
+    assert {report["training"][f"{m}-s0"]["loss"]["method"] for m in methods} == set(methods)
+    for row in report["methods"][1:]:
+        assert set(row) >= {"reward", "vs_sft" if row["method"] != "sft" else "vs_dpo", "words_vs_base",
+                            "no_length_constraint", "degeneration"}
+    page = (out / "report.html").read_text()
+    assert "report: " in printed and page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
+    assert all((out / "models" / f"{m}-s0" / "model.safetensors").is_file() for m in methods)
     assert not list(out.glob("*/checkpoint-*")), "finished training keeps no checkpoints (1.6 GB each with SmolLM2)"
     saved = {path: path.stat().st_mtime for path in out.rglob("*") if path.is_file() and "stages" in path.parts}
     assert main(args) == 0  # everything is saved: a rerun generates and trains nothing, it rebuilds the report
     assert "already trained" in capsys.readouterr().out
     assert {path: path.stat().st_mtime for path in saved} == saved
-    assert json.loads((out / "report.json").read_text())["eval"] == report["eval"]
+    assert json.loads((out / "report.json").read_text())["methods"] == report["methods"]
     assert main([*args, "--gamma", "0.3"]) == 2  # a saved FIGA model trained with other settings is not reused
     assert "was trained with other loss settings" in capsys.readouterr().err
 

@@ -131,7 +131,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
                  for r in trainer.load_reports],
         "metrics": result.metrics,
         "log_history": trainer.state.log_history,
-        "loss": _loss_settings(config),
+        "loss": loss_settings_of(config),
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
@@ -139,7 +139,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
     return TrainResult(config.output_dir, report)
 
 
-def _loss_settings(config: FIGAConfig) -> dict:
+def loss_settings_of(config: FIGAConfig) -> dict:
+    """What the run report records of the loss: the method, and its settings."""
     if config.method == "figa":
         return {"method": "figa", **{name: getattr(config, name) for name in LOSS_SETTINGS}}
     return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}

@@ -14,6 +14,7 @@ class GenerationConfig:
     temperature: float = 0.0  # 0: greedy
     top_p: float = 1.0
     seed: int = 0
+    repetition_penalty: float = 1.0  # hf and vllm; 1.0: none
 
 
 @dataclass
@@ -22,12 +23,16 @@ class GenerationOptions:
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature (0: greedy)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
+    repetition_penalty: float = field(default=1.0, metadata={
+        "help": "Penalty on tokens already seen (hf and vllm back ends; 1.0: none). transformers counts the prompt's "
+                "tokens too, the end-of-turn token of a chat template among them, so a penalty can make answers "
+                "longer."})
     prompt_format: str = field(default="auto", metadata={"help": "Prompt rendering for hf generation.",
                                                          "choices": list(FORMATS)})
     batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
 
     def generation(self) -> GenerationConfig:
-        return GenerationConfig(self.max_new_tokens, self.temperature, self.top_p, self.seed)
+        return GenerationConfig(self.max_new_tokens, self.temperature, self.top_p, self.seed, self.repetition_penalty)
 
 
 @dataclass

@@ -42,6 +42,7 @@ class HFPolicy:
         output = self.model.generate(**inputs, max_new_tokens=g.max_new_tokens, do_sample=sampling,
                                      temperature=g.temperature if sampling else None,
                                      top_p=g.top_p if sampling else None, top_k=None,
+                                     repetition_penalty=g.repetition_penalty if g.repetition_penalty != 1.0 else None,
                                      pad_token_id=self.tokenizer.pad_token_id)
         new_tokens = output[:, inputs["input_ids"].shape[1]:]
         ended = (new_tokens == self.tokenizer.eos_token_id).any(dim=1).tolist()
@@ -61,7 +62,8 @@ class VLLMPolicy:
             raise FigaError("the vllm back end needs the `vllm` package (GPU): pip install vllm") from None
         self.llm = LLM(model=model, trust_remote_code=trust_remote_code, seed=generation.seed)
         self.params = SamplingParams(max_tokens=generation.max_new_tokens, temperature=generation.temperature,
-                                     top_p=generation.top_p, seed=generation.seed)
+                                     top_p=generation.top_p, seed=generation.seed,
+                                     repetition_penalty=generation.repetition_penalty)
 
     def batch(self, records: list[dict]) -> list[str]:
         outputs = self.llm.chat([as_messages(r) for r in records], self.params, use_tqdm=False)

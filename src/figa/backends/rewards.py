@@ -40,19 +40,34 @@ def _scores(values, spec: str, expected: int) -> list[float]:
 
 
 class PythonReward:
-    """`fn(prompts, responses[, references]) -> list[float]`."""
+    """A Python function, in either of two signatures (told apart by a parameter named `completions`):
+
+    - figa's: `fn(prompts, responses[, references]) -> list[float]`, positional;
+    - TRL's reward functions (as GRPOTrainer calls them): `fn(completions, prompts=..., **kwargs) -> list[float]`,
+      by keyword: `prompts`, `completions`, and the reference answers as `output` (the SPA column) when the
+      function takes it or `**kwargs`. So one reward file serves TRL's GRPO and figa.
+    """
 
     def __init__(self, target: str):
         self.spec = f"python:{target}"
         self.fn = load_callable(target, "reward")
-        params = inspect.signature(self.fn).parameters.values()
-        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-        self.takes_references = len(positional) >= 3 or any(p.kind == p.VAR_POSITIONAL for p in params)
+        params = inspect.signature(self.fn).parameters
+        kinds = [p.kind for p in params.values()]
+        self.trl_style = "completions" in params
+        self.keywords = set(params) if inspect.Parameter.VAR_KEYWORD not in kinds else {"prompts", "output"}
+        positional = [k for k in kinds if k in (inspect.Parameter.POSITIONAL_ONLY,
+                                                inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        self.takes_references = len(positional) >= 3 or inspect.Parameter.VAR_POSITIONAL in kinds
+
+    def _call(self, prompts: list[str], responses: list[str], references: list[str | None]):
+        if self.trl_style:
+            extra = {"prompts": prompts, "output": references}
+            return self.fn(completions=responses, **{k: v for k, v in extra.items() if k in self.keywords})
+        return self.fn(*((prompts, responses, references) if self.takes_references else (prompts, responses)))
 
     def score(self, prompts: list[str], responses: list[str], references: list[str | None]) -> list[float]:
-        args = (prompts, responses, references) if self.takes_references else (prompts, responses)
         try:
-            values = self.fn(*args)
+            values = self._call(prompts, responses, references)
         except Exception as error:  # the user's code: report it, do not hide it
             raise FigaError(f"--reward {self.spec} raised {type(error).__name__}: {error}") from None
         return _scores(values, self.spec, len(responses))

@@ -38,6 +38,7 @@ class Prompt:
     rewards: dict = field(default_factory=dict)
     revised: str | None = None
     edit_ratio: float | None = None
+    truncated: bool = False  # the rollout hit max_new_tokens
     rejected: tuple[str, str] | None = None  # (stage, reason)
 
     def reject(self, stage: str, reason: str) -> None:
@@ -90,9 +91,10 @@ def rollout(prompts: list[Prompt], run: _Run) -> None:
         run_stage("rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size)
     for prompt in prompts:
         row = store.get(prompt.id)
+        prompt.truncated = bool(row.get("truncated"))
         if "error" in row:
             prompt.reject("rollout", row["error"])
-        elif row.get("truncated") and not config.keep_truncated:
+        elif prompt.truncated and not config.keep_truncated:
             prompt.reject("rollout", f"the response was cut at max_new_tokens={config.max_new_tokens} "
                                      "(raise --max_new_tokens, or pass --keep_truncated)")
         else:

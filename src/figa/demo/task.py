@@ -1,4 +1,4 @@
-"""The demo's constraint-following task: prompts, a verifiable reward, and a programmatic minimal reviser.
+"""The demo's constraint-following task: prompts, a reward, and a programmatic minimal reviser.
 
 A prompt is a request about a topic followed by one or two constraint sentences. Each constraint kind writes
 its sentence from a fixed template, so the reward and the reviser read the constraints back from the prompt
@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+
+from .quality import completeness, relevance
 
 TRAIN_TOPICS = [
     "autumn leaves", "coffee", "the ocean", "mountains", "city parks", "libraries", "bicycles", "rainy days",
@@ -24,12 +26,13 @@ HELDOUT_TOPICS = [
     "rainbows", "castles", "hiking boots", "pancakes", "the night sky", "foxes", "umbrellas", "islands",
     "violins", "snails", "summer festivals",
 ]
-REQUESTS = [
-    "Write a short paragraph about {topic}.", "Write a short poem about {topic}.",
-    "Give three tips about {topic}.", "Describe {topic} to a child.", "Write a short story about {topic}.",
-    "Explain why people like {topic}.", "Write a short blog post about {topic}.",
+REQUESTS = [  # each asks for a length SmolLM2-135M ends within the demo's token limit (README, "figa demo")
+    "Write a short paragraph of three or four sentences about {topic}.", "Give three short tips about {topic}.",
+    "Describe {topic} to a child in a few sentences.", "Write a very short story about {topic} in one paragraph.",
+    "Explain in a few sentences why people like {topic}.", "Write a short blog post of one paragraph about {topic}.",
+    "Write a short note to a friend about {topic}.",
 ]
-KEYWORDS = ["happy", "green", "quiet", "golden", "simple", "bright", "gentle", "small", "warm", "fresh"]
+KEYWORDS = ["calm", "simple", "bright", "gentle", "warm", "fresh", "special", "peaceful", "lively", "wonderful"]
 END_PHRASES = ["that is all.", "hope this helps.", "thank you for reading."]
 AVOID = ["the", "and", "is", "very"]
 
@@ -46,8 +49,19 @@ SENTENCES = {
     "quotes": "Wrap your entire response with double quotation marks.",
     "postscript": "At the end of your response, add a postscript starting with P.S.",
     "avoid_word": "Do not use the word \"{0}\" in your response.",
+    "min_words": "Answer with at least {0} words.",
+    "min_sentences": "Your response should contain at least {0} sentences.",
+    "paragraphs": "There should be {0} paragraphs. Paragraphs are separated with the markdown divider: ***",
+    "highlights": "Highlight at least {0} sections in your answer with markdown, i.e. *highlighted section*.",
+    "keyword_frequency": "In your response, the word \"{0}\" should appear at least {1} times.",
 }
-NUMERIC = {"bullets", "max_words"}
+NUMERIC = {"bullets", "max_words", "min_words", "min_sentences", "paragraphs", "highlights"}
+# Sentences the reviser adds when an answer is too short: on the topic, and free of the words of AVOID.
+MORE = ["Many people have their own stories about {topic}.", "Everyone can learn something new from {topic}.",
+        "Taking a closer look at {topic} can be rewarding.", "People often remember {topic} for a long time.",
+        "Each person finds something different in {topic}.", "Friends can share what they enjoy about {topic}."]
+USING_KEYWORD = ["Many people find {topic} {0}.", "A day with {topic} can feel {0}.",
+                 "Something about {topic} feels {0}."]
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,16 @@ class Constraint:
             return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
         if self.kind == "postscript":
             return re.search(r"^\s*P\.S\.", text, re.MULTILINE) is not None
+        if self.kind == "min_words":
+            return len(text.split()) >= v
+        if self.kind == "min_sentences":
+            return len(_sentences(text)) >= v
+        if self.kind == "paragraphs":
+            return len(_paragraphs(text)) == v
+        if self.kind == "highlights":
+            return len(HIGHLIGHT.findall(text)) >= v
+        if self.kind == "keyword_frequency":
+            return _count_word(text, v[0]) >= v[1]
         return not _has_word(text, v)  # avoid_word
 
     def fix(self, text: str, topic: str) -> str:
@@ -97,7 +121,7 @@ class Constraint:
             return re.sub(r",\s*", " ", text).replace(" \n", "\n")
         if self.kind == "keywords":
             missing = [k for k in v if not _has_word(text, k)]
-            return f"{text.rstrip()} It is {' and '.join(missing)}."
+            return _append(text, USING_KEYWORD[0].format(" and ".join(missing), topic=topic))
         if self.kind == "end_phrase":
             return f"{text.rstrip()} {v}"
         if self.kind == "title":
@@ -110,18 +134,91 @@ class Constraint:
             return f"\"{text.strip()}\""
         if self.kind == "postscript":
             return f"{text.rstrip()}\n\nP.S. I hope you enjoy {topic}."
+        if self.kind in ("min_words", "min_sentences"):
+            return _lengthen(text, self, topic)
+        if self.kind == "paragraphs":
+            return _fix_paragraphs(text, v, topic)
+        if self.kind == "highlights":
+            return _fix_highlights(text, v)
+        if self.kind == "keyword_frequency":
+            word, times = v
+            added = [USING_KEYWORD[i % len(USING_KEYWORD)].format(word, topic=topic)
+                     for i in range(times - _count_word(text, word))]
+            return _append(text, " ".join(added))
         return re.sub(rf"\s*\b{re.escape(v)}\b", "", text, flags=re.IGNORECASE).strip()
 
 
 # Fixes run in this order: text is added first, then removed, then wrapped, then the case is set.
-FIX_ORDER = ["title", "bullets", "keywords", "postscript", "end_phrase", "avoid_word", "no_commas", "max_words",
-             "quotes", "lowercase", "uppercase"]
+FIX_ORDER = ["title", "bullets", "keywords", "keyword_frequency", "min_sentences", "min_words", "paragraphs",
+             "highlights", "postscript", "end_phrase", "avoid_word", "no_commas", "max_words", "quotes", "lowercase",
+             "uppercase"]
 CONFLICTS = [{"lowercase", "uppercase"}, {"lowercase", "postscript"}, {"uppercase", "end_phrase"},
              {"quotes", "end_phrase"}, {"quotes", "bullets"}, {"max_words", "keywords"},
              {"max_words", "postscript"}, {"max_words", "end_phrase"}, {"max_words", "bullets"},
              {"max_words", "title"}, {"avoid_word", "keywords"}, {"avoid_word", "end_phrase"},
-             {"avoid_word", "postscript"}, {"uppercase", "avoid_word"}]
+             {"avoid_word", "postscript"}, {"uppercase", "avoid_word"},
+             {"min_words", "max_words"}, {"min_sentences", "max_words"}, {"paragraphs", "max_words"},
+             {"keyword_frequency", "max_words"}, {"highlights", "max_words"}, {"paragraphs", "bullets"},
+             {"paragraphs", "quotes"}, {"paragraphs", "title"}, {"highlights", "bullets"},
+             {"avoid_word", "min_words"}, {"avoid_word", "min_sentences"}, {"avoid_word", "paragraphs"},
+             {"avoid_word", "keyword_frequency"}, {"keywords", "keyword_frequency"}]
 CONSTRAINT_KINDS = FIX_ORDER
+
+
+HIGHLIGHT = re.compile(r"\*[^\n*]+\*")
+DIVIDER = re.compile(r"\s*\*\*\*\s*")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE_END.split(text.strip()) if re.search(r"[^\W\d_]", s)]
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Paragraphs separated by the markdown divider *** (as the instruction-following benchmarks count them)."""
+    return [p for p in DIVIDER.split(text) if p.strip()]
+
+
+def _count_word(text: str, word: str) -> int:
+    return len(re.findall(rf"\b{re.escape(word)}\b", text, re.IGNORECASE))
+
+
+def _append(text: str, sentence: str) -> str:
+    return f"{text.rstrip()} {sentence}" if sentence else text
+
+
+def _lengthen(text: str, constraint: "Constraint", topic: str) -> str:
+    """Append on-topic sentences (each one once) until the word or sentence count is reached."""
+    for sentence in MORE:
+        if constraint.holds(text):
+            break
+        text = _append(text, sentence.format(topic=topic))
+    return text
+
+
+def _fix_paragraphs(text: str, n: int, topic: str) -> str:
+    """Regroup the answer's sentences into n paragraphs joined by the divider (adding sentences if too few)."""
+    sentences = _sentences(" ".join(p.strip() for p in _paragraphs(text)))
+    sentences += [m.format(topic=topic) for m in MORE[:max(n - len(sentences), 0)]]
+    size, extra = divmod(len(sentences), n)
+    groups, start = [], 0
+    for i in range(n):
+        end = start + size + (i < extra)
+        groups.append(" ".join(sentences[start:end]))
+        start = end
+    return "\n\n***\n\n".join(groups)
+
+
+def _fix_highlights(text: str, n: int) -> str:
+    """Highlight whole sentences that are not highlighted yet, first to last, until n sections are."""
+    need = n - len(HIGHLIGHT.findall(text))
+    for sentence in _sentences(text):
+        core = sentence.rstrip(".!?").strip(" *")
+        if need <= 0 or "*" in sentence or not core or "\n" in core:
+            continue
+        text = text.replace(core, f"*{core}*", 1)
+        need -= 1
+    return text
 
 
 def _has_word(text: str, word: str) -> bool:
@@ -158,14 +255,16 @@ def _fix_bullets(text: str, n: int, topic: str) -> str:
 
 
 def _pattern(kind: str) -> re.Pattern:
-    group = r"(\d+)" if kind in NUMERIC else "(.+?)"
-    return re.compile(re.escape(SENTENCES[kind]).replace(r"\{0\}", group).replace(r"\{1\}", group))
+    first, second = (r"(\d+)" if kind in NUMERIC else "(.+?)"), (r"(\d+)" if kind == "keyword_frequency" else "(.+?)")
+    return re.compile(re.escape(SENTENCES[kind]).replace(r"\{0\}", first).replace(r"\{1\}", second))
 
 
 def _value(kind: str, match: re.Match):
     groups = match.groups()
     if kind in NUMERIC:
         return int(groups[0])
+    if kind == "keyword_frequency":
+        return groups[0], int(groups[1])
     return groups if len(groups) > 1 else (groups[0] if groups else None)
 
 
@@ -199,13 +298,32 @@ def satisfied(prompt: str, response: str) -> dict[str, bool]:
     return {c.kind: (not bad) and c.holds(response) for c in constraints_in(prompt)}
 
 
-def reward(prompts: list[str], responses: list[str]) -> list[float]:
-    """The fraction of the prompt's constraints that the response satisfies; 0 if empty or degenerate."""
-    scores = []
-    for prompt, response in zip(prompts, responses):
+def request_of(prompt: str) -> str:
+    """The request sentence of a prompt, without its constraints ("Write a short poem about owls.")."""
+    match = TOPIC.search(prompt)
+    return match.group(0) if match else prompt
+
+
+def reward_parts(prompts: list[str], responses: list[str]) -> list[dict]:
+    """Per response: the fraction of constraints satisfied (0 if empty or degenerate), the relevance and the
+    completeness (`figa.demo.quality`), and the reward, their product."""
+    requests = [request_of(p) for p in prompts]
+    relevant = relevance(requests, responses)
+    parts = []
+    for prompt, request, response, rel in zip(prompts, requests, responses, relevant):
         result = satisfied(prompt, response)
-        scores.append(sum(result.values()) / len(result) if result else 0.0)
-    return scores
+        limit = next((c.value for c in constraints_in(prompt) if c.kind == "max_words"), None)
+        part = {"constraints": sum(result.values()) / len(result) if result else 0.0, "relevance": rel,
+                "completeness": completeness(request, response, limit)}
+        part["reward"] = part["constraints"] * part["relevance"] * part["completeness"]
+        parts.append(part)
+    return parts
+
+
+def reward(prompts: list[str], responses: list[str]) -> list[float]:
+    """The fraction of the prompt's constraints that the response satisfies, times how well it answers the
+    request (relevance x completeness, `figa.demo.quality`); 0 if empty or degenerate."""
+    return [part["reward"] for part in reward_parts(prompts, responses)]
 
 
 def revise(prompt: str, original: str, reference: str | None = None) -> str:
@@ -220,7 +338,10 @@ def revise(prompt: str, original: str, reference: str | None = None) -> str:
 def _random_constraint(kind: str, rng: random.Random) -> Constraint:
     value = {"keywords": tuple(rng.sample(KEYWORDS, 2)), "end_phrase": rng.choice(END_PHRASES),
              "bullets": rng.randint(2, 4), "max_words": rng.choice([20, 30, 40]),
-             "avoid_word": rng.choice(AVOID)}.get(kind)
+             "avoid_word": rng.choice(AVOID), "min_words": rng.choice([40, 50, 60]),
+             "min_sentences": rng.choice([4, 5, 6]), "paragraphs": rng.choice([2, 3]),
+             "highlights": rng.choice([2, 3]),
+             "keyword_frequency": (rng.choice(KEYWORDS), rng.choice([2, 3]))}.get(kind)
     return Constraint(kind, value)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKENDS, make_policy
+from ..backends.protocols import Truncated
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
 from ..backends.store import StageStore, settings_key
@@ -77,7 +78,7 @@ def _generate_and_score(name: str, model: str, records: list[dict], reward, conf
                   config.concurrency, config.batch_size)
         del policy
         gc.collect()
-    responses = {r["id"]: generated.get(r["id"]).get("response") for r in records}
+    responses = {r["id"]: _text(generated.get(r["id"])) for r in records}
     scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
     score_stage(f"score {name}", [score_job(r["id"], query_text(r), r["output"] or None,
                                             {"reward": responses[r["id"]]}) for r in records],
@@ -86,6 +87,12 @@ def _generate_and_score(name: str, model: str, records: list[dict], reward, conf
     generated.close()
     scored.close()
     return responses, rewards
+
+
+def _text(row: dict) -> str | None:
+    """A saved generation (a `Truncated` one when it hit the token limit); None when generation failed."""
+    text = row.get("response")
+    return Truncated(text) if text is not None and (row.get("truncated")) else text
 
 
 def evaluate(config: EvalConfig) -> dict:
@@ -139,7 +146,8 @@ def summarize(names: list[str], models: dict, prompts: dict, responses: dict, re
         "format": RESULTS_FORMAT, "baseline": names[0], "prompts": len(prompts), "compared": len(ids),
         "models": rows,
         "responses": [{"id": i, "prompt": prompts[i],
-                       "by_model": {name: {"response": responses[name].get(i), "reward": rewards[name].get(i)}
+                       "by_model": {name: {"response": responses[name].get(i), "reward": rewards[name].get(i),
+                                           "truncated": isinstance(responses[name].get(i), Truncated)}
                                     for name in names}} for i in prompts],
     }
 
@@ -173,7 +181,7 @@ def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
             for entry in results["responses"]:
                 prompts.setdefault(entry["id"], entry["prompt"])
                 got = entry["by_model"].get(row["name"], {})
-                responses[name][entry["id"]] = got.get("response")
+                responses[name][entry["id"]] = _text(got)
                 rewards[name][entry["id"]] = finite(got.get("reward"))
     shared = {i: p for i, p in prompts.items() if all(i in responses[name] for name in names)}
     results = summarize(names, models, shared, responses, rewards, samples, seed)

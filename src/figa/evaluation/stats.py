@@ -33,3 +33,17 @@ def length_stats(texts: list[str]) -> dict:
         return {"count": 0}
     return {"count": len(words), "mean_words": float(words.mean()), "median_words": float(np.median(words)),
             "max_words": int(words.max()), "empty": int(sum(1 for t in texts if not t.strip()))}
+
+
+def bootstrap_seeds_prompts_ci(values, samples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of `values[seed, prompt]`: resample the training seeds, then the
+    prompts (the same prompts under every seed drawn, so paired differences stay paired). One seed: the prompt
+    bootstrap of `bootstrap_mean_ci`."""
+    values = np.asarray(values, dtype=np.float64)
+    n_seeds, n_prompts = values.shape
+    rng = np.random.default_rng(seed)
+    seeds = rng.integers(0, n_seeds, size=(samples, n_seeds))
+    prompts = rng.integers(0, n_prompts, size=(samples, n_prompts))
+    means = np.array([values[s][:, p].mean() for s, p in zip(seeds, prompts)])
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))

@@ -1,0 +1,88 @@
+"""The demo's numbers per method, over seeds and held-out prompts: reward with its interval, paired differences,
+lengths, a length-controlled reward, signs of degeneration, and per-constraint success (README, "figa demo")."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..evaluation.stats import bootstrap_seeds_prompts_ci
+from .task import CONSTRAINT_KINDS, constraints_in, degenerate, satisfied
+
+LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
+
+
+def run_name(method: str, seed: int) -> str:
+    return method if method == "base" else f"{method}-s{seed}"
+
+
+def _matrix(results: dict, method: str, seeds: list[int], key) -> np.ndarray:
+    """`key(entry, by_model)` for every (seed, held-out prompt) of METHOD; base repeats over seeds."""
+    return np.array([[key(entry, entry["by_model"][run_name(method, s)]) for entry in results["responses"]]
+                     for s in seeds], dtype=np.float64)
+
+
+def _wrapped_in_quotes(text: str) -> bool:
+    stripped = text.strip()
+    return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
+
+
+def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
+    low, high = bootstrap_seeds_prompts_ci(values, samples, seed)
+    return {"mean": float(values.mean()), "ci95": [low, high]}
+
+
+def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
+    asked_quotes = np.array([any(c.kind == "quotes" for c in constraints_in(e["prompt"])) for e in results["responses"]])
+    truncated = _matrix(results, method, seeds, lambda e, r: bool(r.get("truncated")))
+    repeating = _matrix(results, method, seeds, lambda e, r: degenerate(r["response"] or ""))
+    quoted = _matrix(results, method, seeds, lambda e, r: _wrapped_in_quotes(r["response"] or ""))
+    unasked = quoted[:, ~asked_quotes]
+    return {"hit_token_limit": float(truncated.mean()), "repeating": float(repeating.mean()),
+            "quotes_not_asked": float(unasked.mean()) if unasked.size else 0.0}
+
+
+def method_summary(results: dict, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:
+    reward = _matrix(results, method, seeds, lambda e, r: r["reward"])
+    words = _matrix(results, method, seeds, lambda e, r: len((r["response"] or "").split()))
+    base_words = _matrix(results, "base", [seeds[0]], lambda e, r: len((r["response"] or "").split()))
+    free = np.array([not ({c.kind for c in constraints_in(e["prompt"])} & LENGTH_KINDS) for e in results["responses"]])
+    row = {"method": method, "seeds": len(seeds) if method != "base" else 1, "prompts": reward.shape[1],
+           "reward": _interval(reward, samples, seed), "mean_words": float(words.mean()),
+           "words_vs_base": float(words.mean() / max(base_words.mean(), 1e-9)),
+           "no_length_constraint": {"prompts": int(free.sum()),
+                                    "reward": _interval(reward[:, free], samples, seed) if free.any() else None,
+                                    "words_vs_base": float(words[:, free].mean() / max(base_words[:, free].mean(),
+                                                                                       1e-9)) if free.any() else None},
+           "degeneration": _degeneration(results, method, seeds)}
+    for other in ("sft", "dpo"):
+        if other != method and method != "base" and f"{other}-s{seeds[0]}" in results["responses"][0]["by_model"]:
+            difference = reward - _matrix(results, other, seeds, lambda e, r: r["reward"])
+            row[f"vs_{other}"] = _interval(difference, samples, seed)
+    return row
+
+
+def per_constraint(results: dict, methods: list[str], seeds: list[int]) -> dict:
+    """Per method and constraint kind: the share of held-out prompts with that kind whose constraint holds."""
+    table = {}
+    for method in methods:
+        counts: dict[str, list[int]] = {}
+        for s in seeds if method != "base" else seeds[:1]:
+            for entry in results["responses"]:
+                response = entry["by_model"][run_name(method, s)]["response"] or ""
+                for kind, ok in satisfied(entry["prompt"], response).items():
+                    hit_total = counts.setdefault(kind, [0, 0])
+                    hit_total[0] += ok
+                    hit_total[1] += 1
+        table[method] = {kind: {"satisfied": hit / total, "prompts": total}
+                         for kind, (hit, total) in sorted(counts.items(), key=lambda kv: CONSTRAINT_KINDS.index(kv[0]))}
+    return table
+
+
+def summarize_methods(results: dict, methods: list[str], seeds: list[int], samples: int = 1000) -> list[dict]:
+    return [method_summary(results, method, seeds, samples) for method in ["base", *methods]]
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"\S+", text))
