@@ -6,6 +6,7 @@ skipped) and the checkpoint it resumes from are printed by the main process as t
 
 from __future__ import annotations
 
+import copy
 import gc
 import json
 import os
@@ -19,6 +20,7 @@ from transformers.trainer_utils import sort_checkpoints
 from .baselines import trl_trainer
 from .errors import FigaError
 from .files import write_json
+from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model
 from .loss import LOSS_SETTINGS
 from .modeling import ModelArguments, load_model, load_tokenizer, lora_config
 from .records import LoadReport
@@ -115,6 +117,11 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
     if not model_args.model_name_or_path:
         raise FigaError("--model_name_or_path is required")
     resume = resume_point(config.resume_from_checkpoint, config.output_dir)
+    push = config.push_to_hub
+    if push:
+        check_hub_access("--push_to_hub")
+        config = copy.copy(config)
+        config.push_to_hub = False  # figa pushes the saved model with its own card once training is done
     set_seed(config.seed)
     trainer = _build_trainer(data_args, model_args, config)
     main_process = trainer.is_world_process_zero()
@@ -135,14 +142,26 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
+        _write_card(model_args, config, report)
+        if push:
+            repo = config.hub_model_id or os.path.basename(os.path.normpath(config.output_dir))
+            print(f"pushed to {push_model(config.output_dir, repo, bool(config.hub_private_repo))}")
     _close_process_group(trainer)
     return TrainResult(config.output_dir, report)
 
 
+def _write_card(model_args: ModelArguments, config: FIGAConfig, report: dict) -> None:
+    card = model_card(model_args.model_name_or_path, report["data"], report["loss"],
+                      {name: getattr(config, name) for name in TRAINING_FIELDS}, report["metrics"],
+                      os.path.basename(os.path.normpath(config.output_dir)))
+    with saving(config.output_dir, "The model is saved; only its card is missing"):
+        card.save(os.path.join(config.output_dir, "README.md"))
+
+
 def loss_settings_of(config: FIGAConfig) -> dict:
-    """What the run report records of the loss: the method, and its settings."""
+    """What the run report records of the loss: FIGA's settings, or the baseline method and its settings."""
     if config.method == "figa":
-        return {"method": "figa", **{name: getattr(config, name) for name in LOSS_SETTINGS}}
+        return {name: getattr(config, name) for name in LOSS_SETTINGS}
     return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}
 
 

@@ -15,5 +15,7 @@ def main(argv: list[str]) -> int:
     result = curate(config)
     print(summary_table(result.stats))
     print(f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({len(result.train)} pairs), "
-          f"rejected.jsonl ({len(result.rejected)}) and stats.json")
+          f"rejected.jsonl ({len(result.rejected)}), stats.json and the data set card README.md")
+    if result.url:
+        print(f"pushed to {result.url}")
     return 0

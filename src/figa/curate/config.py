@@ -39,6 +39,10 @@ class CurateConfig(GenerationOptions, EndpointOptions):
     skip_bad_records: bool = field(default=False, metadata={"help": "Reject bad prompt records (listed in "
                                                                     "rejected.jsonl) instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
+    push_to_hub: str | None = field(default=None, metadata={"help": "Upload the SPA data set, its card (README.md), "
+                                                                    "stats.json and the rejections to this hub "
+                                                                    "dataset repo (org/name)."})
+    hub_private_repo: bool = field(default=False, metadata={"help": "Create the hub repo as private."})
 
     def check(self) -> None:
         for name in ("prompts", "output_dir", "policy", "reward", "reviser"):

