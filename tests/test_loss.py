@@ -134,3 +134,34 @@ def test_every_way_of_projecting_gives_the_same_loss_and_gradients(mode, tiny_mo
     assert loss == pytest.approx(masked_loss, rel=1e-6)
     for a, b in zip(grads, masked_grads):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
+
+
+def _weights(tiny_model_dir, record, **settings):
+    from figa.data import tokenize_pairs
+    from figa.loss import LossSettings, pair_weights
+    from figa.records import load_records
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    records, _ = load_records([{"id": "1", "prompt": "where?", **record}])
+    row = tokenize_pairs(records, tokenizer, prompt_format="plain")[0][0]
+    words = {side: [tokenizer.decode([t]) for t in row[f"{side}_ids"][:-1]] for side in ("original", "revised")}
+    return {side: w.tolist() for side, w in pair_weights(row, LossSettings(**settings)).items()}, words
+
+
+def test_bow_weights_raise_new_words_and_push_down_dropped_words(tiny_model_dir):
+    weights, tokens = _weights(tiny_model_dir, {"original_output": "the cat sat on the mat.",
+                                                "revised_output": "the dog sat on the mat."},
+                               weighting="bow", alpha=1.0, beta=0.5, gamma=0.1)
+    new = {i for i, t in enumerate(tokens["revised"]) if t.strip() in ("dog", "d", "og")}
+    dropped = {i for i, t in enumerate(tokens["original"]) if t.strip() in ("cat", "c", "at")}
+    assert new and dropped
+    assert weights["revised"] == pytest.approx([1.0 if i in new else 0.1 for i in range(len(tokens["revised"]))] + [1.0])
+    assert weights["original"] == [-0.5 if i in dropped else 0.0 for i in range(len(tokens["original"]))] + [0.0]
+
+
+def test_bow_ignores_reordering_that_the_edit_script_marks(tiny_model_dir):
+    record = {"original_output": "the mat sat on the cat.", "revised_output": "the cat sat on the mat."}
+    bow, tokens = _weights(tiny_model_dir, record, weighting="bow", alpha=1.0, beta=0.5, gamma=0.0)
+    figa, _ = _weights(tiny_model_dir, record, weighting="figa", alpha=1.0, beta=0.5, gamma=0.0)
+    assert bow["revised"] == [0.0] * len(tokens["revised"]) + [1.0] and not any(bow["original"])  # same words
+    assert sum(w == 1.0 for w in figa["revised"]) > 1 and any(figa["original"])  # the edit script moves words

@@ -66,7 +66,8 @@ def _trl_args(config, method: str):
     shared.update(max_length=config.max_length, dataset_num_proc=config.dataset_num_proc)
     if method == "sft":
         return SFTConfig(**shared, completion_only_loss=True)
-    return DPOConfig(**shared, beta=config.dpo_beta, loss_type=["sigmoid" if method == "dpo" else "apo_zero"])
+    return DPOConfig(**shared, beta=config.dpo_beta, loss_type=["sigmoid" if method == "dpo" else "apo_zero"],
+                     precompute_ref_log_probs=config.precompute_ref_log_probs)
 
 
 def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=None, peft_config=None):

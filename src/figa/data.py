@@ -17,44 +17,50 @@ import torch
 from datasets import Dataset, Features, List, Value
 from datasets.fingerprint import Hasher
 
-from .edits import edit_codes
+from .edits import bow_codes, edit_codes
 from .errors import FigaError, RecordError
 from .loss import LossSettings, pair_weights
 from .modeling import require_eos
 from .prompts import adds_special_tokens, render_prompt, resolve_format
 
-PREPROCESSING_VERSION = "3"
+PREPROCESSING_VERSION = "4"
 _IDS, _CODES, _WEIGHTS = List(Value("int32")), List(Value("int8")), List(Value("float32"))
 TOKENIZED_FEATURES = Features({
     "id": Value("string"), "prompt_ids": _IDS, "original_ids": _IDS, "original_codes": _CODES,
-    "revised_ids": _IDS, "revised_codes": _CODES, "original_ext": _WEIGHTS, "revised_ext": _WEIGHTS,
-    "problem": Value("string")})
+    "revised_ids": _IDS, "revised_codes": _CODES, "original_bow": _CODES, "revised_bow": _CODES,
+    "original_ext": _WEIGHTS, "revised_ext": _WEIGHTS, "problem": Value("string")})
 
 
 def cache_dir() -> str:
     return os.environ.get("FIGA_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "figa"))
 
 
-def _token_ids(tokenizer, texts: list[str], add_special_tokens: bool) -> list[list[int]]:
-    """`tokenizer(texts)["input_ids"]`; for a fast tokenizer without saved truncation or padding, straight from
-    its Rust backend, which skips transformers' per-text conversion (a third of the preprocessing time)."""
+def _token_ids(tokenizer, texts: list[str], add_special_tokens: bool) -> tuple[list[list[int]], list | None]:
+    """`tokenizer(texts)["input_ids"]` and the tokens' character offsets (None for a slow tokenizer); for a fast
+    tokenizer without saved truncation or padding, straight from its Rust backend, which skips transformers'
+    per-text conversion (a third of the preprocessing time)."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is not None and backend.truncation is None and backend.padding is None:
-        return [encoding.ids for encoding in backend.encode_batch(texts, add_special_tokens=add_special_tokens)]
-    return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"]
+        encodings = backend.encode_batch(texts, add_special_tokens=add_special_tokens)
+        return [e.ids for e in encodings], [e.offsets for e in encodings]
+    if getattr(tokenizer, "is_fast", False):
+        encoded = tokenizer(texts, add_special_tokens=add_special_tokens, return_offsets_mapping=True)
+        return encoded["input_ids"], encoded["offset_mapping"]
+    return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"], None
 
 
 def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int) -> dict:
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     prompts = [render_prompt(row, prompt_format, tokenizer) for row in rows]
-    prompt_ids = _token_ids(tokenizer, prompts, adds_special_tokens(prompt_format))
-    original = _token_ids(tokenizer, batch["original_output"], False)
-    revised = _token_ids(tokenizer, batch["revised_output"], False)
+    prompt_ids, _ = _token_ids(tokenizer, prompts, adds_special_tokens(prompt_format))
+    original, original_offsets = _token_ids(tokenizer, batch["original_output"], False)
+    revised, revised_offsets = _token_ids(tokenizer, batch["revised_output"], False)
     eos = tokenizer.eos_token_id
-    out = {name: [] for name in ("prompt_ids", "original_ids", "original_codes", "revised_ids",
-                                 "revised_codes", "original_ext", "revised_ext", "problem")}
-    for row, p_ids, o_ids, r_ids in zip(rows, prompt_ids, original, revised):
+    out = {name: [] for name in TOKENIZED_FEATURES if name != "id"}
+    for i, (row, p_ids, o_ids, r_ids) in enumerate(zip(rows, prompt_ids, original, revised)):
         o_codes, r_codes = edit_codes(o_ids, r_ids)
+        o_bow, r_bow = (bow_codes(row["original_output"], original_offsets[i], row["revised_output"],
+                                  revised_offsets[i]) if original_offsets else (None, None))
         problem = None
         if len(p_ids) + 2 > max_length:
             problem = ("prompt", f"the prompt has {len(p_ids)} tokens, too long for max_length={max_length}")
@@ -73,6 +79,8 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
         out["original_codes"].append(o_codes)
         out["revised_ids"].append(r_ids)
         out["revised_codes"].append(r_codes)
+        out["original_bow"].append(None if o_bow is None else o_bow[:len(o_codes)].tolist())
+        out["revised_bow"].append(None if r_bow is None else r_bow[:len(r_codes)].tolist())
         out["original_ext"].append(weights["original"][:len(o_codes)] if weights and not problem else None)
         out["revised_ext"].append(weights["revised"][:len(r_codes)] if weights and not problem else None)
         out["problem"].append(json.dumps(problem) if problem else None)

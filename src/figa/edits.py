@@ -8,10 +8,14 @@ rapidfuzz computes a minimal edit script from the original tokens (source) to th
     replace (i, j): original[i] became revised[j] -> original "sub", revised "sub"
 
 Every token that no operation touches is "keep" on its side.
+
+`bow_codes` labels by bag of words instead, the paper's comparison: a token is changed when its word does not
+occur in the other response at all.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -53,3 +57,28 @@ def label_edits(original_ids: Sequence[int], revised_ids: Sequence[int]) -> Edit
     original, revised = edit_codes(original_ids, revised_ids)
     return EditLabels(original=[ORIGINAL_KINDS[c] for c in original],
                       revised=[REVISED_KINDS[c] for c in revised])
+
+
+_WORDS = re.compile(r"\w+|[^\w\s]")
+
+
+def _token_words(text: str, offsets: Sequence[tuple[int, int]]) -> list[str]:
+    """The word (lowercased) each token belongs to: the first word that overlaps the token's characters."""
+    spans = [(m.start(), m.end(), m.group().lower()) for m in _WORDS.finditer(text)]
+    words, k = [], 0
+    for start, end in offsets:
+        while k < len(spans) and spans[k][1] <= start:
+            k += 1
+        words.append(spans[k][2] if k < len(spans) and spans[k][0] < end else text[start:end].strip().lower())
+    return words
+
+
+def bow_codes(original: str, original_offsets, revised: str, revised_offsets) -> tuple[np.ndarray, np.ndarray]:
+    """Bag-of-words labels (the paper's `bow` weighting): 1 for a token whose word does not occur on the other side
+    (added to the revision, or dropped from the original), 0 for every other token. Tokens map to words by their
+    character offsets, so any fast tokenizer works."""
+    original_words, revised_words = _token_words(original, original_offsets), _token_words(revised, revised_offsets)
+    in_original = {m.group().lower() for m in _WORDS.finditer(original)}
+    in_revised = {m.group().lower() for m in _WORDS.finditer(revised)}
+    return (np.array([w not in in_revised for w in original_words], dtype=np.int8),
+            np.array([w not in in_original for w in revised_words], dtype=np.int8))

@@ -5,10 +5,11 @@ For one pair, over response tokens only:
 
     L = sum_t w+_t * nll(revised_t)  -  sum_t beta * g_t * nll(original_t)      (then / N)
 
-    w+_t = alpha  if revised token t was added or substituted
-           gamma  if it was kept
+    w+_t = alpha  if revised token t was added or substituted (`bow`: if its word is not in the original)
+           gamma  if it was kept (`bow`: if its word is in the original)
            alpha  for the EOS that ends the revision, always
-    the second sum runs over original tokens that were deleted or substituted (never the original's EOS);
+    the second sum runs over original tokens that were deleted or substituted (`bow`: whose word is not in the
+    revision), never the original's EOS;
     g_t  = 1 if nll(original_t) <= tau else 0   (the gate: only push down tokens that still have mass)
     N    = number of tokens whose weight is non-zero, over the whole optimizer step, counted before the gate.
 
@@ -26,7 +27,7 @@ import torch.nn.functional as F
 from .edits import KEEP
 from .errors import FigaError
 
-WEIGHTINGS = ("figa", "sft", "external")
+WEIGHTINGS = ("figa", "bow", "sft", "external")
 LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")
 
 
@@ -34,7 +35,7 @@ LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")
 class LossSettings:
     """The loss's settings; the defaults are those of the authors' released code. `alpha=gamma=1, beta=0` is SFT."""
 
-    weighting: str = "figa"  # figa: from edit kinds; sft: every revised token 1, no push-down; external: records'
+    weighting: str = "figa"  # figa: edit kinds; bow: bag of words; sft: every revised token 1; external: records'
     alpha: float = 1.0
     beta: float = 0.5
     gamma: float = 0.0
@@ -69,9 +70,12 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
             raise FigaError(f"record {pair.get('id')!r} has no token_weights, which weighting='external' needs")
         up = torch.tensor(pair["revised_ext"], dtype=torch.float32)  # the record's weights replace alpha/gamma
         down = -settings.beta * torch.tensor(pair["original_ext"], dtype=torch.float32)
-    else:
-        up = revised_weights(torch.as_tensor(pair["revised_codes"]), settings.alpha, settings.gamma)
-        down = original_weights(torch.as_tensor(pair["original_codes"]), settings.beta)
+    else:  # figa: the Levenshtein edit codes; bow: 1 where the token's word is missing from the other response
+        kind = "codes" if settings.weighting == "figa" else "bow"
+        if pair.get(f"revised_{kind}") is None:
+            raise FigaError("weighting='bow' maps tokens to words by their character offsets: use a fast tokenizer")
+        up = revised_weights(torch.as_tensor(pair[f"revised_{kind}"]), settings.alpha, settings.gamma)
+        down = original_weights(torch.as_tensor(pair[f"original_{kind}"]), settings.beta)
     weights = {"revised": _ending_with_eos(up, n_revised, settings.alpha)}
     if settings.beta != 0:
         weights["original"] = _ending_with_eos(down, n_original, 0.0)

@@ -36,12 +36,16 @@ class FIGAConfig(TrainingArguments):
     tau: float = field(default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its "
                                                       "nll <= tau."})
     weighting: str = field(default=LossSettings.weighting, metadata={
-        "help": "figa: weights from edit kinds; sft: every revised token weight 1, no push-down (baseline); "
+        "help": "figa: weights from edit kinds; bow: from bag-of-words changes; sft: every revised token weight 1, "
+                "no push-down (baseline); "
                 "external: per-token weights from each record's `token_weights`.", "choices": list(WEIGHTINGS)})
     method: str = field(default="figa", metadata={
         "help": "figa: the FIGA loss (with --weighting); sft, dpo, apo_zero: the baselines, trained by TRL's "
                 "SFTTrainer and DPOTrainer on the same data and training arguments.", "choices": list(METHODS)})
     dpo_beta: float = field(default=0.1, metadata={"help": "dpo and apo_zero: the beta of TRL's DPOConfig."})
+    precompute_ref_log_probs: bool = field(default=False, metadata={
+        "help": "dpo and apo_zero: compute the reference model's log-probabilities once before training (TRL's "
+                "option) instead of at every step."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
                                                             "responses are truncated."})
     prompt_format: str = field(default="auto", metadata={

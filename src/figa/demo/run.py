@@ -83,7 +83,8 @@ def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs:
     return FIGAConfig(
         output_dir=out, method=method, weighting="figa", num_train_epochs=epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
-        gamma=config.gamma, tau=config.tau, dpo_beta=config.dpo_beta, seed=seed, logging_steps=1,
+        gamma=config.gamma, tau=config.tau, dpo_beta=config.dpo_beta, precompute_ref_log_probs=True, seed=seed,
+        logging_steps=1,
         save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512, report_to="none",
         disable_tqdm=False, resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
 
