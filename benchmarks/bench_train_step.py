@@ -4,11 +4,15 @@
     python benchmarks/bench_train_step.py --layers 2 --steps 3 --json x.json # quicker
     python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --pairs 2 \
         --prompt_words 48 --response_words 96 --steps 3 --json smollm2.json   # the real model (~6 min on 2 cores)
+    python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct \
+        --data figa-demo/spa/train.jsonl --pairs 8 --steps 4 --json demo_pairs.json   # the demo's own pairs
 
 Each variant runs in its own process on the same synthetic pairs: `--pairs` pairs per step of a
 128-word prompt and 256-word responses (`--prompt_words`, `--response_words`) with a fifth of the words
 edited.
-  figa             FIGATrainer, weighting=figa (vocabulary projection only at weighted positions)
+  figa             FIGATrainer, weighting=figa (vocabulary projection only at weighted positions; each row ends at
+                   its last weighted position and rows with no weight are left out)
+  figa_full_rows   the same with cut_rows=False: every row whole (the computation before rows were cut)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
   sft_revised      FIGATrainer, weighting=sft, revised rows only (`figa train --weighting sft`)
@@ -36,7 +40,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, print_table, synthetic_pairs, word_tokenizer, write_json  # noqa: E402
 
-VARIANTS = ("figa", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
+VARIANTS = ("figa", "figa_full_rows", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
 BASELINE, PEER = "sft_same_tokens", "trl_dpo"
 SCRATCH = tempfile.TemporaryDirectory(prefix="figa-bench-")  # the trainers' output_dir (nothing is saved)
 
@@ -91,7 +95,8 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
                                                    ("o", "original_output", "revised_output"))]
         batch_size *= 2
     config = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True, prompt_format="plain",
-                        weighting="figa" if variant in ("figa", "naive") else "sft",
+                        weighting="figa" if variant in ("figa", "figa_full_rows", "naive") else "sft",
+                        cut_rows=variant not in ("figa_full_rows", "naive"),
                         per_device_train_batch_size=batch_size, max_length=args.max_length)
     trainer = FIGATrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
     if variant == "naive":
@@ -120,6 +125,14 @@ def trl_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
     return trainer, trainer.compute_loss
 
 
+def spa_pairs(path: str, count: int) -> list[dict]:
+    """COUNT pairs from an SPA file (cycled when it has fewer), with fresh ids."""
+    from figa.records import load_records
+
+    records, _ = load_records(path)
+    return [dict(records[i % len(records)], id=str(i), token_weights=None) for i in range(count)]
+
+
 def run_variant(args) -> dict:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -137,7 +150,8 @@ def run_variant(args) -> dict:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and args.bf16:
         model = model.to(torch.bfloat16)
-    pairs = synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
+    pairs = spa_pairs(args.data, args.pairs * (args.steps + 1)) if args.data else \
+        synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
     build = trl_trainer if args.variant.startswith("trl_") else figa_trainer
     trainer, loss_fn = build(args.variant, model.to(device), tokenizer, pairs, args)
     model = trainer.model
@@ -168,6 +182,7 @@ def main() -> None:
     parser.add_argument("--variant", choices=VARIANTS, help="run one variant in this process and print its JSON")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--model", default="", help="a local model directory instead of the random Llama")
+    parser.add_argument("--data", default="", help="time real pairs from this SPA file instead of synthetic ones")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--vocab", type=int, default=32000)
@@ -187,7 +202,7 @@ def main() -> None:
         print("trl is not installed: the trl_sft and trl_dpo rows are left out (pip install trl)", file=sys.stderr)
     rows = []
     for variant in variants:
-        shared = ("model", "layers", "hidden", "vocab", "pairs", "steps", "prompt_words", "response_words",
+        shared = ("model", "data", "layers", "hidden", "vocab", "pairs", "steps", "prompt_words", "response_words",
                   "max_length")
         argv = [sys.executable, __file__, "--variant", variant, *(f"--{k}={getattr(args, k)}" for k in shared),
                 *(["--bf16"] if args.bf16 else [])]

@@ -57,7 +57,7 @@ def _trainer(model_dir, tmp_path, **config):
 
 
 def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_path):
-    trainer = _trainer(tiny_model_dir, tmp_path, weighting="sft")
+    trainer = _trainer(tiny_model_dir, tmp_path, weighting="sft", cut_rows=False)  # transformers' labels: full rows
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch["input_ids"].shape[0] == 4  # sft: revised rows only
     labels = torch.full_like(batch["input_ids"], -100)
@@ -70,7 +70,7 @@ def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_pa
 
 
 def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
-    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0)
+    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0, cut_rows=False)
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
         ours = trainer.compute_loss(trainer.model, batch).item()
@@ -165,3 +165,27 @@ def test_bow_ignores_reordering_that_the_edit_script_marks(tiny_model_dir):
     figa, _ = _weights(tiny_model_dir, record, weighting="figa", alpha=1.0, beta=0.5, gamma=0.0)
     assert bow["revised"] == [0.0] * len(tokens["revised"]) + [1.0] and not any(bow["original"])  # same words
     assert sum(w == 1.0 for w in figa["revised"]) > 1 and any(figa["original"])  # the edit script moves words
+
+
+def test_cut_rows_give_the_same_loss_and_gradients_as_full_rows(tiny_model_dir, tmp_path):
+    records = make_spa_records(6)
+    records += [{"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
+                 "revised_output": "the cat sat on the mat. it was warm."}]  # its original row has no weight
+    results = {}
+    for cut in (False, True):
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+        args = FIGAConfig(output_dir=str(tmp_path / f"cut{cut}"), per_device_train_batch_size=7, report_to="none",
+                          gamma=0.1, tau=3.0, cut_rows=cut)
+        trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
+        batch = next(iter(trainer.get_train_dataloader()))
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        results[cut] = (batch, loss.item(), [p.grad.clone() for p in trainer.model.parameters()])
+    (full, full_loss, full_grads), (cut, cut_loss, cut_grads) = results[False], results[True]
+    assert full["input_ids"].shape[0] == 14 and cut["input_ids"].shape[0] == 13  # the weightless original is out
+    assert cut["attention_mask"].sum() < full["attention_mask"].sum()
+    assert (cut["weights"] != 0).sum() == (full["weights"] != 0).sum()
+    assert cut_loss == pytest.approx(full_loss, rel=1e-5)
+    for a, b in zip(cut_grads, full_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

