@@ -1,9 +1,19 @@
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
+
+# trackio reads TRACKIO_DIR once, when it is first imported (transformers may import it): set it before anything.
+TRACKIO_DIR = os.environ.setdefault("TRACKIO_DIR", tempfile.mkdtemp(prefix="figa-test-trackio-"))
+
+
+def pytest_unconfigure(config):
+    if TRACKIO_DIR.startswith(tempfile.gettempdir()) and "figa-test-trackio-" in TRACKIO_DIR:
+        shutil.rmtree(TRACKIO_DIR, ignore_errors=True)
 
 from figa.testing import corpus, make_spa_records, save_tiny_model
 

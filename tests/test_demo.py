@@ -98,7 +98,7 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     pytest.importorskip("gguf")
     out = tmp_path / "demo"
     args = ["demo", "--output_dir", str(out), "--train_prompts", "32", "--heldout_prompts", "6", "--epochs", "1",
-            "--max_new_tokens", "96", "--train_batch_size", "4"]
+            "--max_new_tokens", "96", "--train_batch_size", "4", "--report_to", "tensorboard"]
     assert main(args) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
@@ -114,6 +114,8 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     page = (out / "report.html").read_text()
     assert "report: " in printed and page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
     assert all((out / "models" / f"{m}-s0" / "model.safetensors").is_file() for m in methods)
+    assert all(list((out / "models" / f"{m}-s0" / "runs").rglob("events.out.tfevents.*")) for m in methods)
+    assert list((out / "spa" / "runs" / "curate").glob("events.out.tfevents.*"))  # curation counts too
     assert not list(out.glob("*/checkpoint-*")), "finished training keeps no checkpoints (1.6 GB each with SmolLM2)"
     saved = {path: path.stat().st_mtime for path in out.rglob("*") if path.is_file() and "stages" in path.parts}
     assert main(args) == 0  # everything is saved: a rerun generates and trains nothing, it rebuilds the report

@@ -63,3 +63,35 @@ def test_curate_writes_a_dataset_card_and_push_offline_fails_first(tiny_model_di
     for line in (f"- `policy`: {tiny_model_dir}", "- `reward`: python:tests.curation_helpers:keyword_reward",
                  "- `reviser`: reference-edit", "- `eta1`: 0.5", "- `max_edit_ratio`: 0.5"):
         assert line in card, line
+
+
+def test_curate_logs_its_counts_to_tensorboard_and_trackio(tiny_model_dir, tmp_path, monkeypatch):
+    import pytest
+
+    pytest.importorskip("trackio")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.chdir(REPO)
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
+        {"id": str(i), "prompt": "write one sentence. mention cat and mat.", "output": "the cat sat on the mat"}
+        for i in range(3)])
+    out = tmp_path / "spa"
+    assert main(["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--max_new_tokens", "8",
+                 "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
+                 "--output_dir", str(out), "--report_to", "tensorboard", "trackio", "--project", "figa-test"]) == 0
+    events = EventAccumulator(str(out / "runs" / "curate"))
+    events.Reload()
+    logged = {tag: events.Scalars(tag)[0].value for tag in events.Tags()["scalars"]}
+    assert logged["curate/read"] == 3 and logged["curate/rejected/rollout"] == 3  # 8 tokens: every rollout cut
+    assert logged["curate/truncated_rollouts"] == 3 and logged["curate/train"] == 0
+
+    from trackio.sqlite_storage import SQLiteStorage  # reads $TRACKIO_DIR, a temporary directory (conftest.py)
+
+    rows = SQLiteStorage.get_logs("figa-test", "curate")
+    assert rows and rows[0]["curate/read"] == 3 and rows[0]["curate/truncated_rollouts"] == 3
+
+
+def test_unknown_tracker_is_a_clear_error(tiny_model_dir, tmp_path, capsys):
+    assert main(["curate", "--prompts", "p.jsonl", "--policy", tiny_model_dir, "--reward", "python:m:f",
+                 "--reviser", "reference-edit", "--output_dir", str(tmp_path / "o"), "--report_to", "wandb"]) == 2
+    assert "--report_to wandb: figa curate logs to tensorboard, trackio (or none)" in capsys.readouterr().err

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKENDS
 from ..errors import FigaError
+from ..tracking import check_trackers
 from .filters import Thresholds
 
 
@@ -43,11 +44,16 @@ class CurateConfig(GenerationOptions, EndpointOptions):
                                                                     "stats.json and the rejections to this hub "
                                                                     "dataset repo (org/name)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the hub repo as private."})
+    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
+        "help": "Log the stage counts and reward means to these trackers: tensorboard (OUTPUT_DIR/runs/curate), "
+                "trackio, or none."})
+    project: str = field(default="figa", metadata={"help": "The trackio project."})
 
     def check(self) -> None:
         for name in ("prompts", "output_dir", "policy", "reward", "reviser"):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required")
+        check_trackers(self.report_to)
         if self.policy_backend not in POLICY_BACKENDS:
             raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
 

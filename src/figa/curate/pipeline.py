@@ -19,11 +19,12 @@ from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import atomic_file, write_json, write_jsonl
 from ..hub import check_hub_access, dataset_card, push_dataset
+from ..tracking import log_numbers
 from ..prompts import query_text
 from ..records import QUERY_COLUMNS, LoadReport, load_records
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
-from .report import curation_stats
+from .report import curation_numbers, curation_stats
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
 
 
@@ -225,6 +226,9 @@ def curate(config: CurateConfig) -> CurateResult:
     for stage in (rollout, score, select, revise, rescore_and_accept):
         stage(prompts, run)
     result = write_outputs(prompts, report, run)
+    log_numbers(config.report_to, config.output_dir, config.project, "curate", curation_numbers(result.stats),
+                {k: v for k, v in asdict(config).items() if k in ("policy", "reward", "reviser", "eta1", "eta2",
+                                                                   "eta3", "min_gain", "max_edit_ratio")})
     if config.push_to_hub:
         result.url = push_dataset(config.output_dir, config.push_to_hub, config.hub_private_repo)
     return result

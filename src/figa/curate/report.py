@@ -35,6 +35,15 @@ def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejecte
     }
 
 
+def curation_numbers(stats: dict) -> dict[str, float]:
+    """The counts and reward means of a run, flat, for trackers (`curate/train`, `curate/rejected/rollout`, ...)."""
+    counts = stats["counts"]
+    numbers = {f"curate/{k}": counts[k] for k in ("read", "prompts", "train", "rejected", "truncated_rollouts")}
+    numbers.update({f"curate/rejected/{stage}": n for stage, n in counts["rejected_by_stage"].items()})
+    numbers.update({f"curate/reward_{name}_mean": d["mean"] for name, d in stats["rewards"].items() if d["count"]})
+    return numbers
+
+
 def summary_table(stats: dict) -> str:
     c = stats["counts"]
     lines = [f"prompts read {c['read']}  ->  train {c['train']}, rejected {c['rejected']}"]

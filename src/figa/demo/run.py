@@ -63,6 +63,10 @@ class DemoConfig:
     tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
     dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
+    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
+        "help": "Trackers for the curation counts and every training run, as in figa train: tensorboard "
+                "(event files under each output directory's runs/), trackio, or none."})
+    project: str = field(default="figa-demo", metadata={"help": "The trackio project of the runs."})
 
     def sizes(self) -> tuple[int, int, float]:
         train, heldout, epochs = SIZES["quick" if self.quick else "default"]
@@ -85,7 +89,8 @@ def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs:
         per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
         gamma=config.gamma, tau=config.tau, dpo_beta=config.dpo_beta, precompute_ref_log_probs=True, seed=seed,
         logging_steps=1,
-        save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512, report_to="none",
+        save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512, report_to=config.report_to,
+        project=config.project, run_name=os.path.basename(out),
         disable_tqdm=False, resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
 
 
@@ -139,7 +144,8 @@ def run(config: DemoConfig) -> str:
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
     curated = time.time()
     curation = curate(CurateConfig(prompts=train_prompts, output_dir=os.path.join(out, "spa"), policy=model,
-                                   reward=f"{TASK}:reward", reviser=f"{TASK}:revise", eta1=1.0, **decoding))
+                                   reward=f"{TASK}:reward", reviser=f"{TASK}:revise", eta1=1.0,
+                                   report_to=config.report_to, project=config.project, **decoding))
     curation_seconds = time.time() - curated
     print(summary_table(curation.stats))
     data = os.path.join(curation.output_dir, "train.jsonl")
