@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -189,3 +190,54 @@ def test_cut_rows_give_the_same_loss_and_gradients_as_full_rows(tiny_model_dir, 
     assert cut_loss == pytest.approx(full_loss, rel=1e-5)
     for a, b in zip(cut_grads, full_grads):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
+    from figa.data import tokenize_pairs
+    from figa.loss import LossSettings, pair_weights
+    from figa.records import load_records
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    original, revised = "the cat sat on the mat.", "the dog sat on the mat."
+    spans = {"original": [{"start": 4, "end": 7, "weight": 1.0}],  # "cat"
+             "revised": [{"start": 5, "end": 6, "weight": 2.0},  # the "o" of "dog": cuts that token
+                         {"start": 19, "end": 22, "weight": 0.5}]}  # "mat"
+    records, _ = load_records([{"id": "1", "prompt": "where?", "original_output": original,
+                                "revised_output": revised, "span_weights": spans}])
+    row = tokenize_pairs(records, tokenizer, prompt_format="plain")[0][0]
+    weights = pair_weights(row, LossSettings(weighting="external", alpha=1.0, beta=0.5))
+
+    def expected(text, side_spans):
+        encoded = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        out = []
+        for start, end in encoded["offset_mapping"]:
+            piece = text[start:end]
+            out.append(next((s["weight"] for s in side_spans if piece.strip() and
+                             set(range(start, end)) & set(range(s["start"], s["end"]))), 0.0))
+        return out
+
+    dog = [tokenizer.decode([t]).strip() for t, w in zip(row["revised_ids"], weights["revised"]) if w == 2.0]
+    assert "".join(dog) == "dog"  # the span cut "dog": the whole token (or every token of the word it cut) counts
+    assert weights["revised"].tolist() == expected(revised, spans["revised"]) + [1.0]  # EOS: alpha
+    assert weights["original"].tolist() == [-0.5 * w for w in expected(original, spans["original"])] + [0.0]
+
+
+@pytest.mark.parametrize("spans, problem", [
+    ({"original": [], "revised": [{"start": 3, "end": 99, "weight": 1}]}, "span_weights.revised[0]': span 3-99 is out of range"),
+    ({"original": [], "revised": [{"start": 0, "end": 5, "weight": 1}, {"start": 4, "end": 6, "weight": 1}]},
+     "span_weights.revised[1]': span 4-6 overlaps the span before it"),
+    ({"original": [{"start": 0, "end": 3, "weight": float("nan")}], "revised": []},
+     "span_weights.original[0].weight': expected a finite number >= 0, got nan"),
+    ({"original": [{"start": 0, "end": 3}], "revised": []}, "span_weights.original[0].weight'"),
+    ([1, 2], "span_weights': expected"),
+])
+def test_bad_span_weights_name_file_line_and_field(spans, problem, tmp_path):
+    from figa import RecordError
+    from figa.records import load_records
+
+    path = tmp_path / "spa.jsonl"
+    good = {"prompt": "where?", "original_output": "the cat sat.", "revised_output": "the dog sat."}
+    path.write_text(json.dumps(good) + "\n" + json.dumps({**good, "id": "2", "span_weights": spans}) + "\n")
+    with pytest.raises(RecordError) as error:
+        load_records(str(path))
+    assert str(error.value).startswith(f"{path}:2: field '") and problem in str(error.value)

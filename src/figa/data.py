@@ -23,7 +23,7 @@ from .loss import LossSettings, pair_weights
 from .modeling import require_eos
 from .prompts import adds_special_tokens, render_prompt, resolve_format
 
-PREPROCESSING_VERSION = "4"
+PREPROCESSING_VERSION = "5"
 _IDS, _CODES, _WEIGHTS = List(Value("int32")), List(Value("int8")), List(Value("float32"))
 TOKENIZED_FEATURES = Features({
     "id": Value("string"), "prompt_ids": _IDS, "original_ids": _IDS, "original_codes": _CODES,
@@ -49,6 +49,16 @@ def _token_ids(tokenizer, texts: list[str], add_special_tokens: bool) -> tuple[l
     return tokenizer(texts, add_special_tokens=add_special_tokens)["input_ids"], None
 
 
+def spans_to_tokens(spans: list[dict], offsets) -> list[float]:
+    """Each token's weight from character spans: the weight of the span that covers any of its characters (a span
+    that cuts a token weights the whole token; a token two spans cut takes the larger weight); 0 outside spans."""
+    weights = []
+    for start, end in offsets:
+        covering = [s["weight"] for s in spans if s["start"] < max(end, start + 1) and start < s["end"]]
+        weights.append(max(covering, default=0.0))
+    return weights
+
+
 def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int) -> dict:
     rows = [dict(zip(batch, values)) for values in zip(*batch.values())]
     prompts = [render_prompt(row, prompt_format, tokenizer) for row in rows]
@@ -67,6 +77,12 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
         elif not o_ids or not r_ids:
             problem = ("revised_output" if not r_ids else "original_output", "tokenises to no tokens")
         weights = row.get("token_weights")
+        if row.get("span_weights") is not None:
+            if original_offsets is None:
+                problem = ("span_weights", "mapping character spans onto tokens needs a fast tokenizer (offsets)")
+            else:
+                weights = {"original": spans_to_tokens(row["span_weights"]["original"], original_offsets[i]),
+                           "revised": spans_to_tokens(row["span_weights"]["revised"], revised_offsets[i])}
         for side, ids in (("original", o_ids), ("revised", r_ids)):
             if weights is not None and problem is None and len(weights[side]) != len(ids):
                 problem = (f"token_weights.{side}",

@@ -2,7 +2,8 @@
 
 A record holds one query (`prompt` | `messages` | `instruction` [+ `input`]), the policy's response
 `original_output` (alias `rejected`) and its minimal revision `revised_output` (alias `chosen`), and
-optionally a reference `output`, `rewards`, `token_weights`, `id`, `meta`. Unknown fields are ignored.
+optionally a reference `output`, `rewards`, `token_weights` or `span_weights`, `id`, `meta`. Unknown fields
+are ignored.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ALIASES = {"original_output": "rejected", "revised_output": "chosen"}
 ROLES = ("system", "user", "assistant", "tool")
 # The columns of a normalised record, in the order the training data set stores them.
 COLUMNS = ("id", "prompt", "messages", "instruction", "input", "original_output", "revised_output",
-           "output", "rewards", "token_weights")
+           "output", "rewards", "token_weights", "span_weights")
 
 
 class _FieldError(Exception):
@@ -144,6 +145,44 @@ def _token_weights(raw: dict) -> dict | None:
     return {side: [float(w) for w in value[side]] for side in ("original", "revised")}
 
 
+def _finite_number(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _spans(value, side: str, text: str) -> list[dict]:
+    """Character spans of one response: in range, not overlapping, each with a finite weight >= 0."""
+    name = f"span_weights.{side}"
+    if not isinstance(value, list):
+        raise _FieldError(name, 'expected a list of {"start", "end", "weight"}')
+    spans, last_end = [], 0
+    for i, span in enumerate(sorted(value, key=lambda v: v.get("start", 0) if isinstance(v, dict) else 0)):
+        if not isinstance(span, dict) or not all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool)
+                                                 for k in ("start", "end")):
+            raise _FieldError(f"{name}[{i}]", 'expected {"start": int, "end": int, "weight": number}')
+        start, end, weight = span["start"], span["end"], span.get("weight")
+        if not 0 <= start < end <= len(text):
+            raise _FieldError(f"{name}[{i}]", f"span {start}-{end} is out of range (the response has {len(text)} "
+                                              "characters; start < end)")
+        if start < last_end:
+            raise _FieldError(f"{name}[{i}]", f"span {start}-{end} overlaps the span before it")
+        if not _finite_number(weight) or weight < 0:
+            raise _FieldError(f"{name}[{i}].weight", f"expected a finite number >= 0, got {weight!r}")
+        spans.append({"start": start, "end": end, "weight": float(weight)})
+        last_end = end
+    return spans
+
+
+def _span_weights(raw: dict, record: dict) -> dict | None:
+    value = raw.get("span_weights")
+    if value is None:
+        return None
+    if raw.get("token_weights") is not None:
+        raise _FieldError("span_weights", "a record has token_weights or span_weights, not both")
+    if not isinstance(value, dict) or set(value) != {"original", "revised"}:
+        raise _FieldError("span_weights", 'expected {"original": [...], "revised": [...]}')
+    return {side: _spans(value[side], side, record[f"{side}_output"]) for side in ("original", "revised")}
+
+
 def content_id(record: dict) -> str:
     """A stable id from a record's content, for records that bring none."""
     key = {k: record.get(k) for k in ("prompt", "messages", "instruction", "input",
@@ -162,6 +201,7 @@ def normalize_record(raw: Any, require_responses: bool = True) -> dict:
     record["output"] = _text(raw, "output", required=False)
     record["rewards"] = _rewards(raw)
     record["token_weights"] = _token_weights(raw)
+    record["span_weights"] = _span_weights(raw, record) if require_responses else None
     raw_id = raw.get("id")
     if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
         raise _FieldError("id", f"expected a string or an integer, got {type(raw_id).__name__}")

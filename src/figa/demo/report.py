@@ -21,21 +21,32 @@ def _interval(value: dict | None, signed: bool = False) -> str:
     return f"{value['mean']:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
+HEADER = ["method", "reward [95% CI]", "vs SFT [95% CI]", "vs DPO [95% CI]", "words", "words / base",
+          "reward, no length constraint", "words / base there", "quotes not asked", "repeating", "hit token limit"]
+
+
+def _cells(r: dict) -> list[str]:
+    free, deg = r["no_length_constraint"], r["degeneration"]
+    return [r["method"], _interval(r["reward"]), _interval(r.get("vs_sft"), True), _interval(r.get("vs_dpo"), True),
+            f"{r['mean_words']:.1f}", f"{r['words_vs_base']:.2f}", _interval(free["reward"]),
+            f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
+            f"{deg['quotes_not_asked']:.0%}", f"{deg['repeating']:.0%}", f"{deg['hit_token_limit']:.0%}"]
+
+
 def table(rows: list[dict]) -> str:
-    header = ["method", "reward [95% CI]", "vs SFT [95% CI]", "vs DPO [95% CI]", "words", "x base",
-              "reward, no length constraint", "x base words there", "quotes not asked", "repeating", "hit limit"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for r in rows:
-        free, deg = r["no_length_constraint"], r["degeneration"]
-        cells = [r["method"], _interval(r["reward"]), _interval(r.get("vs_sft"), True), _interval(r.get("vs_dpo"), True),
-                 f"{r['mean_words']:.1f}", f"{r['words_vs_base']:.2f}", _interval(free["reward"]),
-                 f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
-                 f"{deg['quotes_not_asked']:.0%}", f"{deg['repeating']:.0%}", f"{deg['hit_token_limit']:.0%}"]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The methods as a markdown table (printed, and pasted into the README)."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    return "\n".join(lines + ["| " + " | ".join(_cells(r)) + " |" for r in rows])
+
+
+def _html_table(rows: list[dict]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in HEADER)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(r)) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _svg(figure) -> str:
+    """The figure as inline SVG (text kept as text: searchable, and smaller than glyph paths)."""
     import matplotlib.pyplot as plt
 
     buffer = io.StringIO()
@@ -45,8 +56,18 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]
 
 
-def _reward_chart(rows: list[dict]) -> str:
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.fonttype"] = "none"
+    return plt
+
+
+def _reward_chart(rows: list[dict]) -> str:
+    plt = _pyplot()
 
     figure, axes = plt.subplots(figsize=(6, 3))
     names = [r["method"] for r in rows]
@@ -60,7 +81,7 @@ def _reward_chart(rows: list[dict]) -> str:
 
 
 def _constraint_chart(constraints: dict) -> str:
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     methods = list(constraints)
     kinds = list(dict.fromkeys(k for m in methods for k in constraints[m]))
@@ -78,7 +99,7 @@ def _constraint_chart(constraints: dict) -> str:
 
 
 def _curves(training: dict) -> str:
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     figure, axes = plt.subplots(figsize=(7, 3))
     for name, report in training.items():
@@ -113,7 +134,7 @@ def summary(settings: dict, curation: dict, training: dict, results: dict, timin
                          "usable_rollouts": usable / max(counts["prompts"], 1)},
             "training": {name: {"steps": t["log_history"][-1].get("step"), "metrics": t["metrics"], "loss": t["loss"]}
                          for name, t in training.items()},
-            "methods": rows, "per_constraint": per_constraint(results, methods, seeds)}
+            "methods": rows, "per_constraint": per_constraint(results, ["base", *methods], seeds)}
 
 
 def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> str:
@@ -130,7 +151,7 @@ td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{
 <p>Model {html.escape(str(settings['model']))}; {settings['train_prompts']} training and {settings['heldout_prompts']}
 held-out prompts on disjoint topics; {settings['epochs']} epochs at learning rate {settings['learning_rate']}, batch
 {settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes.</p>
-<h2>Held-out reward</h2><pre>{html.escape(table(report['methods']))}</pre>{_reward_chart(report['methods'])}
+<h2>Held-out reward</h2>{_html_table(report['methods'])}{_reward_chart(report['methods'])}
 <h2>Per constraint kind</h2>{_constraint_chart(report['per_constraint'])}
 <h2>Curated data</h2><p>{c['read']} prompts, {c['train']} pairs kept, {c['rejected']} rejected
 ({html.escape(', '.join(f'{k}: {v}' for k, v in c['rejected_by_stage'].items()))});
