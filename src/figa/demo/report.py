@@ -150,7 +150,8 @@ td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{
 <body><h1>figa demo: base vs {html.escape(' vs '.join(settings['methods']))}</h1>
 <p>Model {html.escape(str(settings['model']))}; {settings['train_prompts']} training and {settings['heldout_prompts']}
 held-out prompts on disjoint topics; {settings['epochs']} epochs at learning rate {settings['learning_rate']}, batch
-{settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes.</p>
+{settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes
+({html.escape(', '.join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timing.items() if k != 'total_seconds'))}).</p>
 <h2>Held-out reward</h2>{_html_table(report['methods'])}{_reward_chart(report['methods'])}
 <h2>Per constraint kind</h2>{_constraint_chart(report['per_constraint'])}
 <h2>Curated data</h2><p>{c['read']} prompts, {c['train']} pairs kept, {c['rejected']} rejected

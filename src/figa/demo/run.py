@@ -151,11 +151,14 @@ def run(config: DemoConfig) -> str:
     data = os.path.join(curation.output_dir, "train.jsonl")
 
     _step(4, f"figa train: {', '.join(config.methods)} on the same pairs, steps, learning rate and seeds {seeds}")
+    trained = time.time()
     training = {run_name(method, s): _train(config, model, data, os.path.join(out, "models", run_name(method, s)),
                                             method, s, epochs)
                 for method in config.methods for s in seeds}
 
+    training_seconds = time.time() - trained
     _step(5, "figa eval: every model on the held-out prompts")
+    evaluated = time.time()
     names = ["base", *training]
     results = evaluate(EvalConfig(
         model=[model, *(os.path.join(out, "models", name) for name in training)], names=names,
@@ -165,4 +168,5 @@ def run(config: DemoConfig) -> str:
     settings = dict(asdict(config), model=model, train_prompts=n_train, heldout_prompts=n_heldout, epochs=epochs,
                     training_seeds=seeds)
     return write_report(out, settings, curation.stats, training, results, {
-        "total_seconds": time.time() - started, "curation_seconds": curation_seconds})
+        "total_seconds": time.time() - started, "curation_seconds": curation_seconds,
+        "training_seconds": training_seconds, "evaluation_seconds": time.time() - evaluated})
