@@ -241,3 +241,11 @@ def test_bad_span_weights_name_file_line_and_field(spans, problem, tmp_path):
     with pytest.raises(RecordError) as error:
         load_records(str(path))
     assert str(error.value).startswith(f"{path}:2: field '") and problem in str(error.value)
+
+
+def test_eos_weight_replaces_alpha_on_the_eos_only(tiny_model_dir):
+    record = {"original_output": "the cat sat on the mat.", "revised_output": "the dog sat on the mat."}
+    default, _ = _weights(tiny_model_dir, record, weighting="figa", alpha=1.0, gamma=0.0)
+    lowered, _ = _weights(tiny_model_dir, record, weighting="figa", alpha=1.0, gamma=0.0, eos_weight=0.25)
+    assert default["revised"][-1] == 1.0 and lowered["revised"][-1] == 0.25
+    assert lowered["revised"][:-1] == default["revised"][:-1] and lowered["original"] == default["original"]

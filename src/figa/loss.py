@@ -7,7 +7,7 @@ For one pair, over response tokens only:
 
     w+_t = alpha  if revised token t was added or substituted (`bow`: if its word is not in the original)
            gamma  if it was kept (`bow`: if its word is in the original)
-           alpha  for the EOS that ends the revision, always
+           alpha  for the EOS that ends the revision, always (`eos_weight` overrides it, for ablations)
     the second sum runs over original tokens that were deleted or substituted (`bow`: whose word is not in the
     revision), never the original's EOS;
     g_t  = 1 if nll(original_t) <= tau else 0   (the gate: only push down tokens that still have mass)
@@ -28,7 +28,7 @@ from .edits import KEEP
 from .errors import FigaError
 
 WEIGHTINGS = ("figa", "bow", "sft", "external")
-LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")
+LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run reports record (and eos_weight when set)
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class LossSettings:
     beta: float = 0.5
     gamma: float = 0.0
     tau: float = 0.6
+    eos_weight: float | None = None  # the weight of the EOS ending the revision; None: alpha (the paper's rule)
 
 
 def revised_weights(codes: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:
@@ -77,7 +78,8 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
             raise FigaError("weighting='bow' maps tokens to words by their character offsets: use a fast tokenizer")
         up = revised_weights(torch.as_tensor(pair[f"revised_{kind}"]), settings.alpha, settings.gamma)
         down = original_weights(torch.as_tensor(pair[f"original_{kind}"]), settings.beta)
-    weights = {"revised": _ending_with_eos(up, n_revised, settings.alpha)}
+    eos = settings.alpha if settings.eos_weight is None else settings.eos_weight
+    weights = {"revised": _ending_with_eos(up, n_revised, eos)}
     if settings.beta != 0:
         weights["original"] = _ending_with_eos(down, n_original, 0.0)
     return weights

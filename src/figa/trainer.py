@@ -35,6 +35,9 @@ class FIGAConfig(TrainingArguments):
     gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of revised tokens that were kept."})
     tau: float = field(default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its "
                                                       "nll <= tau."})
+    eos_weight: float | None = field(default=None, metadata={
+        "help": "Weight of the EOS that ends each revision (default: alpha, the paper's rule; figa and bow "
+                "weightings)."})
     weighting: str = field(default=LossSettings.weighting, metadata={
         "help": "figa: weights from edit kinds; bow: from bag-of-words changes; sft: every revised token weight 1, "
                 "no push-down (baseline); "
@@ -76,7 +79,7 @@ class FIGAConfig(TrainingArguments):
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
 
     def loss_settings(self) -> LossSettings:
-        return LossSettings(self.weighting, self.alpha, self.beta, self.gamma, self.tau)
+        return LossSettings(self.weighting, self.alpha, self.beta, self.gamma, self.tau, self.eos_weight)
 
 
 def _logits_mode(forward) -> str:

@@ -161,7 +161,8 @@ def _write_card(model_args: ModelArguments, config: FIGAConfig, report: dict) ->
 def loss_settings_of(config: FIGAConfig) -> dict:
     """What the run report records of the loss: FIGA's settings, or the baseline method and its settings."""
     if config.method == "figa":
-        return {name: getattr(config, name) for name in LOSS_SETTINGS}
+        settings = {name: getattr(config, name) for name in LOSS_SETTINGS}
+        return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
     return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}
 
 

@@ -61,6 +61,8 @@ class DemoConfig:
     gamma: float = field(default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that "
                                                                        "were kept."})
     tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
+    eos_weight: float | None = field(default=None, metadata={"help": "FIGA: weight of the EOS ending each revision "
+                                                                      "(default: alpha)."})
     dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
@@ -87,11 +89,11 @@ def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs:
     return FIGAConfig(
         output_dir=out, method=method, weighting="figa", num_train_epochs=epochs, learning_rate=config.learning_rate,
         per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
-        gamma=config.gamma, tau=config.tau, dpo_beta=config.dpo_beta, precompute_ref_log_probs=True, seed=seed,
-        logging_steps=1,
-        save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512, report_to=config.report_to,
-        project=config.project, run_name=os.path.basename(out),
-        disable_tqdm=False, resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
+        gamma=config.gamma, tau=config.tau, eos_weight=config.eos_weight, dpo_beta=config.dpo_beta,
+        precompute_ref_log_probs=True, seed=seed, logging_steps=1, save_strategy="steps", save_steps=10,
+        save_total_limit=1, max_length=512, report_to=config.report_to, project=config.project,
+        run_name=os.path.basename(out), disable_tqdm=False,
+        resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
 
 
 def _train(config: DemoConfig, model: str, data: str, out: str, method: str, seed: int, epochs: float) -> dict:
