@@ -42,6 +42,7 @@ def test_method_numbers_by_hand():
     free = figa["no_length_constraint"]  # QUOTES and PLAIN have no length constraint, LIMITED has one
     assert free["prompts"] == 2 and free["reward"]["mean"] == pytest.approx(1.75 / 2)
     assert figa["degeneration"]["quotes_not_asked"] == pytest.approx(1 / 2)  # PLAIN quoted, LIMITED not
+    assert figa["degeneration"]["lowercase_not_asked"] == pytest.approx(1.0)  # every prompt; every answer lowercase
     dpo = method_summary(results(), "dpo", [0], samples=200)
     assert dpo["degeneration"]["repeating"] == pytest.approx(1 / 3) and "vs_dpo" not in dpo
 

@@ -33,14 +33,23 @@ def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
     return {"mean": float(values.mean()), "ci95": [low, high]}
 
 
+def _not_asked(results: dict, method: str, seeds: list[int], kind: str, shows) -> float:
+    """The share of answers that show a constraint's surface form (`shows(text)`) on prompts that did not ask for it."""
+    unasked = np.array([not any(c.kind == kind for c in constraints_in(e["prompt"])) for e in results["responses"]])
+    shown = _matrix(results, method, seeds, lambda e, r: shows(r["response"] or ""))[:, unasked]
+    return float(shown.mean()) if shown.size else 0.0
+
+
+def _all_lowercase(text: str) -> bool:
+    return text == text.lower() and any(ch.isalpha() for ch in text)
+
+
 def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
-    asked_quotes = np.array([any(c.kind == "quotes" for c in constraints_in(e["prompt"])) for e in results["responses"]])
     truncated = _matrix(results, method, seeds, lambda e, r: bool(r.get("truncated")))
     repeating = _matrix(results, method, seeds, lambda e, r: degenerate(r["response"] or ""))
-    quoted = _matrix(results, method, seeds, lambda e, r: _wrapped_in_quotes(r["response"] or ""))
-    unasked = quoted[:, ~asked_quotes]
     return {"hit_token_limit": float(truncated.mean()), "repeating": float(repeating.mean()),
-            "quotes_not_asked": float(unasked.mean()) if unasked.size else 0.0}
+            "quotes_not_asked": _not_asked(results, method, seeds, "quotes", _wrapped_in_quotes),
+            "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase)}
 
 
 def method_summary(results: dict, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:

@@ -22,7 +22,8 @@ def _interval(value: dict | None, signed: bool = False) -> str:
 
 
 HEADER = ["method", "reward [95% CI]", "vs SFT [95% CI]", "vs DPO [95% CI]", "words", "words / base",
-          "reward, no length constraint", "words / base there", "quotes not asked", "repeating", "hit token limit"]
+          "reward, no length constraint", "words / base there", "quotes not asked", "lowercase not asked",
+          "repeating", "hit token limit"]
 
 
 def _cells(r: dict) -> list[str]:
@@ -30,7 +31,8 @@ def _cells(r: dict) -> list[str]:
     return [r["method"], _interval(r["reward"]), _interval(r.get("vs_sft"), True), _interval(r.get("vs_dpo"), True),
             f"{r['mean_words']:.1f}", f"{r['words_vs_base']:.2f}", _interval(free["reward"]),
             f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
-            f"{deg['quotes_not_asked']:.0%}", f"{deg['repeating']:.0%}", f"{deg['hit_token_limit']:.0%}"]
+            f"{deg['quotes_not_asked']:.0%}", f"{deg['lowercase_not_asked']:.0%}", f"{deg['repeating']:.0%}",
+            f"{deg['hit_token_limit']:.0%}"]
 
 
 def table(rows: list[dict]) -> str:
