@@ -43,8 +43,8 @@ def model_card(base_model: str, data: list[dict], loss: dict, training_args: dic
     from huggingface_hub import ModelCard, ModelCardData
 
     sources = [d["source"] for d in data]
-    card_data = ModelCardData(base_model=base_model if not os.path.exists(base_model) else None, library_name="transformers",
-                              tags=TAGS + [loss.get("method", "figa")], model_name=name,
+    card_data = ModelCardData(base_model=None if os.path.exists(base_model) else base_model,  # hub ids only
+                              library_name="transformers", tags=TAGS + [loss.get("method", "figa")], model_name=name,
                               datasets=[s for s in sources if not os.path.exists(s)] or None)
     method = loss.get("method", "figa")
     text = f"""---

@@ -68,8 +68,8 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
         return {"revised": torch.ones(n_revised)}
     if settings.weighting == "external":
         if pair.get("revised_ext") is None:
-            raise FigaError(f"record {pair.get('id')!r} has no token_weights or span_weights, which weighting='external' "
-                            "needs")
+            raise FigaError(f"record {pair.get('id')!r} has no token_weights or span_weights, which "
+                            "weighting='external' needs")
         up = torch.tensor(pair["revised_ext"], dtype=torch.float32)  # the record's weights replace alpha/gamma
         down = -settings.beta * torch.tensor(pair["original_ext"], dtype=torch.float32)
     else:  # figa: the Levenshtein edit codes; bow: 1 where the token's word is missing from the other response

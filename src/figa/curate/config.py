@@ -17,7 +17,8 @@ class CurateConfig(GenerationOptions, EndpointOptions):
                                                          "instruction (+input), optional output and id."})
     output_dir: str = field(default=None, metadata={"help": "Where train.jsonl, rejected.jsonl, stats.json go."})
     policy: str = field(default=None, metadata={"help": "The model being aligned (path, hub id or API model)."})
-    policy_backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
+    policy_backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.",
+                                                        "choices": list(POLICY_BACKENDS)})
     reward: str = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
     reviser: str = field(default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or "
                                                          "python:module:function."})
@@ -27,8 +28,8 @@ class CurateConfig(GenerationOptions, EndpointOptions):
                                                        "reward(original) > eta3."})
     min_gain: float = field(default=Thresholds.min_gain, metadata={"help": "Keep a revision when reward(revised) - "
                                                             "reward(original) >= min_gain."})
-    max_edit_ratio: float = field(default=Thresholds.max_edit_ratio, metadata={"help": "... and word edit distance / original "
-                                                                 "length <= max_edit_ratio."})
+    max_edit_ratio: float = field(default=Thresholds.max_edit_ratio, metadata={
+        "help": "... and word edit distance / original length <= max_edit_ratio."})
     revise_target: float | None = field(default=None, metadata={"help": "reference-edit stops once the reward "
                                                                         "reaches this (default: eta1)."})
     revision_template: str | None = field(default=None, metadata={"help": "A file with your revision prompt "

@@ -3,8 +3,6 @@ lengths, a length-controlled reward, signs of degeneration, and per-constraint s
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from ..evaluation.stats import bootstrap_seeds_prompts_ci
@@ -91,7 +89,3 @@ def per_constraint(results: dict, methods: list[str], seeds: list[int]) -> dict:
 
 def summarize_methods(results: dict, methods: list[str], seeds: list[int], samples: int = 1000) -> list[dict]:
     return [method_summary(results, method, seeds, samples) for method in ["base", *methods]]
-
-
-def word_count(text: str) -> int:
-    return len(re.findall(r"\S+", text))

@@ -130,13 +130,18 @@ def summary(settings: dict, curation: dict, training: dict, results: dict, timin
     counts = curation["counts"]
     usable = counts["prompts"] - counts["rejected_by_stage"].get("rollout", 0)
     return {"settings": settings, "timing": {k: round(v, 1) for k, v in timing.items()},
-            "curation": {"counts": counts, "train_rewards": curation["train_rewards"], "edit_ratio": curation["edit_ratio"],
+            "curation": {"counts": counts, "train_rewards": curation["train_rewards"],
+                         "edit_ratio": curation["edit_ratio"],
                          "pairs_per_minute_of_demo": counts["train"] / (timing["total_seconds"] / 60),
                          "pairs_per_minute_of_curation": counts["train"] / (timing["curation_seconds"] / 60),
                          "usable_rollouts": usable / max(counts["prompts"], 1)},
             "training": {name: {"steps": t["log_history"][-1].get("step"), "metrics": t["metrics"], "loss": t["loss"]}
                          for name, t in training.items()},
             "methods": rows, "per_constraint": per_constraint(results, ["base", *methods], seeds)}
+
+
+def _stage_minutes(timing: dict) -> str:
+    return ", ".join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timing.items() if k != "total_seconds")
 
 
 def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> str:
@@ -153,7 +158,7 @@ td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{
 <p>Model {html.escape(str(settings['model']))}; {settings['train_prompts']} training and {settings['heldout_prompts']}
 held-out prompts on disjoint topics; {settings['epochs']} epochs at learning rate {settings['learning_rate']}, batch
 {settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes
-({html.escape(', '.join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timing.items() if k != 'total_seconds'))}).</p>
+({html.escape(_stage_minutes(timing))}).</p>
 <h2>Held-out reward</h2>{_html_table(report['methods'])}{_reward_chart(report['methods'])}
 <h2>Per constraint kind</h2>{_constraint_chart(report['per_constraint'])}
 <h2>Curated data</h2><p>{c['read']} prompts, {c['train']} pairs kept, {c['rejected']} rejected
