@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.stats import bootstrap_seeds_prompts_ci
-from .task import CONSTRAINT_KINDS, constraints_in, degenerate, satisfied
+from .task import CONSTRAINT_KINDS, Constraint, constraints_in, degenerate, satisfied
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
 
@@ -22,8 +22,7 @@ def _matrix(results: dict, method: str, seeds: list[int], key) -> np.ndarray:
 
 
 def _wrapped_in_quotes(text: str) -> bool:
-    stripped = text.strip()
-    return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
+    return Constraint("quotes").holds(text)
 
 
 def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
