@@ -229,6 +229,8 @@ def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
     ({"original": [{"start": 0, "end": 3, "weight": float("nan")}], "revised": []},
      "span_weights.original[0].weight': expected a finite number >= 0, got nan"),
     ({"original": [{"start": 0, "end": 3}], "revised": []}, "span_weights.original[0].weight'"),
+    ({"original": [], "revised": [{"start": 4, "end": 6, "weight": 1}, {"start": "a", "end": 3, "weight": 1}]},
+     "span_weights.revised[1]': expected {\"start\": int"),  # the record's own index, not the sorted one
     ([1, 2], "span_weights': expected"),
 ])
 def test_bad_span_weights_name_file_line_and_field(spans, problem, tmp_path):

@@ -155,7 +155,9 @@ def _spans(value, side: str, text: str) -> list[dict]:
     if not isinstance(value, list):
         raise _FieldError(name, 'expected a list of {"start", "end", "weight"}')
     spans, last_end = [], 0
-    for i, span in enumerate(sorted(value, key=lambda v: v.get("start", 0) if isinstance(v, dict) else 0)):
+    ordered = sorted(enumerate(value), key=lambda iv: iv[1].get("start") if isinstance(iv[1], dict)
+                     and isinstance(iv[1].get("start"), int) else 0)
+    for i, span in ordered:  # i: the span's place in the record, for the error message
         if not isinstance(span, dict) or not all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool)
                                                  for k in ("start", "end")):
             raise _FieldError(f"{name}[{i}]", 'expected {"start": int, "end": int, "weight": number}')
