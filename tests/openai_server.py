@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol, for tests.
 
-Revisions are scripted (the original plus the prompt's missing keywords); judge requests get "7" and
-other requests "a plain answer". Faults are injected by the hash
+Revisions are scripted (the original plus the prompt's missing keywords); reward-judge requests get "7",
+`figa weigh` judge requests the words of each side missing from the other (scripted_weights), and other requests
+"a plain answer". Faults are injected by the hash
 of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
 or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
 an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops), LONG_ANSWER get a reply
@@ -17,10 +18,32 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from .curation_helpers import KEYWORDS
 
 
-def scripted_reply(content: str) -> str:
+def scripted_weights(content: str, answered: int) -> str:
+    """A `figa weigh` judge: the response's words missing from the revision are wrong, the revision's words
+    missing from the response are fixes (weighted: score 0.5 and 1). Requests with UNQUOTABLE get a quote that is
+    not in the revision in their first answer; NEVER_JSON requests never get JSON."""
+    if "NEVER_JSON" in content:
+        return "The revision is better."
+    original, revised = content.split("\n\nResponse:\n", 1)[1].split("\n\nReply with JSON", 1)[0].split(
+        "\n\nRevision:\n")
+    weighted = '"score"' in content
+
+    def quotes(words, score):
+        return [{"text": w, "score": score} if weighted else w for w in words]
+
+    wrong = [w for w in original.split() if w not in revised.split()]
+    fixes = [w for w in revised.split() if w not in original.split()]
+    if "UNQUOTABLE" in content and answered == 1:
+        fixes = ["words the revision does not have"]
+    return "```json\n" + json.dumps({"wrong": quotes(wrong, 0.5), "fixes": quotes(fixes, 1.0)}) + "\n```"
+
+
+def scripted_reply(content: str, answered: int = 1) -> str:
     """A revision for revision requests, a score for judge requests, a fixed answer for rollouts."""
     if content.startswith("Rate how well"):
         return "7"
+    if content.startswith("Compare a response with its revision"):
+        return scripted_weights(content, answered)
     if "Response to revise:" not in content:
         return "a plain answer"
     original = content.split("Response to revise:\n", 1)[1]
@@ -30,7 +53,7 @@ def scripted_reply(content: str) -> str:
 
 class Server:
     def __init__(self, faults: bool = True):
-        self.faults, self.attempts, self.authorizations = faults, {}, []
+        self.faults, self.attempts, self.answered, self.authorizations = faults, {}, {}, []
         self.lock, self.stopping = threading.Lock(), threading.Event()
         server = self
 
@@ -63,9 +86,11 @@ class Server:
                     return self._raw(200, b'{"id": "x", "choices": [{"mess')
                 if fault == 4:
                     time.sleep(0.3)
+                with server.lock:
+                    server.answered[key] = answered = server.answered.get(key, 0) + 1
                 choices = [] if "EMPTY_CHOICES" in content else [
                     {"index": 0, "finish_reason": "length" if "LONG_ANSWER" in content else "stop",
-                     "message": {"role": "assistant", "content": scripted_reply(content)}}]
+                     "message": {"role": "assistant", "content": scripted_reply(content, answered)}}]
                 self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
                                  "model": body["model"], "choices": choices,
                                  "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})

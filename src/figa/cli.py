@@ -11,6 +11,7 @@ from .errors import FigaError
 COMMANDS = {
     "demo": ("figa.commands.demo", "offline end-to-end demo: base vs SFT vs FIGA on a small real model"),
     "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
+    "weigh": ("figa.commands.weigh", "token weights from a judge: span_weights for --weighting external"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
