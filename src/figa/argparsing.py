@@ -21,15 +21,7 @@ def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: 
             raise FigaError("--config needs a file path")
         config_path = argv[index + 1]
     if config_path:
-        if not os.path.isfile(config_path):
-            raise FigaError(f"--config {config_path}: no such file")
-        try:
-            with open(config_path, encoding="utf-8") as handle:
-                values = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as error:
-            raise FigaError(f"--config {config_path}: not valid YAML: {error}") from None
-        if not isinstance(values, dict):
-            raise FigaError(f"--config {config_path}: expected a mapping of option: value")
+        values = read_yaml(config_path, "--config")
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -43,3 +35,30 @@ def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: 
     except ValueError as error:  # raised by a dataclass's own checks (e.g. TrainingArguments.__post_init__)
         raise FigaError(str(error)) from None
     return tuple(parsed[: len(dataclass_types)])
+
+
+def read_yaml(path: str, option: str) -> dict:
+    """The option: value mapping in the YAML file PATH (given as OPTION, for messages)."""
+    if not os.path.isfile(path):
+        raise FigaError(f"{option} {path}: no such file")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    except yaml.YAMLError as error:
+        raise FigaError(f"{option} {path}: not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise FigaError(f"{option} {path}: expected a mapping of option: value")
+    return values
+
+
+def from_values(dataclass_types: tuple, values: dict, option: str) -> tuple:
+    """The dataclasses filled from VALUES (a command's options by name, as in its `--config` YAML)."""
+    parser = HfArgumentParser(dataclass_types)
+    known = {action.dest for action in parser._actions}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise FigaError(f"{option}: unknown options {', '.join(unknown)}")
+    try:
+        return tuple(parser.parse_dict(values))
+    except (ValueError, TypeError) as error:
+        raise FigaError(f"{option}: {error}") from None

@@ -13,6 +13,7 @@ COMMANDS = {
     "curate": ("figa.commands.curate", "build SPA training pairs: rollout, reward, revise, filter"),
     "weigh": ("figa.commands.weigh", "token weights from a judge: span_weights for --weighting external"),
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
+    "loop": ("figa.commands.loop", "rounds of curate -> train -> eval, each from the last round's model"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
 }

@@ -8,13 +8,9 @@ resumes: rerunning the same command continues where it stopped.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from dataclasses import asdict, dataclass, field
-
-from transformers.trainer_utils import sort_checkpoints
 
 from ..curate import CurateConfig, curate, summary_table
 from ..errors import FigaError
@@ -23,7 +19,7 @@ from ..files import write_jsonl
 from ..loss import LossSettings
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
-from ..training import REPORT_NAME, DataArguments, TrainResult, loss_settings_of, train
+from ..training import DataArguments, train_or_reuse
 from .analysis import run_name
 from .model import smollm2_checkpoint
 from .report import write_report
@@ -92,35 +88,13 @@ def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs:
         gamma=config.gamma, tau=config.tau, eos_weight=config.eos_weight, dpo_beta=config.dpo_beta,
         precompute_ref_log_probs=True, seed=seed, logging_steps=1, save_strategy="steps", save_steps=10,
         save_total_limit=1, max_length=512, report_to=config.report_to, project=config.project,
-        run_name=os.path.basename(out), disable_tqdm=False,
-        resume_from_checkpoint="latest" if sort_checkpoints(out) else None)
+        run_name=os.path.basename(out), disable_tqdm=False)
 
 
 def _train(config: DemoConfig, model: str, data: str, out: str, method: str, seed: int, epochs: float) -> dict:
     """Train METHOD with SEED into OUT, or reuse a finished run there that used the same loss settings."""
-    args = _training_args(config, out, method, seed, epochs)
-    report_path = os.path.join(out, REPORT_NAME)
-    if os.path.isfile(report_path):
-        with open(report_path, encoding="utf-8") as handle:
-            report = json.load(handle)
-        if report["loss"] != loss_settings_of(args):
-            raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another "
-                            "--output_dir to train with these")
-        print(f"already trained: {out}")
-        result = TrainResult(out, report)
-    else:
-        result = train(DataArguments(data=data), ModelArguments(model_name_or_path=model), args)
-        print(f"saved the trained model to {out}")
-    _remove_checkpoints(out)
-    return result.report
-
-
-def _remove_checkpoints(out: str) -> None:
-    """Once training has finished, its checkpoints only repeat the saved model and add the optimizer state:
-    about 1.6 GB for SmolLM2, which the demo does not need."""
-    for checkpoint in sort_checkpoints(out):
-        shutil.rmtree(checkpoint)
-        print(f"removed {checkpoint}: training finished and the model is saved in {out}")
+    return train_or_reuse(DataArguments(data=data), ModelArguments(model_name_or_path=model),
+                          _training_args(config, out, method, seed, epochs)).report
 
 
 def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int) -> tuple[str, str]:
