@@ -3,7 +3,7 @@ import json
 import pytest
 
 from figa.cli import main
-from figa.demo.task import (CONFLICTS, CONSTRAINT_KINDS, HELDOUT_TOPICS, TRAIN_TOPICS, Constraint, constraints_in,
+from figa.demo.task import (CONFLICTS, answer_from_scratch, CONSTRAINT_KINDS, HELDOUT_TOPICS, TRAIN_TOPICS, Constraint, constraints_in,
                             make_prompts, reward, reward_parts, revise, satisfied)
 
 pytest.importorskip("sentence_transformers")
@@ -124,6 +124,29 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["methods"] == report["methods"]
     assert main([*args, "--gamma", "0.3"]) == 2  # a saved FIGA model trained with other settings is not reused
     assert "was trained with other loss settings" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_demo_ablation_and_a_second_round_train_on_the_same_pairs_with_the_same_budget(tmp_path):
+    pytest.importorskip("gguf")
+    out = tmp_path / "demo"
+    assert main(["demo", "--output_dir", str(out), "--train_prompts", "16", "--heldout_prompts", "4", "--epochs", "1",
+                 "--max_new_tokens", "96", "--train_batch_size", "4", "--ablation", "--rounds", "2"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    ablation = ["sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch"]
+    assert [m["method"] for m in report["methods"]] == ["base", *ablation, "figa-round2"]
+    assert len({report["training"][f"{m}-s0"]["steps"] for m in ablation}) == 1  # the same steps for every method
+    loss = {m: report["training"][f"{m}-s0"]["loss"] for m in ablation}
+    assert loss["figa_bow"]["weighting"] == "bow" and loss["figa_beta0"]["beta"] == 0.0
+    assert loss["figa_gamma0.3"]["gamma"] == 0.3 and loss["sft_from_scratch"] == {"method": "sft"}
+    pairs = [json.loads(line) for line in open(out / "spa" / "train.jsonl")]
+    scratch = [json.loads(line) for line in open(out / "spa" / "from-scratch.jsonl")]
+    assert [r["id"] for r in scratch] == [r["id"] for r in pairs]  # the same prompts, the reviser's own answers
+    assert all(s["revised_output"] == answer_from_scratch(s["prompt"]) for s in scratch)
+    (second,) = report["settings"]["later_rounds"]
+    assert second["policy"] == str(out / "models" / "figa-s0") and second["pairs"] > 0
+    curated = json.loads((out / "rounds" / "figa-round2-s0" / "spa" / "curate_config.json").read_text())
+    assert curated["policy"] == str(out / "models" / "figa-s0")  # round 2's rollouts come from round 1's model
 
 
 def test_demo_without_the_model_wheel_says_how_to_get_it(tmp_path, monkeypatch, capsys):

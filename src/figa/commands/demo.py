@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from ..argparsing import parse_args
-from ..demo.run import DemoConfig, run
+from ..demo.config import DemoConfig
+from ..demo.run import run
 
 
 def main(argv: list[str]) -> int:

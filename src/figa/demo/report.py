@@ -144,6 +144,18 @@ def _stage_minutes(timing: dict) -> str:
     return ", ".join(f"{k.replace('_seconds', '')} {v / 60:.1f}" for k, v in timing.items() if k != "total_seconds")
 
 
+def _rounds(settings: dict, counts: dict) -> str:
+    rounds = settings.get("later_rounds") or []
+    if not rounds:
+        return ""
+    items = "".join(f"<li>{html.escape(r['name'])}: rollouts by {html.escape(os.path.basename(r['policy']))}, "
+                    f"{r['pairs']} pairs kept of {r['prompts']} prompts, {r['seconds'] / 60:.1f} minutes "
+                    "(curation and training)</li>" for r in rounds)
+    return (f"<h2>Rounds (figa loop)</h2><p>Round 1 is <code>figa</code>, trained on the {counts['train']} pairs "
+            f"above; each later round curates the same training prompts with the round before's model as the "
+            f"policy and trains from it.</p><ul>{items}</ul>")
+
+
 def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> str:
     report = summary(settings, curation, training, results, timing)
     write_json(os.path.join(out, "report.json"), report)
@@ -164,7 +176,7 @@ held-out prompts on disjoint topics; {settings['epochs']} epochs at learning rat
 <h2>Curated data</h2><p>{c['read']} prompts, {c['train']} pairs kept, {c['rejected']} rejected
 ({html.escape(', '.join(f'{k}: {v}' for k, v in c['rejected_by_stage'].items()))});
 {report['curation']['usable_rollouts']:.0%} of the rollouts usable ({c['truncated_rollouts']} cut at the token
-limit); {report['curation']['pairs_per_minute_of_demo']:.1f} pairs per minute of the whole demo.</p>
+limit); {report['curation']['pairs_per_minute_of_demo']:.1f} pairs per minute of the whole demo.</p>{_rounds(settings, c)}
 <h2>Training</h2>{_curves(training)}
 <h2>Examples (seed {settings['training_seeds'][0]})</h2>{_examples(results, shown)}
 </body></html>"""

