@@ -126,6 +126,19 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert "was trained with other loss settings" in capsys.readouterr().err
 
 
+def test_heldout_seed_draws_fresh_heldout_prompts_and_keeps_the_training_ones(tmp_path):
+    def prompts(*flags):
+        out = tmp_path / "-".join(flags or ("default",))
+        main(["demo", "--output_dir", str(out), "--model", str(tmp_path / "no-such-model"), *flags])  # stops at curate
+        return [[json.loads(line)["prompt"] for line in open(out / f"prompts-{part}.jsonl")]
+                for part in ("train", "heldout")]
+
+    train, heldout = prompts()
+    fresh_train, fresh_heldout = prompts("--heldout_seed", "100")
+    assert fresh_train == train and len(fresh_heldout) == len(heldout) == 32
+    assert not set(fresh_heldout) & set(heldout)
+
+
 @pytest.mark.slow
 def test_demo_ablation_and_a_second_round_train_on_the_same_pairs_with_the_same_budget(tmp_path):
     pytest.importorskip("gguf")

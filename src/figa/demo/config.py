@@ -61,6 +61,9 @@ class DemoConfig:
                                                                       "(default: alpha)."})
     dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
+    heldout_seed: int | None = field(default=None, metadata={
+        "help": "Seed of the held-out prompts (default: --seed + 1). Another value draws fresh held-out prompts on "
+                "the same held-out topics, e.g. to check a setting chosen by looking at the default ones."})
     report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
         "help": "Trackers for the curation counts and every training run, as in figa train: tensorboard "
                 "(event files under each output directory's runs/), trackio, or none."})

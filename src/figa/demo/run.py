@@ -54,10 +54,13 @@ def _decoding(config: DemoConfig) -> dict:
             "batch_size": 16, "seed": config.seed}
 
 
-def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int) -> tuple[str, str]:
+def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_seed: int | None
+                   ) -> tuple[str, str]:
     paths = os.path.join(out, "prompts-train.jsonl"), os.path.join(out, "prompts-heldout.jsonl")
     write_jsonl(paths[0], make_prompts(TRAIN_TOPICS, n_train, seed, "train"))
-    write_jsonl(paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1, "heldout"))
+    prefix = "heldout" if heldout_seed is None else f"heldout-s{heldout_seed}"
+    write_jsonl(paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1 if heldout_seed is None else heldout_seed,
+                                       prefix))
     return paths
 
 
@@ -114,7 +117,7 @@ def run(config: DemoConfig) -> str:
     model = config.model or smollm2_checkpoint()
     print(f"policy: {model}")
     _step(2, f"prompts: {n_train} for training, {n_heldout} held out (disjoint topics)")
-    train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed)
+    train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed, config.heldout_seed)
 
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
     curated = time.time()
