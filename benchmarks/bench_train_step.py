@@ -5,7 +5,8 @@
     python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --pairs 2 \
         --prompt_words 48 --response_words 96 --steps 3 --json smollm2.json   # the real model (~6 min on 2 cores)
     python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct \
-        --data figa-demo/spa/train.jsonl --pairs 8 --steps 4 --json demo_pairs.json   # the demo's own pairs
+        --data figa-demo/spa/train.jsonl --prompt_format auto --pairs 8 --steps 3 --max_length 512 \
+        --variants figa figa_full_rows figa_shared_prompt sft_revised sft_same_tokens --json demo_pairs.json
 
 Each variant runs in its own process on the same synthetic pairs: `--pairs` pairs per step of a
 128-word prompt and 256-word responses (`--prompt_words`, `--response_words`) with a fifth of the words
@@ -13,6 +14,7 @@ edited.
   figa             FIGATrainer, weighting=figa (vocabulary projection only at weighted positions; each row ends at
                    its last weighted position and rows with no weight are left out)
   figa_full_rows   the same with cut_rows=False: every row whole (the computation before rows were cut)
+  figa_shared_prompt  figa with share_prompt=True: a pair's two rows in one, the prompt run once (4D mask)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
   sft_revised      FIGATrainer, weighting=sft, revised rows only (`figa train --weighting sft`)
@@ -40,7 +42,7 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, print_table, synthetic_pairs, word_tokenizer, write_json  # noqa: E402
 
-VARIANTS = ("figa", "figa_full_rows", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
+VARIANTS = ("figa", "figa_full_rows", "figa_shared_prompt", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
 BASELINE, PEER = "sft_same_tokens", "trl_dpo"
 SCRATCH = tempfile.TemporaryDirectory(prefix="figa-bench-")  # the trainers' output_dir (nothing is saved)
 
@@ -94,9 +96,10 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
                  for p in pairs for side, a, b in (("r", "revised_output", "original_output"),
                                                    ("o", "original_output", "revised_output"))]
         batch_size *= 2
-    config = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True, prompt_format="plain",
-                        weighting="figa" if variant in ("figa", "figa_full_rows", "naive") else "sft",
+    config = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True,
+                        weighting="sft" if variant.startswith("sft") else "figa",
                         cut_rows=variant not in ("figa_full_rows", "naive"),
+                        share_prompt=variant == "figa_shared_prompt", prompt_format=args.prompt_format,
                         per_device_train_batch_size=batch_size, max_length=args.max_length)
     trainer = FIGATrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
     if variant == "naive":
@@ -131,6 +134,12 @@ def spa_pairs(path: str, count: int) -> list[dict]:
 
     records, _ = load_records(path)
     return [dict(records[i % len(records)], id=str(i), token_weights=None) for i in range(count)]
+
+
+def real_tokens(mask) -> int:
+    """Tokens in a batch: a 2D padding mask's ones; in a 4D shared-prompt mask every real token, and no padding,
+    sees the row's first position."""
+    return int(mask.sum() if mask.dim() == 2 else mask[:, 0, :, 0].sum())
 
 
 def run_variant(args) -> dict:
@@ -172,7 +181,7 @@ def run_variant(args) -> dict:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss.peak / 2**20
-    tokens = int(sum(b["attention_mask"].sum().item() for b in batches[1:]) / args.steps)
+    tokens = int(sum(real_tokens(b["attention_mask"]) for b in batches[1:]) / args.steps)
     return {"variant": args.variant, "median_step_s": statistics.median(times[1:]), "peak_mib": peak,
             "tokens_per_step": tokens, "device": device}
 
@@ -191,6 +200,8 @@ def main() -> None:
     parser.add_argument("--prompt_words", type=int, default=128)
     parser.add_argument("--response_words", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=1024)
+    parser.add_argument("--prompt_format", default="plain", help="plain (the synthetic pairs) or auto (the model's "
+                                                                   "chat template, as figa train renders real pairs)")
     parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
     parser.add_argument("--json", default="train_step.json")
     args = parser.parse_args()
@@ -203,7 +214,7 @@ def main() -> None:
     rows = []
     for variant in variants:
         shared = ("model", "data", "layers", "hidden", "vocab", "pairs", "steps", "prompt_words", "response_words",
-                  "max_length")
+                  "max_length", "prompt_format")
         argv = [sys.executable, __file__, "--variant", variant, *(f"--{k}={getattr(args, k)}" for k in shared),
                 *(["--bf16"] if args.bf16 else [])]
         print(f"running {variant} ...", file=sys.stderr, flush=True)
@@ -213,14 +224,15 @@ def main() -> None:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     by_name = {r["variant"]: r for r in rows}
     for r in rows:
-        for name, ref in (("b", by_name.get(BASELINE)), ("dpo", by_name.get(PEER))):
+        for name, ref in (("b", by_name.get(BASELINE)), ("dpo", by_name.get(PEER)),
+                          ("sft_revised", by_name.get("sft_revised"))):
             if ref:
                 r[f"time_vs_{name}"] = r["median_step_s"] / ref["median_step_s"]
                 r[f"memory_vs_{name}"] = r["peak_mib"] / ref["peak_mib"]
         if "naive" in by_name:
             r["naive_vs_this"] = by_name["naive"]["median_step_s"] / r["median_step_s"]
     print_table(rows, ["variant", "median_step_s", "peak_mib", "tokens_per_step", "time_vs_b", "memory_vs_b",
-                       "time_vs_dpo", "memory_vs_dpo", "naive_vs_this"])
+                       "time_vs_dpo", "memory_vs_dpo", "time_vs_sft_revised", "naive_vs_this"])
     write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
 
 

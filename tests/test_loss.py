@@ -192,6 +192,34 @@ def test_cut_rows_give_the_same_loss_and_gradients_as_full_rows(tiny_model_dir, 
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.parametrize("attention", ["sdpa", "eager"])
+def test_shared_prompt_rows_give_the_same_loss_and_gradients_as_separate_rows(tiny_model_dir, tmp_path, attention):
+    records = make_spa_records(6)
+    records += [{"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
+                 "revised_output": "the cat sat on the mat. it was warm."}]  # one row only: nothing to share
+    results = {}
+    for share in (False, True):
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention)
+        args = FIGAConfig(output_dir=str(tmp_path / f"share{share}"), per_device_train_batch_size=7,
+                          report_to="none", gamma=0.1, tau=100.0, share_prompt=share)  # every gate open
+        trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
+        batch = next(iter(trainer.get_train_dataloader()))
+        loss = trainer.compute_loss(trainer.model, batch)
+        loss.backward()
+        results[share] = (batch, loss.item(), [p.grad.clone() for p in trainer.model.parameters()])
+    (rows, rows_loss, rows_grads), (shared, shared_loss, shared_grads) = results[False], results[True]
+    assert rows["input_ids"].shape[0] == 13 and shared["input_ids"].shape[0] == 7  # one row per pair
+    assert shared["attention_mask"].dim() == 4
+    shared_prompts = sum(len(pair["prompt_ids"]) - 1 for pair in trainer.train_dataset if pair["id"] != "append")
+    tokens = shared["input_ids"].ne(tokenizer.pad_token_id).sum()
+    assert tokens == rows["attention_mask"].sum() - shared_prompts  # each prompt runs once, not twice
+    assert (shared["weights"] != 0).sum() == (rows["weights"] != 0).sum()
+    assert shared_loss == pytest.approx(rows_loss, rel=1e-5)
+    for a, b in zip(shared_grads, rows_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
     from figa.data import tokenize_pairs
     from figa.loss import LossSettings, pair_weights

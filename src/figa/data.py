@@ -145,11 +145,19 @@ class FIGACollator:
 
     With `cut_rows` (the default), a row ends at its last weighted position and a row with no weight at all (an
     original whose revision only added text) is left out: causal attention never looks ahead, so the loss and its
-    gradients are those of the full rows (tested), for less compute."""
+    gradients are those of the full rows (tested), for less compute.
+
+    With `share_prompt`, a pair's two rows become one: the prompt but its last token, then the revised segment,
+    then the original segment, each segment starting again from the prompt's last token at its position (one
+    position cannot predict two first tokens). Position ids restart for each segment, and `attention_mask` becomes
+    a `[rows, 1, length, length]` boolean mask (True: may attend) under which a segment sees the shared prompt and
+    itself, never the other segment: the loss and gradients of separate rows (tested), without running the prompt
+    twice."""
 
     pad_token_id: int
     loss: LossSettings = LossSettings()
     cut_rows: bool = True
+    share_prompt: bool = False
 
     def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor]]:
         """(inputs, targets, weights) per row, cut after the last weighted position."""
@@ -169,21 +177,38 @@ class FIGACollator:
                 rows.append((ids, ids[1:] + [self.pad_token_id], torch.cat([weights, torch.zeros(1)])))
         return rows
 
+    def _segmented(self, pair: dict) -> list[tuple]:
+        """The pair's rows as (inputs, targets, weights, positions, segments): segment 0 is the shared prompt, 1
+        the revised row's own part, 2 the original row's."""
+        rows = self._rows(pair)
+        if not self.share_prompt or len(rows) == 1:
+            return [(*row, list(range(len(row[0]))), [1] * len(row[0])) for row in rows]
+        shared = len(pair["prompt_ids"]) - 1
+        (revised, revised_targets, revised_weights), (original, original_targets, original_weights) = rows
+        return [(revised + original[shared:], revised_targets + original_targets[shared:],
+                 torch.cat([revised_weights, original_weights[shared:]]),
+                 list(range(len(revised))) + list(range(shared, len(original))),
+                 [0] * shared + [1] * (len(revised) - shared) + [2] * (len(original) - shared))]
+
     def __call__(self, pairs: list[dict]) -> dict:
-        rows = [row for pair in pairs for row in self._rows(pair)]
-        length = max(len(inputs) for inputs, _, _ in rows)
+        rows = [row for pair in pairs for row in self._segmented(pair)]
+        length = max(len(inputs) for inputs, *_ in rows)
         input_ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
         targets = torch.zeros((len(rows), length), dtype=torch.long)
         weights = torch.zeros((len(rows), length), dtype=torch.float32)
-        for i, (inputs, row_targets, row_weights) in enumerate(rows):
+        positions = torch.zeros((len(rows), length), dtype=torch.long)
+        segments = torch.full((len(rows), length), -1, dtype=torch.long)
+        for i, (inputs, row_targets, row_weights, row_positions, row_segments) in enumerate(rows):
             input_ids[i, :len(inputs)] = torch.tensor(inputs)
             attention_mask[i, :len(inputs)] = 1
             targets[i, :len(inputs)] = torch.tensor(row_targets)
             weights[i, :len(inputs)] = row_weights
+            positions[i, :len(inputs)] = torch.tensor(row_positions)
+            segments[i, :len(inputs)] = torch.tensor(row_segments)
         sides = 1 if self.loss.weighting == "sft" or self.loss.beta == 0 else 2
         response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
             "targets": targets,
@@ -191,3 +216,16 @@ class FIGACollator:
             "num_response_tokens": torch.tensor(response_tokens),
             "ids": [pair["id"] for pair in pairs],
         }
+        if self.share_prompt:
+            batch["position_ids"] = positions
+            batch["attention_mask"] = _segment_mask(segments)
+        return batch
+
+
+def _segment_mask(segments: torch.Tensor) -> torch.Tensor:
+    """[rows, 1, L, L]: position i may attend to j <= i in the shared prompt (0) or in its own segment; padding
+    (-1) attends to itself only, so that no row of the mask is empty."""
+    causal = torch.ones(segments.shape[1], segments.shape[1], dtype=torch.bool).tril()
+    query, key = segments[:, :, None], segments[:, None, :]
+    visible = causal & (key >= 0) & ((key == 0) | (key == query))
+    return (visible | torch.eye(segments.shape[1], dtype=torch.bool)).unsqueeze(1)

@@ -52,6 +52,9 @@ class FIGAConfig(TrainingArguments):
     cut_rows: bool = field(default=True, metadata={
         "help": "End each row at its last weighted position and leave out rows with no weight (the same loss and "
                 "gradients as full rows, less compute)."})
+    share_prompt: bool = field(default=False, metadata={
+        "help": "Run a pair's prompt once: its revised and original rows become one row with restarting position "
+                "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."})
     max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
                                                             "responses are truncated."})
     prompt_format: str = field(default="auto", metadata={
@@ -123,11 +126,16 @@ class FIGATrainer(Trainer):
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
         collator = kwargs.pop("data_collator", None) or FIGACollator(processing_class.pad_token_id,
-                                                                     args.loss_settings(), args.cut_rows)
+                                                                     args.loss_settings(), args.cut_rows,
+                                                                     args.share_prompt)
         super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
                          processing_class=processing_class, data_collator=collator, **kwargs)
-        forward = unwrap_peft_model(self.accelerator.unwrap_model(self.model)).forward
-        self.logits_mode = _logits_mode(forward)
+        base = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
+        self.logits_mode = _logits_mode(base.forward)
+        attention = getattr(getattr(base, "config", None), "_attn_implementation", None)
+        if args.share_prompt and attention not in ("sdpa", "eager"):
+            raise FigaError(f"--share_prompt needs a 4D attention mask, which {attention} attention does not take: "
+                            "load the model with --attn_implementation sdpa or eager")
         self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
@@ -177,8 +185,12 @@ class FIGATrainer(Trainer):
         transformers take a 1D index), or everywhere (a model without `logits_to_keep`)."""
         keep = {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
         extra = {} if keep is None else {"logits_to_keep": keep}
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"], use_cache=False,
-                        **extra)
+        mask = inputs["attention_mask"]
+        if mask.dim() == 4:  # shared-prompt rows: an additive mask in the model's dtype, as eager attention adds it
+            dtype = next(model.parameters()).dtype
+            mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
+            extra["position_ids"] = inputs["position_ids"]
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=False, **extra)
         logits = outputs.logits
         if logits.dim() == 3:
             logits = logits[active[:, keep]] if self.logits_mode == "columns" else logits[active]
