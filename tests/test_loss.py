@@ -168,56 +168,55 @@ def test_bow_ignores_reordering_that_the_edit_script_marks(tiny_model_dir):
     assert sum(w == 1.0 for w in figa["revised"]) > 1 and any(figa["original"])  # the edit script moves words
 
 
+# A pair whose revision only adds text: its original row carries no weight.
+APPEND = {"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
+          "revised_output": "the cat sat on the mat. it was warm."}
+
+
+def _one_step(model_dir, out, records, attention=None, **settings):
+    """The batch, loss and gradients of one step over all RECORDS (one batch)."""
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, **({"attn_implementation": attention} if attention
+                                                              else {}))
+    args = FIGAConfig(output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", gamma=0.1,
+                      **settings)
+    trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
+    batch = next(iter(trainer.get_train_dataloader()))
+    loss = trainer.compute_loss(trainer.model, batch)
+    loss.backward()
+    return trainer, batch, loss.item(), [p.grad.clone() for p in trainer.model.parameters()]
+
+
+def _assert_same_step(loss, grads, other_loss, other_grads):
+    assert loss == pytest.approx(other_loss, rel=1e-5)
+    for a, b in zip(grads, other_grads):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_cut_rows_give_the_same_loss_and_gradients_as_full_rows(tiny_model_dir, tmp_path):
-    records = make_spa_records(6)
-    records += [{"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
-                 "revised_output": "the cat sat on the mat. it was warm."}]  # its original row has no weight
-    results = {}
-    for cut in (False, True):
-        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
-        args = FIGAConfig(output_dir=str(tmp_path / f"cut{cut}"), per_device_train_batch_size=7, report_to="none",
-                          gamma=0.1, tau=3.0, cut_rows=cut)
-        trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
-        batch = next(iter(trainer.get_train_dataloader()))
-        loss = trainer.compute_loss(trainer.model, batch)
-        loss.backward()
-        results[cut] = (batch, loss.item(), [p.grad.clone() for p in trainer.model.parameters()])
-    (full, full_loss, full_grads), (cut, cut_loss, cut_grads) = results[False], results[True]
+    records = [*make_spa_records(6), APPEND]
+    _, full, full_loss, full_grads = _one_step(tiny_model_dir, tmp_path / "full", records, tau=3.0, cut_rows=False)
+    _, cut, cut_loss, cut_grads = _one_step(tiny_model_dir, tmp_path / "cut", records, tau=3.0, cut_rows=True)
     assert full["input_ids"].shape[0] == 14 and cut["input_ids"].shape[0] == 13  # the weightless original is out
     assert cut["attention_mask"].sum() < full["attention_mask"].sum()
     assert (cut["weights"] != 0).sum() == (full["weights"] != 0).sum()
-    assert cut_loss == pytest.approx(full_loss, rel=1e-5)
-    for a, b in zip(cut_grads, full_grads):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    _assert_same_step(cut_loss, cut_grads, full_loss, full_grads)
 
 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_shared_prompt_rows_give_the_same_loss_and_gradients_as_separate_rows(tiny_model_dir, tmp_path, attention):
-    records = make_spa_records(6)
-    records += [{"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
-                 "revised_output": "the cat sat on the mat. it was warm."}]  # one row only: nothing to share
-    results = {}
-    for share in (False, True):
-        tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-        model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention)
-        args = FIGAConfig(output_dir=str(tmp_path / f"share{share}"), per_device_train_batch_size=7,
-                          report_to="none", gamma=0.1, tau=100.0, share_prompt=share)  # every gate open
-        trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
-        batch = next(iter(trainer.get_train_dataloader()))
-        loss = trainer.compute_loss(trainer.model, batch)
-        loss.backward()
-        results[share] = (batch, loss.item(), [p.grad.clone() for p in trainer.model.parameters()])
-    (rows, rows_loss, rows_grads), (shared, shared_loss, shared_grads) = results[False], results[True]
+    records = [*make_spa_records(6), APPEND]  # APPEND has one row only: nothing to share
+    _, rows, rows_loss, rows_grads = _one_step(tiny_model_dir, tmp_path / "rows", records, attention,
+                                               tau=100.0)  # every gate open
+    trainer, shared, shared_loss, shared_grads = _one_step(tiny_model_dir, tmp_path / "shared", records, attention,
+                                                           tau=100.0, share_prompt=True)
     assert rows["input_ids"].shape[0] == 13 and shared["input_ids"].shape[0] == 7  # one row per pair
     assert shared["attention_mask"].dim() == 4
     shared_prompts = sum(len(pair["prompt_ids"]) - 1 for pair in trainer.train_dataset if pair["id"] != "append")
-    tokens = shared["input_ids"].ne(tokenizer.pad_token_id).sum()
+    tokens = shared["input_ids"].ne(trainer.processing_class.pad_token_id).sum()
     assert tokens == rows["attention_mask"].sum() - shared_prompts  # each prompt runs once, not twice
     assert (shared["weights"] != 0).sum() == (rows["weights"] != 0).sum()
-    assert shared_loss == pytest.approx(rows_loss, rel=1e-5)
-    for a, b in zip(shared_grads, rows_grads):
-        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    _assert_same_step(shared_loss, shared_grads, rows_loss, rows_grads)
 
 
 def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
