@@ -20,7 +20,7 @@ RESPONSES = {  # per model: (response, reward) for QUOTES, PLAIN, LIMITED
     "base": [("a b c d", 0.0), ("e f g h", 0.5), ("i j", 0.25)],
     "sft-s0": [('"a b"', 1.0), ("e f", 1.0), ("i", 0.5)],
     "dpo-s0": [("a b c d e f", 0.0), ("x " * 40, 0.0), ("i j k l", 0.0)],
-    "apo_zero-s0": [("a", 0.5), ("e", 0.5), ("i", 0.5)],
+    "apo_zero-s0": [("a", 0.5), ("e", 0.5), ("Many people have their own stories about CHESS. i", 0.5)],
     "figa-s0": [('"a b c d"', 1.0), ('"e f g h"', 0.75), ("i j", 1.0)],
 }
 
@@ -43,6 +43,9 @@ def test_method_numbers_by_hand():
     assert free["prompts"] == 2 and free["reward"]["mean"] == pytest.approx(1.75 / 2)
     assert figa["degeneration"]["quotes_not_asked"] == pytest.approx(1 / 2)  # PLAIN quoted, LIMITED not
     assert figa["degeneration"]["lowercase_not_asked"] == pytest.approx(1.0)  # every prompt; every answer lowercase
+    assert figa["degeneration"]["stock_sentences"] == 0.0
+    apo = method_summary(results(), "apo_zero", [0], samples=200)  # one answer copies a stock sentence of the reviser
+    assert apo["degeneration"]["stock_sentences"] == pytest.approx(1 / 3)
     dpo = method_summary(results(), "dpo", [0], samples=200)
     assert dpo["degeneration"]["repeating"] == pytest.approx(1 / 3) and "vs_dpo" not in dpo
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.stats import bootstrap_seeds_prompts_ci
-from .task import CONSTRAINT_KINDS, Constraint, constraints_in, degenerate, satisfied
+from .task import CONSTRAINT_KINDS, MORE, Constraint, constraints_in, degenerate, satisfied, topic_of
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
 
@@ -41,12 +41,21 @@ def _all_lowercase(text: str) -> bool:
     return text == text.lower() and any(ch.isalpha() for ch in text)
 
 
+def stock_sentence(prompt: str, response: str) -> bool:
+    """Does the response contain, word for word (any case), one of the reviser's stock sentences on the prompt's
+    topic (`task.MORE`, what its fixes add to lengthen an answer)? Copied filler, not an answer of the model's own."""
+    topic, text = topic_of(prompt), response.lower()
+    return any(sentence.format(topic=topic).lower() in text for sentence in MORE)
+
+
 def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
     truncated = _matrix(results, method, seeds, lambda e, r: bool(r.get("truncated")))
     repeating = _matrix(results, method, seeds, lambda e, r: degenerate(r["response"] or ""))
     return {"hit_token_limit": float(truncated.mean()), "repeating": float(repeating.mean()),
             "quotes_not_asked": _not_asked(results, method, seeds, "quotes", _wrapped_in_quotes),
-            "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase)}
+            "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase),
+            "stock_sentences": float(_matrix(results, method, seeds,
+                                             lambda e, r: stock_sentence(e["prompt"], r["response"] or "")).mean())}
 
 
 def method_summary(results: dict, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:

@@ -23,7 +23,7 @@ def _interval(value: dict | None, signed: bool = False) -> str:
 
 HEADER = ["method", "reward [95% CI]", "vs SFT [95% CI]", "vs DPO [95% CI]", "words", "words / base",
           "reward, no length constraint", "words / base there", "quotes not asked", "lowercase not asked",
-          "repeating", "hit token limit"]
+          "repeating", "hit token limit", "reviser's stock sentences"]
 
 
 def _cells(r: dict) -> list[str]:
@@ -32,7 +32,7 @@ def _cells(r: dict) -> list[str]:
             f"{r['mean_words']:.1f}", f"{r['words_vs_base']:.2f}", _interval(free["reward"]),
             f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
             f"{deg['quotes_not_asked']:.0%}", f"{deg['lowercase_not_asked']:.0%}", f"{deg['repeating']:.0%}",
-            f"{deg['hit_token_limit']:.0%}"]
+            f"{deg['hit_token_limit']:.0%}", f"{deg['stock_sentences']:.0%}"]
 
 
 def table(rows: list[dict]) -> str:
