@@ -227,5 +227,5 @@ def _segment_mask(segments: torch.Tensor) -> torch.Tensor:
     (-1) attends to itself only, so that no row of the mask is empty."""
     causal = torch.ones(segments.shape[1], segments.shape[1], dtype=torch.bool).tril()
     query, key = segments[:, :, None], segments[:, None, :]
-    visible = causal & (key >= 0) & ((key == 0) | (key == query))
+    visible = causal & (key >= 0) & (query >= 0) & ((key == 0) | (key == query))
     return (visible | torch.eye(segments.shape[1], dtype=torch.bool)).unsqueeze(1)
