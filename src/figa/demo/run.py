@@ -64,13 +64,15 @@ def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_se
     return paths
 
 
-def _training_data(curation: CurateResult) -> dict[str, str]:
-    """The curated pairs, and the same prompts with the reviser's answer from scratch as the revision."""
-    pairs = os.path.join(curation.output_dir, "train.jsonl")
-    scratch = os.path.join(curation.output_dir, "from-scratch.jsonl")
-    write_jsonl(scratch, [{"id": r["id"], "prompt": r["prompt"], "original_output": r["original_output"],
-                           "revised_output": answer_from_scratch(r["prompt"])} for r in curation.train])
-    return {"pairs": pairs, "scratch": scratch}
+def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]:
+    """The curated pairs, and (when a method trains on them) the same prompts with the reviser's answer from
+    scratch as the revision."""
+    data = {"pairs": os.path.join(curation.output_dir, "train.jsonl")}
+    if any(VARIANTS[method][2] == "scratch" for method in methods):
+        data["scratch"] = os.path.join(curation.output_dir, "from-scratch.jsonl")
+        write_jsonl(data["scratch"], [{"id": r["id"], "prompt": r["prompt"], "original_output": r["original_output"],
+                                       "revised_output": answer_from_scratch(r["prompt"])} for r in curation.train])
+    return data
 
 
 def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: list[str], epochs: float
@@ -127,7 +129,7 @@ def run(config: DemoConfig) -> str:
 
     _step(4, f"figa train: {', '.join(methods)} on the same pairs, steps, learning rate and seeds {seeds}")
     trained = time.time()
-    training, models = _train_all(config, model, _training_data(curation), methods, epochs)
+    training, models = _train_all(config, model, _training_data(curation, methods), methods, epochs)
     rounds = _later_rounds(config, train_prompts, epochs, training, models) if config.rounds > 1 else []
     training_seconds = time.time() - trained
 
