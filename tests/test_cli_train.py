@@ -1,11 +1,16 @@
 import json
 import os
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
 from figa.cli import main
+from figa.errors import FigaError
+from figa.modeling import ModelArguments
 from figa.testing import make_spa_records
+from figa.trainer import FIGAConfig
+from figa.training import DataArguments, train_or_reuse
 
 from .conftest import run_figa, write_jsonl
 
@@ -112,3 +117,27 @@ def test_non_finite_loss_stops_with_the_step_and_record_ids(tiny_model_dir, spa_
 def test_bf16_on_cpu_trains(tiny_model_dir, spa_file, tmp_path):
     assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
                  str(tmp_path / "out"), "--bf16", "--use_cpu", "--max_steps", "2", *FAST]) == 0
+
+
+def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tiny_model_dir, tmp_path, capsys):
+    data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8))
+    out = str(tmp_path / "run")
+
+    def run(data_path=data, **settings):
+        config = FIGAConfig(output_dir=out, max_steps=2, per_device_train_batch_size=4, save_strategy="no",
+                            report_to="none", **settings)
+        return train_or_reuse(DataArguments(data=data_path), ModelArguments(model_name_or_path=tiny_model_dir),
+                              config)
+
+    run()
+    saved = os.path.getmtime(os.path.join(out, "model.safetensors"))
+    run()
+    assert "already trained" in capsys.readouterr().out
+    assert os.path.getmtime(os.path.join(out, "model.safetensors")) == saved
+    with pytest.raises(FigaError, match="other loss settings"):
+        run(gamma=0.3)
+    with pytest.raises(FigaError, match="other training settings or data: learning_rate"):
+        run(learning_rate=1e-3)
+    edited = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(9))  # the same path, other records
+    with pytest.raises(FigaError, match="other training settings or data: data_sha256"):
+        run(edited)

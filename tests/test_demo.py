@@ -124,6 +124,8 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert json.loads((out / "report.json").read_text())["methods"] == report["methods"]
     assert main([*args, "--gamma", "0.3"]) == 2  # a saved FIGA model trained with other settings is not reused
     assert "was trained with other loss settings" in capsys.readouterr().err
+    assert main([*args, "--epochs", "2"]) == 2  # nor one trained with another budget
+    assert "was trained with other training settings" in capsys.readouterr().err
 
 
 def test_heldout_seed_draws_fresh_heldout_prompts_and_keeps_the_training_ones(tmp_path):

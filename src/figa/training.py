@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import hashlib
 import json
 import os
 import shutil
@@ -140,6 +141,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
         "metrics": result.metrics,
         "log_history": trainer.state.log_history,
         "loss": loss_settings_of(config),
+        "training": training_settings_of(data_args, config),
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
@@ -153,7 +155,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
 
 def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
     """For pipelines that need only the final model (`figa demo`, `figa loop`): reuse a finished run in
-    `config.output_dir` that used the same loss settings, else train, resuming from the last complete checkpoint
+    `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last complete checkpoint
     when a run was stopped part-way; once the model is saved, remove the checkpoints (they repeat the model and
     add the optimizer state: about 1.6 GB for SmolLM2-135M)."""
     out = config.output_dir
@@ -164,6 +166,12 @@ def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config:
         if report["loss"] != loss_settings_of(config):
             raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another "
                             "output directory to train with these")
+        now = training_settings_of(data_args, config)
+        changed = [f"{name} {str(value)[:12]} (now {str(now[name])[:12]})"
+                   for name, value in report.get("training", {}).items() if value != now[name]]
+        if changed:
+            raise FigaError(f"{out} was trained with other training settings or data: {', '.join(changed)}; pass "
+                            "another output directory to train with these")
         print(f"already trained: {out}")
         result = TrainResult(out, report)
     else:
@@ -191,6 +199,21 @@ def loss_settings_of(config: FIGAConfig) -> dict:
         settings = {name: getattr(config, name) for name in LOSS_SETTINGS}
         return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
     return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}
+
+
+def training_settings_of(data_args: DataArguments, config: FIGAConfig) -> dict:
+    """What the run report records of the budget (the model card's fields) and of the data (its file's hash)."""
+    return {**{name: getattr(config, name) for name in TRAINING_FIELDS}, "data_sha256": _file_sha256(data_args.data)}
+
+
+def _file_sha256(path) -> str | None:
+    if not isinstance(path, str) or not os.path.isfile(path):
+        return None
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _close_process_group(trainer: FIGATrainer) -> None:

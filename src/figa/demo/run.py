@@ -33,11 +33,12 @@ def _step(number: int, title: str) -> None:
 
 def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> FIGAConfig:
     method, loss, _ = VARIANTS[variant]
-    settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, **loss}
+    settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, "tau": config.tau, **loss}
     return FIGAConfig(
         output_dir=out, method=method, num_train_epochs=epochs, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant", tau=config.tau,
-        eos_weight=config.eos_weight, dpo_beta=config.dpo_beta, precompute_ref_log_probs=True, seed=seed,
+        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant",
+        eos_weight=config.eos_weight, share_prompt=config.share_prompt and method == "figa", dpo_beta=config.dpo_beta,
+        precompute_ref_log_probs=True, seed=seed,
         logging_steps=1, save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512,
         report_to=config.report_to, project=config.project, run_name=os.path.basename(out), disable_tqdm=False,
         **settings)
@@ -51,7 +52,7 @@ def _curation(config: DemoConfig, prompts: str, out: str, policy: str) -> Curate
 
 def _decoding(config: DemoConfig) -> dict:
     return {"max_new_tokens": config.max_new_tokens, "repetition_penalty": config.repetition_penalty,
-            "batch_size": 16, "seed": config.seed}
+            "batch_size": config.generation_batch_size, "seed": config.seed}
 
 
 def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_seed: int | None
