@@ -168,7 +168,7 @@ pre{{white-space:pre-wrap;margin:0;font-size:12px}}table{{border-collapse:collap
 td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{{margin-top:28px}}</style></head>
 <body><h1>figa demo: base vs {html.escape(' vs '.join(settings['methods']))}</h1>
 <p>Model {html.escape(str(settings['model']))}; {settings['train_prompts']} training and {settings['heldout_prompts']}
-held-out prompts on disjoint topics; {settings['epochs']} epochs at learning rate {settings['learning_rate']}, batch
+held-out prompts on disjoint topics; epochs: {settings['epochs']:g}, at learning rate {settings['learning_rate']}, batch
 {settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes
 ({html.escape(_stage_minutes(timing))}).</p>
 <h2>Held-out reward</h2>{_html_table(report['methods'])}{_reward_chart(report['methods'])}
