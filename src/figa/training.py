@@ -155,9 +155,9 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
 
 def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
     """For pipelines that need only the final model (`figa demo`, `figa loop`): reuse a finished run in
-    `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last complete checkpoint
-    when a run was stopped part-way; once the model is saved, remove the checkpoints (they repeat the model and
-    add the optimizer state: about 1.6 GB for SmolLM2-135M)."""
+    `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last
+    complete checkpoint when a run was stopped part-way; once the model is saved, remove the checkpoints (they
+    repeat the model and add the optimizer state: about 1.6 GB for SmolLM2-135M)."""
     out = config.output_dir
     report_path = os.path.join(out, REPORT_NAME)
     if os.path.isfile(report_path):
