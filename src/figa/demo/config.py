@@ -18,6 +18,7 @@ VARIANTS = {
     "figa_bow": ("figa", {"weighting": "bow"}, "pairs"),
     "figa_beta0": ("figa", {"beta": 0.0}, "pairs"),
     "figa_gamma0.3": ("figa", {"gamma": 0.3}, "pairs"),
+    "figa_gamma1": ("figa", {"gamma": 1.0}, "pairs"),
     "figa_tau3": ("figa", {"tau": 3.0}, "pairs"),
     "sft_from_scratch": ("sft", {}, "scratch"),
 }
@@ -39,7 +40,8 @@ class DemoConfig:
     methods: list[str] = field(default_factory=lambda: list(METHODS), metadata={
         "help": "Methods trained on the curated pairs and compared with the base model: sft, dpo, apo_zero (TRL) "
                 "and figa; the ablation's figa_bow, figa_beta0, figa_gamma0.3 and sft_from_scratch (SFT on the "
-                "reviser's own answers, written from scratch); figa_tau3 (FIGA with the gate at tau=3).",
+                "reviser's own answers, written from scratch); figa_tau3 (FIGA with the gate at tau=3) and "
+                "figa_gamma1 (every revised token weighted 1: SFT on the revisions plus FIGA's push-down).",
         "choices": list(VARIANTS)})
     ablation: bool = field(default=False, metadata={
         "help": "Train the ablation instead of --methods: " + ", ".join(ABLATION) + ", on the same pairs and "
