@@ -10,7 +10,7 @@ from figa.errors import FigaError
 from figa.modeling import ModelArguments
 from figa.testing import make_spa_records
 from figa.trainer import FIGAConfig
-from figa.training import DataArguments, train_or_reuse
+from figa.training import DataArguments, train, train_or_reuse
 
 from .conftest import run_figa, write_jsonl
 
@@ -141,3 +141,19 @@ def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tin
     edited = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(9))  # the same path, other records
     with pytest.raises(FigaError, match="other training settings or data: data_sha256"):
         run(edited)
+
+
+def test_train_can_skip_the_checkpoint_at_the_last_step(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8))
+
+    def checkpoints(final_checkpoint):
+        out = tmp_path / f"run-{final_checkpoint}"
+        config = FIGAConfig(output_dir=str(out), max_steps=2, per_device_train_batch_size=4, save_strategy="steps",
+                            save_steps=1, report_to="none")
+        train(DataArguments(data=data), ModelArguments(model_name_or_path=tiny_model_dir), config,
+              final_checkpoint=final_checkpoint)
+        assert (out / "model.safetensors").is_file()
+        return sorted(path.name for path in out.glob("checkpoint-*"))
+
+    assert checkpoints(True) == ["checkpoint-1", "checkpoint-2"]
+    assert checkpoints(False) == ["checkpoint-1"]  # the saved model is the last step's

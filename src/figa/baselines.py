@@ -6,6 +6,10 @@
 - `apo_zero`: the same with `loss_type="apo_zero"` (D'Oosterlinck et al., 2024, the loss published with
   minimal-revision preference data).
 
+With `precompute_ref_log_probs`, the reference log-probabilities TRL computes are kept for the rest of the process
+and reused by a later run whose reference weights, tokenized data and settings other than the loss are the same:
+DPO and APO-zero (and their other seeds) in `figa demo` compute them once.
+
 Records are validated by `figa.records.load_records` as for FIGA. With a chat template the data is
 conversational (TRL applies the template, as figa does); without one, the prompt is rendered by
 `figa.prompts.render_prompt` and the responses are plain completions.
@@ -70,10 +74,46 @@ def _trl_args(config, method: str):
                      precompute_ref_log_probs=config.precompute_ref_log_probs)
 
 
+# Settings that do not change the reference log-probabilities: the loss and where the run writes.
+_LOSS_ONLY = {"loss_type", "loss_weights", "beta", "label_smoothing", "output_dir", "run_name", "logging_dir"}
+_reference_log_probs: dict[str, object] = {}
+
+
+def _reference_key(trainer, dataset, batch_size: int) -> str:
+    from datasets.fingerprint import Hasher
+
+    settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _LOSS_ONLY}
+    if trainer.args.disable_dropout:  # deterministic reference forward: the seed does not matter
+        settings = {k: v for k, v in settings.items() if k not in ("seed", "data_seed")}
+    tokens = dataset.select_columns(["prompt_ids", "chosen_ids", "rejected_ids"]).to_dict()
+    return Hasher.hash((trainer._precompute_model_hash, batch_size, settings, tokens))
+
+
+def _dpo_trainer_class():
+    from datasets import concatenate_datasets
+    from trl import DPOTrainer
+
+    class SharedReferenceDPOTrainer(DPOTrainer):
+        """TRL's DPOTrainer; its precomputed reference log-probabilities are reused within the process (above)."""
+
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            if self.accelerator.num_processes > 1:  # each rank would need the same answer: leave it to TRL
+                return super()._precompute_ref_logps(dataset, name, batch_size)
+            key = _reference_key(self, dataset, batch_size)
+            if key not in _reference_log_probs:
+                computed = super()._precompute_ref_logps(dataset, name, batch_size)
+                _reference_log_probs[key] = computed.select_columns(["ref_chosen_logps", "ref_rejected_logps"])
+                return computed
+            print(f"reference log probs for the {name} dataset: reusing those of an earlier run on the same data")
+            return concatenate_datasets([dataset, _reference_log_probs[key]], axis=1)
+
+    return SharedReferenceDPOTrainer
+
+
 def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=None, peft_config=None):
     """A TRL trainer for `method` and the load reports of its data."""
     try:
-        from trl import DPOTrainer, SFTTrainer
+        from trl import SFTTrainer
     except ImportError:
         raise FigaError(f"--method {method} trains with TRL: pip install trl") from None
     train, report = _dataset(train_data, method, tokenizer, config)
@@ -82,7 +122,7 @@ def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=Non
     if eval_data is not None:
         evaluation, eval_report = _dataset(eval_data, method, tokenizer, config)
         reports.append(eval_report)
-    trainer_class = SFTTrainer if method == "sft" else DPOTrainer
+    trainer_class = SFTTrainer if method == "sft" else _dpo_trainer_class()
     trainer = trainer_class(model=model, args=_trl_args(config, method), train_dataset=train, eval_dataset=evaluation,
                             processing_class=tokenizer, peft_config=peft_config)
     trainer.load_reports = reports

@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass, field
 
 import torch
-from transformers import set_seed
+from transformers import TrainerCallback, set_seed
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import sort_checkpoints
 
@@ -90,6 +90,17 @@ def _print_load_reports(reports: list[LoadReport]) -> None:
             print(f"  ... and {len(report.skipped) - 10} more")
 
 
+class _NoFinalCheckpoint(TrainerCallback):
+    """The model is saved right after the last step: a checkpoint there would only repeat it, with the optimizer
+    state (1.6 GB for SmolLM2-135M)."""
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= state.max_steps:
+            control.should_save = False
+
+    on_epoch_end = on_step_end
+
+
 def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig):
     tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
                                trust_remote_code=model_args.trust_remote_code, gguf_file=model_args.gguf_file)
@@ -111,9 +122,11 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) 
             trainer.save_model(config.output_dir)
 
 
-def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
+def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig,
+          final_checkpoint: bool = True) -> TrainResult:
     """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline that `config.method` or
-    `config.weighting` names) and save it, with its tokenizer and the run report, to `config.output_dir`."""
+    `config.weighting` names) and save it, with its tokenizer and the run report, to `config.output_dir`.
+    `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same)."""
     if not data_args.data:
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
@@ -126,6 +139,8 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
         config.push_to_hub = False  # figa pushes the saved model with its own card once training is done
     set_seed(config.seed)
     trainer = _build_trainer(data_args, model_args, config)
+    if not final_checkpoint:
+        trainer.add_callback(_NoFinalCheckpoint())
     main_process = trainer.is_world_process_zero()
     if main_process:
         _print_load_reports(trainer.load_reports)
@@ -156,8 +171,9 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
 def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
     """For pipelines that need only the final model (`figa demo`, `figa loop`): reuse a finished run in
     `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last
-    complete checkpoint when a run was stopped part-way; once the model is saved, remove the checkpoints (they
-    repeat the model and add the optimizer state: about 1.6 GB for SmolLM2-135M)."""
+    complete checkpoint when a run was stopped part-way; no checkpoint is written at the last step, and once the
+    model is saved the earlier ones are removed (they repeat the model and add the optimizer state: about 1.6 GB
+    for SmolLM2-135M)."""
     out = config.output_dir
     report_path = os.path.join(out, REPORT_NAME)
     if os.path.isfile(report_path):
@@ -177,7 +193,7 @@ def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config:
     else:
         if config.resume_from_checkpoint is None and _last_complete_checkpoint(out):
             config.resume_from_checkpoint = "latest"
-        result = train(data_args, model_args, config)
+        result = train(data_args, model_args, config, final_checkpoint=False)
         print(f"saved the trained model to {out}")
     for checkpoint in sort_checkpoints(out):
         shutil.rmtree(checkpoint)
