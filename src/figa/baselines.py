@@ -79,14 +79,18 @@ _LOSS_ONLY = {"loss_type", "loss_weights", "beta", "label_smoothing", "output_di
 _reference_log_probs: dict[str, object] = {}
 
 
-def _reference_key(trainer, dataset, batch_size: int) -> str:
+def _reference_key(trainer, dataset, batch_size: int) -> str | None:
+    """What the reference log-probabilities depend on, hashed; None where figa cannot tell (then TRL computes)."""
     from datasets.fingerprint import Hasher
 
+    columns = ["prompt_ids", "chosen_ids", "rejected_ids"]
+    model_hash = getattr(trainer, "_precompute_model_hash", None)
+    if trainer.accelerator.num_processes > 1 or model_hash is None or not set(columns) <= set(dataset.column_names):
+        return None  # several ranks would each need the same answer; another TRL or data layout
     settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _LOSS_ONLY}
-    if trainer.args.disable_dropout:  # deterministic reference forward: the seed does not matter
+    if getattr(trainer.args, "disable_dropout", False):  # a deterministic reference forward: the seed does not matter
         settings = {k: v for k, v in settings.items() if k not in ("seed", "data_seed")}
-    tokens = dataset.select_columns(["prompt_ids", "chosen_ids", "rejected_ids"]).to_dict()
-    return Hasher.hash((trainer._precompute_model_hash, batch_size, settings, tokens))
+    return Hasher.hash((model_hash, batch_size, settings, dataset.select_columns(columns).to_dict()))
 
 
 def _dpo_trainer_class():
@@ -97,9 +101,9 @@ def _dpo_trainer_class():
         """TRL's DPOTrainer; its precomputed reference log-probabilities are reused within the process (above)."""
 
         def _precompute_ref_logps(self, dataset, name, batch_size):
-            if self.accelerator.num_processes > 1:  # each rank would need the same answer: leave it to TRL
-                return super()._precompute_ref_logps(dataset, name, batch_size)
             key = _reference_key(self, dataset, batch_size)
+            if key is None:
+                return super()._precompute_ref_logps(dataset, name, batch_size)
             if key not in _reference_log_probs:
                 computed = super()._precompute_ref_logps(dataset, name, batch_size)
                 _reference_log_probs[key] = computed.select_columns(["ref_chosen_logps", "ref_rejected_logps"])
