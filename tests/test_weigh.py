@@ -108,13 +108,16 @@ def test_a_rerun_asks_only_about_records_without_a_saved_reply(tmp_path):
 
 def test_an_hf_judge_that_never_writes_json_rejects_every_record_after_sampled_retries(tiny_model_dir, tmp_path,
                                                                                        capsys):
-    out = tmp_path / "w.jsonl"
-    assert main(["weigh", "--data", spa(tmp_path), "--judge", f"hf:{tiny_model_dir}", "-o", str(out),
-                 "--max_new_tokens", "8", "--attempts", "2"]) == 0
-    assert read(out) == []
+    out, data = tmp_path / "w.jsonl", spa(tmp_path)
+    assert main(["weigh", "--data", data, "--judge", f"hf:{tiny_model_dir}", "-o", str(out),
+                 "--max_new_tokens", "8", "--attempts", "2"]) == 2
+    assert not out.exists()  # nothing weighed: no empty output that looks like a finished run
     (rejected,) = read(tmp_path / "w.rejected.jsonl")
     assert rejected["id"] == "cat" and rejected["reason"].startswith("no usable reply in 2 attempts; the last: ")
-    assert "0 records weighed" in capsys.readouterr().out
+    (record,) = read(data)
+    assert {k: rejected[k] for k in record} == record  # the rejected record keeps its content, not only its id
+    assert f"no record was weighed (1 rejected; the reasons are in {tmp_path / 'w.rejected.jsonl'})" in \
+        capsys.readouterr().err
 
 
 def test_bad_input_and_options_are_one_line_errors(tmp_path, capsys):

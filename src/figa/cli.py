@@ -7,6 +7,7 @@ import importlib
 import sys
 
 from .errors import FigaError
+from .redaction import redact
 
 COMMANDS = {
     "demo": ("figa.commands.demo", "offline end-to-end demo: base vs SFT vs FIGA on a small real model"),
@@ -41,14 +42,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return importlib.import_module(COMMANDS[command][0]).main(rest) or 0
     except FigaError as error:
-        print(f"figa {command}: error: {error}", file=sys.stderr)
+        print(f"figa {command}: error: {redact(str(error))}", file=sys.stderr)
         return 2
     except OSError as error:
-        if error.errno not in WRITE_FAILURES:
+        if error.errno in WRITE_FAILURES:
+            where = f" {error.filename}" if error.filename else ""
+            print(f"figa {command}: error: could not write{where}: {error.strerror}. Free some space and run the "
+                  "same command again: what was saved before is kept.", file=sys.stderr)
+            return 2
+        if not error.filename:  # not a file problem: a bug, shown with its traceback
             raise
-        where = f" {error.filename}" if error.filename else ""
-        print(f"figa {command}: error: could not write{where}: {error.strerror}. Free some space and run the same "
-              "command again: what was saved before is kept.", file=sys.stderr)
+        print(f"figa {command}: error: {error.filename}: {error.strerror}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"figa {command}: interrupted", file=sys.stderr)

@@ -11,7 +11,9 @@ import json
 import os
 import threading
 
-from ..files import naming
+from ..errors import FigaError
+from ..files import make_dir, naming, open_append
+from ..redaction import redact_value
 
 
 def settings_key(*parts) -> str:
@@ -21,12 +23,14 @@ def settings_key(*parts) -> str:
 
 class StageStore:
     def __init__(self, directory: str, stage: str, key: str):
-        os.makedirs(directory, exist_ok=True)
+        make_dir(directory, "stage directory")
         self.path = os.path.join(directory, f"{stage}-{key}.jsonl")
+        if os.path.islink(self.path):
+            raise FigaError(f"{self.path}: is a symbolic link; figa does not write through links")
         self.results: dict[str, dict] = {}
         self._lock = threading.Lock()
         self._load()
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open_append(self.path)
 
     def _load(self) -> None:
         if not os.path.exists(self.path):
@@ -55,7 +59,7 @@ class StageStore:
     def add(self, row: dict) -> None:
         with self._lock:
             with naming(self.path):  # on a full disk: the partial line is dropped when the run resumes
-                self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+                self._handle.write(json.dumps(redact_value(row), ensure_ascii=False) + "\n")
                 self._handle.flush()
                 os.fsync(self._handle.fileno())
             self.results[row["id"]] = row

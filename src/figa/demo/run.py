@@ -16,7 +16,7 @@ from dataclasses import asdict
 from ..curate import CurateConfig, CurateResult, curate, summary_table
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
-from ..files import write_jsonl
+from ..files import prepare_output_dir, write_jsonl
 from ..loop import run_round
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
@@ -115,7 +115,7 @@ def run(config: DemoConfig) -> str:
     started = time.time()
     n_train, n_heldout, epochs = config.sizes()
     methods, seeds, out = config.trained_methods(), config.training_seeds(), config.output_dir
-    os.makedirs(out, exist_ok=True)
+    prepare_output_dir(out, "--output_dir")
     _step(1, "model")
     model = config.model or smollm2_checkpoint()
     print(f"policy: {model}")

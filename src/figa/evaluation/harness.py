@@ -9,7 +9,7 @@ import os
 import torch
 
 from ..errors import FigaError
-from ..files import write_json
+from ..files import make_dir, write_json
 
 
 def main_metric(task_results: dict) -> tuple[str, float] | None:
@@ -44,7 +44,7 @@ def run_lm_eval(models: dict[str, str], tasks: list[str], output_dir: str, inclu
     """{model name: {task: {"metric", "value"}}}; each model's full lm-eval results go to
     OUTPUT_DIR/lm_eval/NAME.json, which a rerun with the same tasks and limit reuses."""
     directory = os.path.join(output_dir, "lm_eval")
-    os.makedirs(directory, exist_ok=True)
+    make_dir(directory)
     summary = {}
     for name, path in models.items():
         saved_path = os.path.join(directory, f"{name}.json")

@@ -18,7 +18,7 @@ from importlib import resources
 
 from ..edits import ADD, DEL, SUB, edit_codes
 from ..errors import FigaError
-from ..files import atomic_file
+from ..files import atomic_file, check_outputs, prepare_output_file
 from ..loss import LossSettings, pair_weights
 from ..prompts import query_text
 from ..records import load_records
@@ -108,6 +108,8 @@ def build_page(config: ViewConfig) -> dict:
     """Write the page to `config.output`; returns the summary shown on it."""
     if not config.data:
         raise FigaError("give the SPA data file: figa view spa/train.jsonl -o view.html")
+    check_outputs({"-o": config.output}, {"--data": config.data, "--tokenizer": config.tokenizer})
+    prepare_output_file(config.output, "-o", create_dir=False)
     records, report = load_records(config.data, skip_bad_records=config.skip_bad_records)
     splitter = _ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else _WordPieces()
     pairs = pairs_for_view(records, splitter, config.alpha, config.beta, config.gamma)
@@ -120,9 +122,6 @@ def build_page(config: ViewConfig) -> dict:
     template = resources.files("figa.view").joinpath("page.html").read_text(encoding="utf-8")
     fills = {"TITLE": html.escape(title), "DATA": _script_json(data)}
     page = re.sub(r"__FIGA_(TITLE|DATA)__", lambda match: fills[match.group(1)], template)
-    directory = os.path.dirname(os.path.abspath(config.output))
-    if not os.path.isdir(directory):
-        raise FigaError(f"-o {config.output}: the directory {directory} does not exist")
     with atomic_file(config.output) as handle:
         handle.write(page)
     return summary

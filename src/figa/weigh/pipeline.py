@@ -7,7 +7,6 @@ after the last attempt, or when the endpoint fails for good, the record goes to 
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
@@ -16,7 +15,7 @@ from ..backends.stages import Job, run_stage
 from ..backends.specs import split_spec
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
-from ..files import write_jsonl
+from ..files import check_outputs, make_dir, prepare_output_file, write_jsonl
 from ..prompts import query_text
 from ..records import load_records
 from .judges import JUDGE_KINDS, JUDGE_TEMPLATE, make_judge
@@ -48,6 +47,9 @@ class WeighConfig(GenerationOptions, EndpointOptions):
             raise FigaError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.attempts < 1:
             raise FigaError(f"--attempts must be at least 1, got {self.attempts}")
+        rejected, stages = self.paths()
+        check_outputs({"--output": self.output, "the rejected file": rejected, "the stage directory": stages},
+                      {"--data": self.data})
 
     def paths(self) -> tuple[str, str]:
         """The rejected file and the stage directory, named after the output."""
@@ -116,7 +118,8 @@ def weigh(config: WeighConfig) -> WeighResult:
     config.check()
     records, report = load_records(config.data, skip_bad_records=config.skip_bad_records)
     rejected_path, stage_dir = config.paths()
-    os.makedirs(os.path.dirname(os.path.abspath(config.output)), exist_ok=True)
+    prepare_output_file(config.output, "--output")
+    make_dir(stage_dir, "the stage directory")
     generation = config.generation()
     judge = _AskingAgain(make_judge(config.judge, config.mode, config.endpoint(config.max_new_tokens), generation,
                                     config.prompt_format, config.trust_remote_code), config.mode, config.attempts)
@@ -131,11 +134,14 @@ def weigh(config: WeighConfig) -> WeighResult:
     weighed, rejected = [], [{"id": None, "reason": problem} for problem in report.skipped]
     for record in records:
         row = store.get(record["id"])
-        if "error" in row:
-            rejected.append({"id": record["id"], "reason": row["error"]})
-            continue
         kept = {name: value for name, value in record.items() if value is not None and name != "token_weights"}
+        if "error" in row:
+            rejected.append({**kept, "reason": row["error"]})
+            continue
         weighed.append({**kept, "span_weights": row["span_weights"]})
-    write_jsonl(config.output, weighed)
     write_jsonl(rejected_path, rejected)
+    if not weighed:
+        raise FigaError(f"no record was weighed ({len(rejected)} rejected; the reasons are in {rejected_path}); "
+                        f"{config.output} was not written")
+    write_jsonl(config.output, weighed)
     return WeighResult(weighed, rejected, config.output)
