@@ -40,3 +40,8 @@ def trl_keyword_reward(completions, prompts=None, **kwargs):
 def trl_reference_reward(completions, output, **kwargs):
     """TRL style, reading the reference answers (the SPA column `output`): 1 for a completion equal to it."""
     return [float(c == ref) for c, ref in zip(completions, output)]
+
+
+def one_number_reward(prompts, responses):
+    """A reward written wrongly: one number for the whole batch instead of one per response."""
+    return 0.5

@@ -6,7 +6,10 @@ Revisions are scripted (the original plus the prompt's missing keywords); reward
 of the request content: the first attempt of some requests gets 429 (with Retry-After), 500, 503, a delay,
 or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500, EMPTY_CHOICES always get
 an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops), LONG_ANSWER get a reply
-stopped at the token limit (finish_reason "length"). Every request's Authorization header is recorded.
+stopped at the token limit (finish_reason "length"), ECHO_KEY_REPLY a revision that ends with the request's
+Authorization header in upper case (as a careless proxy might echo it), DRIP a reply sent one byte every 0.1 s,
+RATE_NEGATIVE and RATE_HIGH judge ratings of -3 and 15 on the 0-10 scale. Every request's Authorization header is
+recorded.
 """
 
 import hashlib
@@ -41,7 +44,7 @@ def scripted_weights(content: str, answered: int) -> str:
 def scripted_reply(content: str, answered: int = 1) -> str:
     """A revision for revision requests, a score for judge requests, a fixed answer for rollouts."""
     if content.startswith("Rate how well"):
-        return "7"
+        return "-3" if "RATE_NEGATIVE" in content else "15" if "RATE_HIGH" in content else "7"
     if content.startswith("Compare a response with its revision"):
         return scripted_weights(content, answered)
     if "Response to revise:" not in content:
@@ -74,6 +77,11 @@ class Server:
                 if "ALWAYS_HANG" in content:
                     server.stopping.wait(120)
                     return None
+                if "DRIP" in content:
+                    return self._drip(body)
+                if "ECHO_KEY_REPLY" in content:
+                    echo = f"{scripted_reply(content)} {self.headers.get('Authorization', '').upper()}"
+                    return self._send(200, self._completion(body, echo))
                 if "ECHO_KEY" in content:
                     return self._send(401, {"error": {"message": f"bad key {self.headers.get('Authorization')}"}})
                 if fault == 0:
@@ -88,12 +96,30 @@ class Server:
                     time.sleep(0.3)
                 with server.lock:
                     server.answered[key] = answered = server.answered.get(key, 0) + 1
-                choices = [] if "EMPTY_CHOICES" in content else [
-                    {"index": 0, "finish_reason": "length" if "LONG_ANSWER" in content else "stop",
-                     "message": {"role": "assistant", "content": scripted_reply(content, answered)}}]
-                self._send(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": 0,
-                                 "model": body["model"], "choices": choices,
-                                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+                reply = self._completion(body, scripted_reply(content, answered),
+                                         "length" if "LONG_ANSWER" in content else "stop")
+                if "EMPTY_CHOICES" in content:
+                    reply["choices"] = []
+                self._send(200, reply)
+
+            def _completion(self, body, text, finish_reason="stop"):
+                return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
+                        "choices": [{"index": 0, "finish_reason": finish_reason,
+                                     "message": {"role": "assistant", "content": text}}],
+                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+            def _drip(self, body):
+                data = json.dumps(self._completion(body, scripted_reply(body["messages"][-1]["content"]))).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for i in range(len(data)):
+                    if server.stopping.is_set():
+                        return
+                    self.wfile.write(data[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.1)
 
             def _send(self, status, payload, headers=None):
                 self._raw(status, json.dumps(payload).encode(), headers)

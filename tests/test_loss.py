@@ -254,7 +254,7 @@ def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
     ({"original": [], "revised": [{"start": 0, "end": 5, "weight": 1}, {"start": 4, "end": 6, "weight": 1}]},
      "span_weights.revised[1]': span 4-6 overlaps the span before it"),
     ({"original": [{"start": 0, "end": 3, "weight": float("nan")}], "revised": []},
-     "span_weights.original[0].weight': expected a finite number >= 0, got nan"),
+     "span_weights.original[0].weight': expected a number from 0 to 1e+06, got nan"),
     ({"original": [{"start": 0, "end": 3}], "revised": []}, "span_weights.original[0].weight'"),
     ({"original": [], "revised": [{"start": 4, "end": 6, "weight": 1}, {"start": "a", "end": 3, "weight": 1}]},
      "span_weights.revised[1]': expected {\"start\": int"),  # the record's own index, not the sorted one

@@ -21,8 +21,9 @@ from dataclasses import fields
 
 from transformers import TrainingArguments
 
-from .errors import FigaError
-from .prompts import as_messages, render_prompt, resolve_format
+from .data import token_ids
+from .errors import FigaError, RecordError
+from .prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
 from .records import LoadReport, load_records
 
 METHODS = ("figa", "sft", "dpo", "apo_zero")
@@ -30,6 +31,7 @@ METHODS = ("figa", "sft", "dpo", "apo_zero")
 
 def _query(record: dict, tokenizer, prompt_format: str):
     if prompt_format == "chat":
+        render_prompt(record, prompt_format, tokenizer)  # a template that refuses the messages: an error here
         return as_messages(record)
     return render_prompt(record, prompt_format, tokenizer)
 
@@ -52,6 +54,28 @@ def trl_rows(records: list[dict], method: str, tokenizer, prompt_format: str) ->
     return rows
 
 
+def _fitting(records: list[dict], report: LoadReport, tokenizer, prompt_format: str, config) -> list[dict]:
+    """The records whose prompt fits `max_length` by FIGA's rule (`figa.data`): TRL would drop the others without
+    a word. A prompt too long is an error naming the file and line, or (`--skip_bad_records`) skipped and listed."""
+    prompts = [render_prompt(r, prompt_format, tokenizer) for r in records]
+    lengths = [len(ids) for ids in token_ids(tokenizer, prompts, adds_special_tokens(prompt_format))[0]]
+    kept, lines = [], []
+    for record, line, length in zip(records, report.lines, lengths):
+        if length + 2 <= config.max_length:
+            kept.append(record)
+            lines.append(line)
+            continue
+        error = RecordError(report.source, line, "prompt",
+                            f"the prompt has {length} tokens, too long for max_length={config.max_length}")
+        if not config.skip_bad_records:
+            raise error
+        report.skipped.append(str(error))
+    if not kept:
+        raise FigaError(f"{report.source}: no usable records left; first problem: {report.skipped[-1]}")
+    report.kept, report.lines = len(kept), lines
+    return kept
+
+
 def _dataset(source, method: str, tokenizer, config) -> tuple[object, LoadReport]:
     from datasets import Dataset
 
@@ -59,6 +83,7 @@ def _dataset(source, method: str, tokenizer, config) -> tuple[object, LoadReport
     prompt_format = resolve_format(config.prompt_format, tokenizer)
     if prompt_format == "auto":
         prompt_format = "plain"
+    records = _fitting(records, report, tokenizer, prompt_format, config)
     return Dataset.from_list(trl_rows(records, method, tokenizer, prompt_format)), report
 
 
@@ -130,4 +155,7 @@ def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=Non
     trainer = trainer_class(model=model, args=_trl_args(config, method), train_dataset=train, eval_dataset=evaluation,
                             processing_class=tokenizer, peft_config=peft_config)
     trainer.load_reports = reports
+    if len(trainer.train_dataset) != len(train):  # a filter of a TRL version figa does not know: never silent
+        raise FigaError(f"TRL's {trainer_class.__name__} dropped {len(train) - len(trainer.train_dataset)} of the "
+                        f"{len(train)} records figa passed it")
     return trainer

@@ -69,10 +69,22 @@ def query_text(record: dict) -> str:
     return _user_text(record)
 
 
+def apply_template(tokenizer, messages: list[dict], record: dict, **options) -> str:
+    """The tokenizer's chat template applied to MESSAGES (of RECORD); a template that refuses them (many raise on
+    roles that do not alternate, or on a system turn) is a `FigaError` naming the record."""
+    from jinja2 import TemplateError
+
+    try:
+        return tokenizer.apply_chat_template(messages, tokenize=False, **options)
+    except TemplateError as error:
+        raise FigaError(f"record {record.get('id')!r}: field 'messages': the tokenizer's chat template refuses "
+                        f"them: {error}") from None
+
+
 def render_prompt(record: dict, prompt_format: str, tokenizer) -> str:
     """The prompt text the policy sees before its response; `prompt_format` as returned by `resolve_format`."""
     if prompt_format == "chat":
-        return tokenizer.apply_chat_template(as_messages(record), tokenize=False, add_generation_prompt=True)
+        return apply_template(tokenizer, as_messages(record), record, add_generation_prompt=True)
     if prompt_format == "alpaca" or (prompt_format == "auto" and record.get("instruction") is not None):
         return _alpaca(record)
     return query_text(record) + ("\n\nAssistant: " if record.get("messages") is not None else "")

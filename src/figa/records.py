@@ -26,6 +26,10 @@ COLUMNS = ("id", "prompt", "messages", "instruction", "input", "original_output"
            "output", "rewards", "token_weights", "span_weights")
 
 
+MAX_LINE_BYTES = 8 << 20  # one record; a longer line is refused before it is parsed or tokenised
+MAX_WEIGHT = 1e6  # token and span weights: larger ones overflow the float32 loss sums
+
+
 class _FieldError(Exception):
     def __init__(self, field: str | None, problem: str):
         super().__init__(problem)
@@ -57,11 +61,20 @@ def _text(raw: dict, name: str, required: bool) -> str | None:
         return None
     if not isinstance(value, str):
         raise _FieldError(name, f"expected a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise _FieldError(name, "contains a NUL character")
+    _check_characters(value, name)
     if required and not value.strip():
         raise _FieldError(name, "is empty")
     return value
+
+
+def _check_characters(value: str, name: str) -> None:
+    if "\x00" in value:
+        raise _FieldError(name, "contains a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:  # JSON allows "\ud800"; no tokenizer or file can hold it
+        raise _FieldError(name, f"contains a lone surrogate ({value[error.start]!r} at character {error.start}), "
+                                "which is not valid Unicode") from None
 
 
 def _messages(value: Any, name: str) -> list[dict]:
@@ -74,8 +87,7 @@ def _messages(value: Any, name: str) -> list[dict]:
             raise _FieldError(f"{name}[{i}]", "expected an object with string 'role' and 'content'")
         if message["role"] not in ROLES:
             raise _FieldError(f"{name}[{i}].role", f"unknown role {message['role']!r} (one of {', '.join(ROLES)})")
-        if "\x00" in message["content"]:
-            raise _FieldError(f"{name}[{i}].content", "contains a NUL character")
+        _check_characters(message["content"], f"{name}[{i}].content")
         messages.append({"role": message["role"], "content": message["content"]})
     return messages
 
@@ -138,10 +150,8 @@ def _token_weights(raw: dict) -> dict | None:
     if not isinstance(value, dict) or set(value) != {"original", "revised"}:
         raise _FieldError("token_weights", "expected {\"original\": [...], \"revised\": [...]}")
     for side, weights in value.items():
-        if not isinstance(weights, list) or any(
-                isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or w < 0
-                for w in weights):
-            raise _FieldError(f"token_weights.{side}", "expected a list of finite numbers >= 0")
+        if not isinstance(weights, list) or any(not _finite_number(w) or not 0 <= w <= MAX_WEIGHT for w in weights):
+            raise _FieldError(f"token_weights.{side}", f"expected a list of numbers from 0 to {MAX_WEIGHT:g}")
     return {side: [float(w) for w in value[side]] for side in ("original", "revised")}
 
 
@@ -167,8 +177,8 @@ def _spans(value, side: str, text: str) -> list[dict]:
                                               "characters; start < end)")
         if start < last_end:
             raise _FieldError(f"{name}[{i}]", f"span {start}-{end} overlaps the span before it")
-        if not _finite_number(weight) or weight < 0:
-            raise _FieldError(f"{name}[{i}].weight", f"expected a finite number >= 0, got {weight!r}")
+        if not _finite_number(weight) or not 0 <= weight <= MAX_WEIGHT:
+            raise _FieldError(f"{name}[{i}].weight", f"expected a number from 0 to {MAX_WEIGHT:g}, got {weight!r}")
         spans.append({"start": start, "end": end, "weight": float(weight)})
         last_end = end
     return spans
@@ -211,9 +221,33 @@ def normalize_record(raw: Any, require_responses: bool = True) -> dict:
     return {name: record.get(name) for name in COLUMNS}
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    """A JSON object, refusing a key given twice (json would silently keep the last value)."""
+    value: dict = {}
+    for key, item in pairs:
+        if key in value:
+            raise _FieldError(key, "the key appears twice in the record")
+        value[key] = item
+    return value
+
+
+def parse_json(text: str | bytes) -> Any:
+    """JSON text as Python values; a duplicate key, or nesting deeper than Python can follow, is a `_FieldError`."""
+    try:
+        return json.loads(text, object_pairs_hook=_object)
+    except json.JSONDecodeError as error:
+        raise _FieldError(None, f"malformed JSON: {error.msg} (column {error.colno})") from None
+    except RecursionError:
+        raise _FieldError(None, "JSON nested too deeply") from None
+
+
 def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
+            if len(line) > MAX_LINE_BYTES:
+                yield number, _FieldError(None, f"the line is {len(line) / 2 ** 20:.1f} MB; a record may be at "
+                                                f"most {MAX_LINE_BYTES >> 20} MB")
+                continue
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as error:
@@ -222,9 +256,9 @@ def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
             if not text.strip():
                 continue
             try:
-                yield number, json.loads(text)
-            except json.JSONDecodeError as error:
-                yield number, _FieldError(None, f"malformed JSON: {error.msg} (column {error.colno})")
+                yield number, parse_json(text)
+            except _FieldError as error:
+                yield number, error
 
 
 def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
@@ -239,7 +273,11 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
         if os.path.exists(os.path.join(path, "dataset_info.json")) or os.path.exists(
                 os.path.join(path, "state.json")):
             from datasets import load_from_disk
-            yield from ((path, i, row) for i, row in enumerate(load_from_disk(path), start=1))
+            try:
+                dataset = load_from_disk(path)
+            except Exception as error:  # datasets raises many kinds here (missing files, bad JSON, wrong layout)
+                raise FigaError(f"{path}: not a readable saved dataset ({type(error).__name__}: {error})") from None
+            yield from ((path, i, row) for i, row in enumerate(dataset, start=1))
             return
         raise FigaError(f"{path}: is a directory; expected a .jsonl, .json or .parquet file "
                         "(or a dataset saved with `save_to_disk`)")
@@ -248,17 +286,23 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
     suffix = path.rsplit(".", 1)[-1].lower()
     if suffix == "parquet":
         import pyarrow.parquet as pq
-        for index, row in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield path, index, row
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
+            raise FigaError(f"{path}: not a readable Parquet file: {error}") from None
+        yield from ((path, index, row) for index, row in enumerate(rows, start=1))
     elif suffix == "json":
         with open(path, "rb") as handle:
             head = handle.read(1 << 16).lstrip()
         if head.startswith(b"["):
             try:
-                with open(path, encoding="utf-8") as handle:
-                    rows = json.load(handle)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                with open(path, "rb") as handle:
+                    rows = parse_json(handle.read())
+            except UnicodeDecodeError as error:
                 raise FigaError(f"{path}: not a valid JSON array: {error}") from None
+            except _FieldError as error:
+                raise FigaError(f"{path}: not a valid JSON array: {error.problem}"
+                                + (f" (key {error.field!r})" if error.field else "")) from None
             yield from ((path, i, row) for i, row in enumerate(rows, start=1))
         else:
             yield from ((path, number, item) for number, item in _iter_jsonl(path))

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainerCallback, set_seed
-from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import sort_checkpoints
 
 from .baselines import trl_trainer
+from .checkpoints import checkpoint_problem
 from .errors import FigaError
-from .files import write_json
+from .files import prepare_output_dir, write_json
 from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model
 from .loss import LOSS_SETTINGS
 from .modeling import ModelArguments, load_model, load_tokenizer, lora_config
@@ -46,21 +46,12 @@ class TrainResult:
     report: dict
 
 
-def _is_complete(checkpoint: str) -> bool:
-    """The trainer writes trainer_state.json last: a checkpoint without a readable one was cut while saving."""
-    try:
-        with open(os.path.join(checkpoint, TRAINER_STATE_NAME), encoding="utf-8") as handle:
-            json.load(handle)
-        return True
-    except (OSError, ValueError):
-        return False
-
-
 def _last_complete_checkpoint(output_dir: str) -> str | None:
     for checkpoint in reversed(sort_checkpoints(output_dir)):
-        if _is_complete(checkpoint):
+        problem = checkpoint_problem(checkpoint)
+        if problem is None:
             return checkpoint
-        print(f"skipping {checkpoint}: incomplete (no readable {TRAINER_STATE_NAME}; the run stopped while saving it)")
+        print(f"skipping {checkpoint}: incomplete ({problem})")
     return None
 
 
@@ -75,9 +66,10 @@ def resume_point(value: str | None, output_dir: str) -> str | None:
         return last
     if not os.path.isdir(value):
         raise FigaError(f"--resume_from_checkpoint {value}: no such checkpoint directory")
-    if not _is_complete(value):
-        raise FigaError(f"--resume_from_checkpoint {value}: incomplete checkpoint (no readable {TRAINER_STATE_NAME}; "
-                        "the run stopped while saving it): pick an earlier one, or 'latest'")
+    problem = checkpoint_problem(value)
+    if problem:
+        raise FigaError(f"--resume_from_checkpoint {value}: incomplete checkpoint ({problem}): pick an earlier one, "
+                        "or 'latest'")
     return value
 
 
@@ -131,6 +123,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
         raise FigaError("--model_name_or_path is required")
+    prepare_output_dir(config.output_dir, "--output_dir")
     resume = resume_point(config.resume_from_checkpoint, config.output_dir)
     push = config.push_to_hub
     if push:

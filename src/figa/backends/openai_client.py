@@ -2,7 +2,13 @@
 
 The `openai` client retries timeouts, connection errors, 429 (honouring Retry-After) and 5xx with
 exponential backoff and jitter. Replies that arrive but cannot be used (invalid JSON, no choices, empty
-text) are retried here with the same kind of backoff. The API key comes only from the environment.
+text) are retried here with the same kind of backoff. The API key comes only from the environment, and every reply
+and error text is cleaned of it (`figa.redaction`) before anything else sees it.
+
+httpx's timeout bounds each network read, not a whole request: a server that sends one byte at a time keeps a
+request alive indefinitely. So each call also has a deadline for the whole request, retries included:
+(`max_retries` + 1) x `timeout` plus the client's back-off between tries (0.5 s doubling, at most 8 s each) plus
+one second.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from ..errors import FigaError
+from ..redaction import redact, register_secret
 from .protocols import ReplyError, Truncated
 
 
@@ -41,6 +48,7 @@ def client(config: EndpointConfig):
         raise FigaError("the openai back end needs the `openai` package: pip install 'figa-align[openai]'") from None
     base_url = config.base_url or os.environ.get("OPENAI_BASE_URL")
     api_key = os.environ.get(config.api_key_env) or ("EMPTY" if base_url else None)
+    register_secret(os.environ.get(config.api_key_env))
     if api_key is None:
         raise FigaError(f"set the API key in the environment variable {config.api_key_env} "
                         "(or point --openai_base_url at a local server)")
@@ -62,12 +70,11 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
         if attempt:
             time.sleep(config.retry_base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
         try:
-            reply = client(config).chat.completions.create(model=model, messages=messages,
-                                                           temperature=config.temperature,
-                                                           max_tokens=config.max_tokens)
+            reply = within_deadline(request_deadline(config), lambda: client(config).chat.completions.create(
+                model=model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens))
         except openai.APIStatusError as error:
             if error.status_code < 500 and error.status_code not in (408, 409, 429):
-                raise ReplyError(f"HTTP {error.status_code}: {_short(redact(error.message, config))}") from None
+                raise ReplyError(f"HTTP {error.status_code}: {_short(redact(error.message))}") from None
             raise ReplyError(f"HTTP {error.status_code} after {config.max_retries} client retries") from None
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
             raise ReplyError(f"{type(error).__name__} after {config.max_retries} client retries") from None
@@ -82,14 +89,38 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
         if not text or not text.strip():
             last = "empty reply"
             continue
-        return Truncated(text.strip()) if choices[0].finish_reason == "length" else text.strip()
+        text = redact(text).strip()
+        return Truncated(text) if choices[0].finish_reason == "length" else text
     raise ReplyError(f"{last}, {config.max_retries + 1} attempts")
 
 
-def redact(text: str, config: EndpointConfig) -> str:
-    """Remove the API key from text that came back from a server (some echo it in their errors)."""
-    key = os.environ.get(config.api_key_env)
-    return text.replace(key, "***") if key else text
+def request_deadline(config: EndpointConfig) -> float:
+    """Seconds one call may take in all, the client's retries and back-off included."""
+    backoff = sum(min(0.5 * 2 ** i, 8.0) for i in range(config.max_retries))
+    return (config.max_retries + 1) * config.timeout + backoff + 1.0  # a second's slack: the client's own timeouts
+    # end an ordinary hang first, with their own message
+
+
+def within_deadline(seconds: float, call: Callable):
+    """CALL's result, or `ReplyError` when it has not finished within SECONDS. The call goes on in a daemon thread
+    until its connection ends; its result is dropped, and it does not keep the process from exiting."""
+    box: dict = {}
+    finished = threading.Event()
+
+    def target():
+        try:
+            box["value"] = call()
+        except BaseException as error:  # handed to the caller below
+            box["error"] = error
+        finally:
+            finished.set()
+
+    threading.Thread(target=target, daemon=True).start()
+    if not finished.wait(seconds):
+        raise ReplyError(f"no complete reply within {seconds:g} s (the deadline of the whole request)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 def _short(text: str, limit: int = 200) -> str:

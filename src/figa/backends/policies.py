@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import FigaError
+from ..errors import FigaError, RecordError
 from ..modeling import ModelArguments, load_model, load_tokenizer
+from ..records import QUERY_FIELDS
 from ..prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
 from .generation import GenerationConfig
 from .openai_client import EndpointConfig, chat
@@ -30,6 +31,25 @@ class HFPolicy:
             self.model.to("cuda")
         self.format = resolve_format(prompt_format, self.tokenizer)
         self.generation = generation
+
+    def context(self) -> int | None:
+        """The longest sequence the model takes (prompt and response), None when its config does not say."""
+        return getattr(self.model.config, "max_position_embeddings", None)
+
+    def prompt_problems(self, records: list[dict]) -> dict[int, str]:
+        """{index: problem} for the records whose prompt, with `max_new_tokens` after it, exceeds the model's
+        context: generating for one of them fails (or allocates memory for all of the batch)."""
+        context = self.context()
+        if not context:
+            return {}
+        texts = [render_prompt(record, self.format, self.tokenizer) for record in records]
+        ids = self.tokenizer(texts, add_special_tokens=adds_special_tokens(self.format))["input_ids"] if texts else []
+        problems = {}
+        for index, length in enumerate(map(len, ids)):
+            if length + self.generation.max_new_tokens > context:
+                problems[index] = (f"the prompt has {length} tokens; with max_new_tokens="
+                                   f"{self.generation.max_new_tokens} that exceeds the model's context of {context}")
+        return problems
 
     @torch.no_grad()
     def batch(self, records: list[dict]) -> list[str]:
@@ -81,6 +101,20 @@ class OpenAIPolicy:
 
     def one(self, record: dict) -> str:
         return chat(self.endpoint, self.model, as_messages(record))
+
+
+def prompts_too_long(policy, records: list[dict], lines: list[int], source: str, skip: bool) -> dict[str, str]:
+    """{record id: reason} of the records whose prompt does not fit the policy's context (none for back ends that
+    do not say). Without SKIP the first is a `RecordError` naming the file, the line and the query field."""
+    problems = policy.prompt_problems(records) if hasattr(policy, "prompt_problems") else {}
+    reasons = {}
+    for index, problem in problems.items():
+        field_name = next(name for name in QUERY_FIELDS if records[index].get(name) is not None)
+        error = RecordError(source, lines[index], field_name, problem)
+        if not skip:
+            raise error
+        reasons[records[index]["id"]] = str(error)
+    return reasons
 
 
 def make_policy(model: str, backend: str, generation: GenerationConfig, endpoint: EndpointConfig,

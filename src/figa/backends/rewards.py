@@ -1,6 +1,7 @@
 """Reward back ends: `hf:MODEL` (sequence-classification reward model), `python:module:function`, and
-`openai:MODEL` (an OpenAI-compatible judge that answers with a number). Scores come in batches; a score
-that is not a finite number becomes NaN and the record is rejected with that reason."""
+`openai:MODEL` (an OpenAI-compatible judge that answers with a number from 0 to 10). Scores come in batches; a score
+that is not a finite number (or a judge's rating outside 0 to 10) becomes NaN and the record is rejected with that
+reason."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def finite(value) -> float | None:
 
 def _scores(values, spec: str, expected: int) -> list[float]:
     """A back end's scores as floats, NaN where a score is not a finite number."""
+    if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not hasattr(values, "__iter__"):
+        raise FigaError(f"--reward {spec}: returned {type(values).__name__}; expected a list of {expected} scores, "
+                        "one per response")
     values = list(values)
     if len(values) != expected:
         raise FigaError(f"--reward {spec}: returned {len(values)} scores for {expected} responses")
@@ -121,7 +125,8 @@ class OpenAIJudge:
         reply = chat(self.endpoint, self.model, [{"role": "user", "content": JUDGE_PROMPT.format(
             prompt=item[0], response=item[1])}])
         match = re.search(r"-?\d+(?:\.\d+)?", reply)
-        return float(match.group()) / 10 if match else math.nan
+        rating = float(match.group()) if match else math.nan
+        return rating / 10 if 0 <= rating <= 10 else math.nan  # outside the scale asked for: not a score
 
     def score(self, prompts: list[str], responses: list[str], references=None) -> list[float]:
         items = list(enumerate(zip(prompts, responses)))

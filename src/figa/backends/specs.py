@@ -19,12 +19,13 @@ def split_spec(spec: str, kinds: tuple[str, ...], what: str) -> tuple[str, str]:
 
 
 def load_callable(target: str, what: str) -> Callable:
-    """Import `module:function` (the current directory is importable, as with `python -m`)."""
+    """Import `module:function`. The current directory is importable, but after the installed packages: a file in
+    it named like one of them (`openai.py`) cannot replace the real package."""
     module_name, _, function = target.partition(":")
     if not module_name or not function:
         raise FigaError(f"--{what} python:{target}: expected python:module:function")
     if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+        sys.path.append(os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:

@@ -42,9 +42,10 @@ def _progress(name: str, jobs: list[Job], todo: list[Job]):
 
 
 def run_stage(name: str, jobs: list[Job], store: StageStore, backend, to_row: Callable[[str, Any], dict],
-              concurrency: int, batch_size: int) -> None:
+              concurrency: int, batch_size: int, refused: dict[str, str] | None = None) -> None:
     """Run `backend` (a batch or per-record back end, see `figa.backends.protocols`) on the pending jobs and save
-    `to_row(job.id, result)` for each as soon as it exists."""
+    `to_row(job.id, result)` for each as soon as it exists; the jobs in REFUSED (id: reason) are saved as errors
+    with their reason and not sent."""
     todo = pending(jobs, store)
     if not todo:
         return
@@ -54,6 +55,10 @@ def run_stage(name: str, jobs: list[Job], store: StageStore, backend, to_row: Ca
         bar.update()
 
     with _progress(name, jobs, todo) as bar:
+        for job in todo:
+            if refused and job.id in refused:
+                save(job, ReplyError(refused[job.id]))
+        todo = [job for job in todo if not refused or job.id not in refused]
         if backend.per_record:
             run_concurrently(todo, lambda job: backend.one(job.payload), save, concurrency)
         else:

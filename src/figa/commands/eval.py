@@ -11,12 +11,16 @@ LIST_FLAGS = ("--model", "--names", "--compare", "--lm_eval")
 
 
 def merge_repeated_flags(argv: list[str]) -> list[str]:
-    """`--model a --model b` -> `--model a b` (argparse would keep only the last)."""
+    """`--model a --model=b` -> `--model a b` (argparse would keep only the last)."""
     values: dict[str, list[str]] = {}
     rest: list[str] = []
     flag = None
     for arg in argv:
-        if arg in LIST_FLAGS:
+        name, equals, value = arg.partition("=")
+        if equals and name in LIST_FLAGS:
+            flag = None
+            values.setdefault(name, []).append(value)
+        elif arg in LIST_FLAGS:
             flag = arg
             values.setdefault(flag, [])
         elif flag and not arg.startswith("--"):

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass, field
 
-from ..backends.policies import make_policy
+from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
-from ..files import atomic_file, write_json, write_jsonl
+from ..files import atomic_file, check_outputs, prepare_output_dir, write_json, write_jsonl
 from ..hub import check_hub_access, dataset_card, push_dataset
 from ..tracking import log_numbers
 from ..prompts import query_text
@@ -36,6 +36,7 @@ class Prompt:
     record: dict
     text: str
     reference: str | None
+    line: int  # in the prompts file
     original: str | None = None
     rewards: dict = field(default_factory=dict)
     revised: str | None = None
@@ -54,6 +55,9 @@ class CurateResult:
     stats: dict
     output_dir: str
     url: str | None = None  # where --push_to_hub put the data set
+
+
+OUTPUT_NAMES = ("train.jsonl", "rejected.jsonl", "stats.json", "curate_config.json", "README.md")
 
 
 class _Run:
@@ -91,7 +95,12 @@ def rollout(prompts: list[Prompt], run: _Run) -> None:
     if pending(jobs, store):
         policy = make_policy(config.policy, config.policy_backend, run.generation, run.endpoint,
                              config.prompt_format, config.trust_remote_code)
-        run_stage("rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size)
+        todo = {job.id for job in pending(jobs, store)}
+        waiting = [p for p in prompts if p.id in todo]
+        refused = prompts_too_long(policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts,
+                                   config.skip_bad_records)
+        run_stage("rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size,
+                  refused)
     for prompt in prompts:
         row = store.get(prompt.id)
         prompt.truncated = bool(row.get("truncated"))
@@ -209,7 +218,7 @@ def _template(config: CurateConfig) -> str:
     if not os.path.isfile(config.revision_template):
         raise FigaError(f"--revision_template {config.revision_template}: no such file")
     with open(config.revision_template, encoding="utf-8") as handle:
-        return check_template(handle.read())
+        return check_template(handle.read(), f"--revision_template {config.revision_template}")
 
 
 def curate(config: CurateConfig) -> CurateResult:
@@ -217,11 +226,14 @@ def curate(config: CurateConfig) -> CurateResult:
     config.check()
     if config.push_to_hub:
         check_hub_access(f"--push_to_hub {config.push_to_hub}")
+    check_outputs({f"--output_dir's {name}": os.path.join(config.output_dir, name) for name in OUTPUT_NAMES},
+                  {"--prompts": config.prompts, "--revision_template": config.revision_template})
+    prepare_output_dir(config.output_dir, "--output_dir")
     template = _template(config)
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
                                    require_responses=False)
-    os.makedirs(config.output_dir, exist_ok=True)
-    prompts = [Prompt(r["id"], r, query_text(r), r["output"] or None) for r in records]
+    prompts = [Prompt(r["id"], r, query_text(r), r["output"] or None, line)
+               for r, line in zip(records, report.lines)]
     run = _Run(config, template)
     for stage in (rollout, score, select, revise, rescore_and_accept):
         stage(prompts, run)

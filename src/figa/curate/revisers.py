@@ -121,8 +121,16 @@ def make_reviser(spec: str, reward, endpoint: EndpointConfig, template: str, gen
     return ReferenceEditReviser(reward)
 
 
-def check_template(template: str) -> str:
+def check_template(template: str, source: str = "the revision template") -> str:
+    """TEMPLATE, once it is known to fill: {prompt} and {original} present, no other field, literal braces
+    doubled ({{ and }}), as `str.format` needs."""
     for name in ("{prompt}", "{original}"):
         if name not in template:
-            raise FigaError(f"the revision template must contain {name}")
+            raise FigaError(f"{source}: must contain {name}")
+    try:
+        fill_template(template, {"prompt": "", "original": "", "reference": "x"})
+    except (KeyError, IndexError, ValueError) as error:
+        problem = f"unknown field {{{error.args[0]}}}" if isinstance(error, KeyError) else str(error)
+        raise FigaError(f"{source}: {problem}; the fields are {{prompt}}, {{original}} and {{reference_block}}, "
+                        "and a literal brace is written twice: {{ or }}") from None
     return template

@@ -15,13 +15,13 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..backends.generation import EndpointOptions, GenerationOptions
-from ..backends.policies import POLICY_BACKENDS, make_policy
+from ..backends.policies import POLICY_BACKENDS, make_policy, prompts_too_long
 from ..backends.protocols import Truncated
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
-from ..files import write_json
+from ..files import check_outputs, prepare_output_dir, write_json
 from ..prompts import query_text
 from ..records import load_records
 from .harness import run_lm_eval
@@ -63,6 +63,10 @@ class EvalConfig(GenerationOptions, EndpointOptions):
                 raise FigaError(f"--{name} is required (or use --compare a.json b.json)")
         if self.names and len(self.names) != len(self.model):
             raise FigaError(f"--names gives {len(self.names)} names for {len(self.model)} models")
+        for name in self.display_names():
+            if not name or name in (".", "..") or "/" in name or os.sep in name:
+                raise FigaError(f"--names {name!r}: a name cannot be empty or hold a path separator (each names a "
+                                "file under --output_dir)")
         if len(set(self.display_names())) != len(self.model):
             raise FigaError("two models have the same name; give distinct ones with --names")
         if self.bootstrap_samples < 1:
@@ -72,18 +76,22 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         return list(self.names) or [os.path.basename(os.path.normpath(m)) or m for m in self.model]
 
 
-def _generate_and_score(name: str, model: str, records: list[dict], reward, config: EvalConfig
+def _generate_and_score(name: str, model: str, records: list[dict], lines: list[int], reward, config: EvalConfig
                         ) -> tuple[dict, dict]:
     """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
     generated = StageStore(stages_dir, "generate", key)
     jobs = [Job(r["id"], r, (r,)) for r in records]
-    if pending(jobs, generated):
+    todo = {job.id for job in pending(jobs, generated)}
+    if todo:
         policy = make_policy(model, config.backend, gen, config.endpoint(config.max_new_tokens),
                              config.prompt_format, config.trust_remote_code)
+        waiting = [(r, line) for r, line in zip(records, lines) if r["id"] in todo]
+        refused = prompts_too_long(policy, [r for r, _ in waiting], [line for _, line in waiting], config.prompts,
+                                   config.skip_bad_records)
         run_stage(f"generate {name}", jobs, generated, policy, text_row("response", allow_empty=True),
-                  config.concurrency, config.batch_size)
+                  config.concurrency, config.batch_size, refused)
         del policy
         gc.collect()
     responses = {r["id"]: _text(generated.get(r["id"])) for r in records}
@@ -107,13 +115,15 @@ def evaluate(config: EvalConfig) -> dict:
     """Generate with each model, score, compare (or, with `compare`, compare saved results); writes
     OUTPUT_DIR/results.json (when there is an output_dir) and returns the results."""
     config.check()
+    if config.output_dir:
+        check_outputs({"--output_dir's results.json": os.path.join(config.output_dir, "results.json")},
+                      {"--prompts": config.prompts, **{f"--compare {path}": path for path in config.compare}})
+        prepare_output_dir(config.output_dir, "--output_dir")
     if config.compare:
         results = compare(config.compare, config.bootstrap_samples, config.seed)
         if config.output_dir:
-            os.makedirs(config.output_dir, exist_ok=True)
             write_json(os.path.join(config.output_dir, "results.json"), results)
         return results
-    os.makedirs(config.output_dir, exist_ok=True)
     names = config.display_names()
     results = _reward_results(config, names) if config.prompts else {
         "format": RESULTS_FORMAT, "baseline": names[0], "prompts": 0, "compared": 0, "responses": [],
@@ -134,7 +144,7 @@ def _reward_results(config: EvalConfig, names: list[str]) -> dict:
                          config.trust_remote_code, config.concurrency)
     responses, rewards = {}, {}
     for name, model in zip(names, config.model):
-        responses[name], rewards[name] = _generate_and_score(name, model, records, reward, config)
+        responses[name], rewards[name] = _generate_and_score(name, model, records, report.lines, reward, config)
     results = summarize(names, dict(zip(names, config.model)), {r["id"]: query_text(r) for r in records},
                         responses, rewards, config.bootstrap_samples, config.seed)
     results["skipped_prompts"] = report.skipped
@@ -177,11 +187,30 @@ def load_results(path: str) -> dict:
     try:
         with open(path, encoding="utf-8") as handle:
             results = json.load(handle)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise FigaError(f"--compare {path}: not valid JSON: {error}") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:
+        raise FigaError(f"--compare {path}: not valid JSON: {error or 'nested too deeply'}") from None
     if not isinstance(results, dict) or results.get("format") != RESULTS_FORMAT:
         raise FigaError(f"--compare {path}: not a results.json written by `figa eval`")
+    problem = _results_problem(results)
+    if problem:
+        raise FigaError(f"--compare {path}: incomplete or damaged results: {problem}")
     return results
+
+
+def _results_problem(results: dict) -> str | None:
+    """What a results.json lacks that `compare` reads, or None."""
+    models, responses = results.get("models"), results.get("responses")
+    if not isinstance(models, list) or not all(isinstance(m, dict) and isinstance(m.get("name"), str) for m in models):
+        return "field 'models': expected a list of {\"name\": ...}"
+    if not isinstance(responses, list):
+        return "field 'responses': expected a list"
+    for i, entry in enumerate(responses):
+        if not isinstance(entry, dict) or not isinstance(entry.get("id"), str) or "prompt" not in entry:
+            return f"field 'responses[{i}]': expected an object with 'id' and 'prompt'"
+        by_model = entry.get("by_model")
+        if not isinstance(by_model, dict) or not all(isinstance(v, dict) for v in by_model.values()):
+            return f"field 'responses[{i}].by_model': expected an object of {{model name: {{response, reward}}}}"
+    return None
 
 
 def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:

@@ -11,7 +11,7 @@ from ..backends.generation import EndpointOptions, GenerationOptions
 from ..curate import CurateConfig
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
-from ..files import write_json, write_jsonl
+from ..files import check_outputs, make_dir, prepare_output_dir, write_json, write_jsonl
 from ..modeling import ModelArguments
 from ..records import load_records
 from ..trainer import FIGAConfig
@@ -73,7 +73,7 @@ def _prompt_files(config: LoopConfig) -> list[str]:
     paths = []
     for k in range(config.rounds):
         path = os.path.join(config.output_dir, f"round-{k + 1}", "prompts.jsonl")
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_dir(os.path.dirname(path))
         chunk = records[k * config.prompts_per_round:(k + 1) * config.prompts_per_round]
         write_jsonl(path, [{name: value for name, value in r.items() if value is not None} for r in chunk])
         paths.append(path)
@@ -104,6 +104,12 @@ def loop(config: LoopConfig) -> LoopResult:
         return from_values((ModelArguments, FIGAConfig), {**train_values, "output_dir": out,
                                                            "model_name_or_path": policy}, "--train_config")
 
+    # every option is checked before any stage runs, not when the round that uses it starts
+    curation(config.prompts, config.output_dir, config.policy).check()
+    training(config.policy, config.output_dir)
+    check_outputs({"--output_dir's rounds.json": os.path.join(config.output_dir, "rounds.json")},
+                  {"--prompts": config.prompts, "--heldout_prompts": config.heldout_prompts})
+    prepare_output_dir(config.output_dir, "--output_dir")
     rounds: list[Round] = []
     policy = config.policy
     for number, prompts in enumerate(_prompt_files(config), start=1):
