@@ -380,3 +380,38 @@ def test_judge_ratings_outside_the_scale_are_not_scores():
         judge = make_reward("openai:judge", EndpointConfig(base_url=server.url, max_retries=0))
         scores = judge.score(["q RATE_NEGATIVE", "q RATE_HIGH", "q"], ["a", "b", "c"])
     assert scores[2] == 0.7 and all(s != s for s in scores[:2])  # NaN: the record is rejected, not scored -0.3
+
+
+# the same classes on the commands the issue did not name
+
+
+OUT_OF_RANGE = [
+    (["train", "--alpha", "nan"], "alpha must be a number from 0 to 1e+06, got nan"),
+    (["train", "--eos_weight", "inf"], "eos_weight must be a number from 0 to 1e+06, got inf"),
+    (["train", "--tau", "inf"], "tau must be a finite number, got inf"),
+    (["train", "--learning_rate", "nan"], "learning_rate must be a finite number, got nan"),
+    (["curate", "--batch_size", "0"], "--batch_size must be a finite number of at least 1, got 0"),
+    (["curate", "--concurrency", "0"], "--concurrency must be a finite number of at least 1, got 0"),
+    (["curate", "--request_timeout", "-1"], "--request_timeout must be a finite number of at least 0.001"),
+    (["curate", "--eta1", "nan"], "--eta1 must be a finite number, got nan"),
+    (["eval", "--top_p", "2"], "--top_p must be above 0 and at most 1, got 2.0"),
+    (["eval", "--names", "../../escape"], "--names '../../escape': a name cannot be empty or hold a path separator"),
+    (["view", "--gamma", "nan"], "--gamma must be a number from 0 to 1e+06, got nan"),
+]
+
+
+@pytest.mark.parametrize("args,problem", OUT_OF_RANGE, ids=[" ".join(a) for a, _ in OUT_OF_RANGE])
+def test_settings_out_of_range_are_refused_before_any_work(args, problem, tiny_model_dir, tmp_path, capsys):
+    data = write_jsonl(tmp_path / "spa.jsonl", GOOD)
+    required = {
+        "train": ["--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", str(tmp_path / "out")],
+        "curate": ["--prompts", prompts_file(tmp_path), "--output_dir", str(tmp_path / "out"), "--policy",
+                   tiny_model_dir, "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser",
+                   "reference-edit"],
+        "eval": ["--model", tiny_model_dir, "--prompts", prompts_file(tmp_path), "--reward",
+                 "python:tests.curation_helpers:length_reward", "--output_dir", str(tmp_path / "out")],
+        "view": [data, "-o", str(tmp_path / "page.html")],
+    }[args[0]]
+    assert main([args[0], *required, *args[1:]]) == 2
+    one_line_error(capsys, problem)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "page.html").exists()

@@ -66,16 +66,22 @@ def make_dir(path: str, option: str = "output") -> str:
     return path
 
 
-def prepare_output_dir(path: str, option: str) -> str:
-    """Create the output directory PATH and prove it writable before any work starts; a symbolic link among its
-    entries (which a library saving a model or a checkpoint would follow) is refused."""
-    make_dir(path, option)
+def _probe(directory: str, option: str, path: str) -> None:
+    """Create and remove a file in DIRECTORY: the only test of writability that also holds for root and for
+    read-only file systems."""
     try:
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".figa-probe-")
+        fd, probe = tempfile.mkstemp(dir=directory, prefix=".figa-probe-")
         os.close(fd)
         os.remove(probe)
     except OSError as error:
         raise FigaError(f"{option} {path}: cannot write there: {error.strerror}") from None
+
+
+def prepare_output_dir(path: str, option: str) -> str:
+    """Create the output directory PATH and prove it writable before any work starts; a symbolic link among its
+    entries (which a library saving a model or a checkpoint would follow) is refused."""
+    make_dir(path, option)
+    _probe(path, option, path)
     links = sorted(entry.name for entry in os.scandir(path) if entry.is_symlink())
     if links:
         raise FigaError(f"{option} {path}: holds symbolic links ({', '.join(links[:3])}); figa does not write "
@@ -92,8 +98,7 @@ def prepare_output_file(path: str, option: str, create_dir: bool = True) -> str:
     if not create_dir and not os.path.isdir(directory):
         raise FigaError(f"{option} {path}: the directory {directory} does not exist")
     make_dir(directory, option)
-    if not os.access(directory, os.W_OK):
-        raise FigaError(f"{option} {path}: cannot write in {directory}")
+    _probe(directory, option, path)
     return path
 
 

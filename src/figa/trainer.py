@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ from .errors import FigaError
 from .modeling import pad_with_eos, require_eos
 from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, scale_for_processes
 from .prompts import FORMATS
-from .records import LoadReport, load_records
+from .records import MAX_WEIGHT, LoadReport, load_records
 
 _STAT_NAMES = ("positive_nll_sum", "positive_count", "negative_nll_sum", "negative_count",
                "gate_pass_count", "response_tokens")
@@ -75,9 +76,13 @@ class FIGAConfig(TrainingArguments):
             raise FigaError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.weighting not in WEIGHTINGS:
             raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
-        for name in ("alpha", "beta", "gamma"):
-            if getattr(self, name) < 0:
-                raise FigaError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("alpha", "beta", "gamma", "eos_weight"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
+                raise FigaError(f"{name} must be a number from 0 to {MAX_WEIGHT:g}, got {value}")
+        for name in ("tau", "learning_rate"):
+            if not math.isfinite(getattr(self, name)):
+                raise FigaError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from ..errors import FigaError
 from ..prompts import FORMATS
 from .openai_client import EndpointConfig
 
@@ -31,6 +33,11 @@ class GenerationOptions:
                                                          "choices": list(FORMATS)})
     batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
 
+    def check_generation(self) -> None:
+        _at_least(self, {"max_new_tokens": 1, "batch_size": 1, "temperature": 0, "repetition_penalty": 1e-6})
+        if not 0 < self.top_p <= 1:
+            raise FigaError(f"--top_p must be above 0 and at most 1, got {self.top_p}")
+
     def generation(self) -> GenerationConfig:
         return GenerationConfig(self.max_new_tokens, self.temperature, self.top_p, self.seed, self.repetition_penalty)
 
@@ -47,7 +54,17 @@ class EndpointOptions:
     request_timeout: float = field(default=60.0, metadata={"help": "Seconds per request."})
     retry_base_delay: float = field(default=0.5, metadata={"help": "First backoff delay in seconds."})
 
+    def check_endpoint(self) -> None:
+        _at_least(self, {"concurrency": 1, "max_retries": 0, "request_timeout": 1e-3, "retry_base_delay": 0})
+
     def endpoint(self, max_tokens: int) -> EndpointConfig:
         return EndpointConfig(base_url=self.openai_base_url, api_key_env=self.api_key_env,
                               max_retries=self.max_retries, timeout=self.request_timeout,
                               retry_base_delay=self.retry_base_delay, max_tokens=max_tokens)
+
+
+def _at_least(options, lowest: dict[str, float]) -> None:
+    for name, low in lowest.items():
+        value = getattr(options, name)
+        if not (math.isfinite(value) and value >= low):
+            raise FigaError(f"--{name} must be a finite number of at least {low:g}, got {value}")

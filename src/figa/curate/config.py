@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
@@ -55,6 +56,11 @@ class CurateConfig(GenerationOptions, EndpointOptions):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required")
         check_trackers(self.report_to)
+        self.check_generation()
+        self.check_endpoint()
+        for name in ("eta1", "eta2", "eta3", "min_gain", "max_edit_ratio"):
+            if not math.isfinite(getattr(self, name)):
+                raise FigaError(f"--{name} must be a finite number, got {getattr(self, name)}")
         if self.policy_backend not in POLICY_BACKENDS:
             raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
 

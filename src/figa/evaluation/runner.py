@@ -69,6 +69,8 @@ class EvalConfig(GenerationOptions, EndpointOptions):
                                 "file under --output_dir)")
         if len(set(self.display_names())) != len(self.model):
             raise FigaError("two models have the same name; give distinct ones with --names")
+        self.check_generation()
+        self.check_endpoint()
         if self.bootstrap_samples < 1:
             raise FigaError("--bootstrap_samples must be at least 1")
 

@@ -21,7 +21,7 @@ from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_file
 from ..loss import LossSettings, pair_weights
 from ..prompts import query_text
-from ..records import load_records
+from ..records import MAX_WEIGHT, load_records
 
 PIECES = re.compile(r"\s*[\w']+|\s*[^\w\s]|\s+")
 
@@ -108,6 +108,9 @@ def build_page(config: ViewConfig) -> dict:
     """Write the page to `config.output`; returns the summary shown on it."""
     if not config.data:
         raise FigaError("give the SPA data file: figa view spa/train.jsonl -o view.html")
+    for name in ("alpha", "beta", "gamma"):
+        if not 0 <= getattr(config, name) <= MAX_WEIGHT:
+            raise FigaError(f"--{name} must be a number from 0 to {MAX_WEIGHT:g}, got {getattr(config, name)}")
     check_outputs({"-o": config.output}, {"--data": config.data, "--tokenizer": config.tokenizer})
     prepare_output_file(config.output, "-o", create_dir=False)
     records, report = load_records(config.data, skip_bad_records=config.skip_bad_records)

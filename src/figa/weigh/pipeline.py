@@ -45,6 +45,8 @@ class WeighConfig(GenerationOptions, EndpointOptions):
         split_spec(self.judge, JUDGE_KINDS, "judge")
         if self.mode not in MODES:
             raise FigaError(f"--mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        self.check_generation()
+        self.check_endpoint()
         if self.attempts < 1:
             raise FigaError(f"--attempts must be at least 1, got {self.attempts}")
         rejected, stages = self.paths()
