@@ -30,10 +30,19 @@ def build_inputs(directory: str, args) -> tuple[str, str]:
 
     torch.manual_seed(0)
     tokenizer = word_tokenizer(args.vocab)
-    model = LlamaForCausalLM(LlamaConfig(
-        vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
-        num_hidden_layers=args.layers, num_attention_heads=max(args.hidden // 64, 1), max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id))
+    model = LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=args.vocab,
+            hidden_size=args.hidden,
+            intermediate_size=4 * args.hidden,
+            num_hidden_layers=args.layers,
+            num_attention_heads=max(args.hidden // 64, 1),
+            max_position_embeddings=2048,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    )
     model_dir = os.path.join(directory, "model")
     model.save_pretrained(model_dir)
     tokenizer.save_pretrained(model_dir)
@@ -45,11 +54,37 @@ def build_inputs(directory: str, args) -> tuple[str, str]:
 
 
 def train_argv(model_dir: str, data: str, out: str, args, per_device_batch: int) -> list[str]:
-    return ["-m", "figa", "train", "--model_name_or_path", model_dir, "--data", data, "--output_dir", out,
-            "--max_steps", str(args.steps), "--per_device_train_batch_size", str(per_device_batch),
-            "--learning_rate", "1e-4", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none",
-            "--prompt_format", "plain", "--max_length", "1024", "--disable_tqdm", "true",
-            *(["--bf16"] if args.bf16 else []), *(["--use_cpu"] if args.cpu and args.processes == 1 else [])]
+    return [
+        "-m",
+        "figa",
+        "train",
+        "--model_name_or_path",
+        model_dir,
+        "--data",
+        data,
+        "--output_dir",
+        out,
+        "--max_steps",
+        str(args.steps),
+        "--per_device_train_batch_size",
+        str(per_device_batch),
+        "--learning_rate",
+        "1e-4",
+        "--logging_steps",
+        "1",
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--prompt_format",
+        "plain",
+        "--max_length",
+        "1024",
+        "--disable_tqdm",
+        "true",
+        *(["--bf16"] if args.bf16 else []),
+        *(["--use_cpu"] if args.cpu and args.processes == 1 else []),
+    ]
 
 
 def run_one(name: str, argv: list[str], out: str) -> dict:
@@ -93,18 +128,27 @@ def main() -> None:
         rows = [run_one("one process", [sys.executable, *train_argv(model_dir, data, out, args, args.batch)], out)]
         for name in args.configs:
             out = os.path.join(scratch, name)
-            config = subprocess.run([sys.executable, "-m", "figa.accelerate_configs", name], capture_output=True,
-                                    text=True, check=True).stdout.strip()
-            launch = [accelerate, "launch", "--config_file", config, "--num_processes", str(args.processes),
-                      *(["--mixed_precision", "no"] if args.cpu or not args.bf16 else [])]
+            config = subprocess.run(
+                [sys.executable, "-m", "figa.accelerate_configs", name], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            launch = [
+                accelerate,
+                "launch",
+                "--config_file",
+                config,
+                "--num_processes",
+                str(args.processes),
+                *(["--mixed_precision", "no"] if args.cpu or not args.bf16 else []),
+            ]
             per_device = max(args.batch // args.processes, 1)
             rows.append(run_one(name, [*launch, *train_argv(model_dir, data, out, args, per_device)], out))
     base = rows[0]
     for row in rows:
         if row.get("ok") and base.get("ok"):
             row["runtime_vs_one"] = row["train_runtime_s"] / base["train_runtime_s"]
-    print_table(rows, ["run", "ok", "wall_s", "train_runtime_s", "runtime_vs_one", "first_loss", "last_loss", "loads",
-                       "error"])
+    print_table(
+        rows, ["run", "ok", "wall_s", "train_runtime_s", "runtime_vs_one", "first_loss", "last_loss", "loads", "error"]
+    )
     write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
 
 

@@ -40,8 +40,14 @@ def main() -> None:
         start = time.perf_counter()
         data, _ = tokenize_pairs(records, tokenizer, prompt_format="plain", max_length=1024, num_proc=args.num_proc)
         seconds = time.perf_counter() - start
-        rows.append({"pairs": size, "seconds": seconds, "pairs_per_s": size / seconds,
-                     "response_tokens_per_pair": (sum(map(len, data[:100]["revised_ids"])) / min(100, size))})
+        rows.append(
+            {
+                "pairs": size,
+                "seconds": seconds,
+                "pairs_per_s": size / seconds,
+                "response_tokens_per_pair": (sum(map(len, data[:100]["revised_ids"])) / min(100, size)),
+            }
+        )
     print_table(rows, ["pairs", "seconds", "pairs_per_s", "response_tokens_per_pair"])
     write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
 

@@ -42,7 +42,16 @@ import time
 sys.path.insert(0, os.path.dirname(__file__))
 from common import machine, print_table, synthetic_pairs, word_tokenizer, write_json  # noqa: E402
 
-VARIANTS = ("figa", "figa_full_rows", "figa_shared_prompt", "sft_same_tokens", "sft_revised", "trl_sft", "trl_dpo", "naive")
+VARIANTS = (
+    "figa",
+    "figa_full_rows",
+    "figa_shared_prompt",
+    "sft_same_tokens",
+    "sft_revised",
+    "trl_sft",
+    "trl_dpo",
+    "naive",
+)
 BASELINE, PEER = "sft_same_tokens", "trl_dpo"
 SCRATCH = tempfile.TemporaryDirectory(prefix="figa-bench-")  # the trainers' output_dir (nothing is saved)
 
@@ -92,15 +101,23 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
 
     batch_size = args.pairs
     if variant == "sft_same_tokens":  # each pair becomes two records whose revised rows are its two responses
-        pairs = [dict(p, id=f"{p['id']}{side}", revised_output=p[a], original_output=p[b])
-                 for p in pairs for side, a, b in (("r", "revised_output", "original_output"),
-                                                   ("o", "original_output", "revised_output"))]
+        pairs = [
+            dict(p, id=f"{p['id']}{side}", revised_output=p[a], original_output=p[b])
+            for p in pairs
+            for side, a, b in (("r", "revised_output", "original_output"), ("o", "original_output", "revised_output"))
+        ]
         batch_size *= 2
-    config = FIGAConfig(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True,
-                        weighting="sft" if variant.startswith("sft") else "figa",
-                        cut_rows=variant not in ("figa_full_rows", "naive"),
-                        share_prompt=variant == "figa_shared_prompt", prompt_format=args.prompt_format,
-                        per_device_train_batch_size=batch_size, max_length=args.max_length)
+    config = FIGAConfig(
+        output_dir=tempfile.mkdtemp(),
+        report_to="none",
+        disable_tqdm=True,
+        weighting="sft" if variant.startswith("sft") else "figa",
+        cut_rows=variant not in ("figa_full_rows", "naive"),
+        share_prompt=variant == "figa_shared_prompt",
+        prompt_format=args.prompt_format,
+        per_device_train_batch_size=batch_size,
+        max_length=args.max_length,
+    )
     trainer = FIGATrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
     if variant == "naive":
         return trainer, lambda m, b: naive_figa_loss(m, b, config.tau)
@@ -110,8 +127,14 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
 def trl_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
     from datasets import Dataset
 
-    common = dict(output_dir=tempfile.mkdtemp(), report_to="none", disable_tqdm=True,
-                  per_device_train_batch_size=args.pairs, max_length=args.max_length, bf16=False)
+    common = dict(
+        output_dir=tempfile.mkdtemp(),
+        report_to="none",
+        disable_tqdm=True,
+        per_device_train_batch_size=args.pairs,
+        max_length=args.max_length,
+        bf16=False,
+    )
     if variant == "trl_sft":
         from trl import SFTConfig, SFTTrainer
 
@@ -120,11 +143,16 @@ def trl_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
     else:
         from trl import DPOConfig, DPOTrainer
 
-        data = Dataset.from_list([{"prompt": p["prompt"], "chosen": " " + p["revised_output"],
-                                   "rejected": " " + p["original_output"]} for p in pairs])
+        data = Dataset.from_list(
+            [
+                {"prompt": p["prompt"], "chosen": " " + p["revised_output"], "rejected": " " + p["original_output"]}
+                for p in pairs
+            ]
+        )
         reference = copy.deepcopy(model).eval().requires_grad_(False)
-        trainer = DPOTrainer(model=model, ref_model=reference, args=DPOConfig(**common), train_dataset=data,
-                             processing_class=tokenizer)
+        trainer = DPOTrainer(
+            model=model, ref_model=reference, args=DPOConfig(**common), train_dataset=data, processing_class=tokenizer
+        )
     return trainer, trainer.compute_loss
 
 
@@ -152,15 +180,25 @@ def run_variant(args) -> dict:
         tokenizer = AutoTokenizer.from_pretrained(args.model)
     else:
         tokenizer = word_tokenizer(args.vocab)
-        model = LlamaForCausalLM(LlamaConfig(
-            vocab_size=args.vocab, hidden_size=args.hidden, intermediate_size=4 * args.hidden,
-            num_hidden_layers=args.layers, num_attention_heads=max(args.hidden // 64, 1),
-            max_position_embeddings=2048, tie_word_embeddings=False))
+        model = LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=args.vocab,
+                hidden_size=args.hidden,
+                intermediate_size=4 * args.hidden,
+                num_hidden_layers=args.layers,
+                num_attention_heads=max(args.hidden // 64, 1),
+                max_position_embeddings=2048,
+                tie_word_embeddings=False,
+            )
+        )
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and args.bf16:
         model = model.to(torch.bfloat16)
-    pairs = spa_pairs(args.data, args.pairs * (args.steps + 1)) if args.data else \
-        synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
+    pairs = (
+        spa_pairs(args.data, args.pairs * (args.steps + 1))
+        if args.data
+        else synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
+    )
     build = trl_trainer if args.variant.startswith("trl_") else figa_trainer
     trainer, loss_fn = build(args.variant, model.to(device), tokenizer, pairs, args)
     model = trainer.model
@@ -182,8 +220,13 @@ def run_variant(args) -> dict:
             times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss.peak / 2**20
     tokens = int(sum(real_tokens(b["attention_mask"]) for b in batches[1:]) / args.steps)
-    return {"variant": args.variant, "median_step_s": statistics.median(times[1:]), "peak_mib": peak,
-            "tokens_per_step": tokens, "device": device}
+    return {
+        "variant": args.variant,
+        "median_step_s": statistics.median(times[1:]),
+        "peak_mib": peak,
+        "tokens_per_step": tokens,
+        "device": device,
+    }
 
 
 def main() -> None:
@@ -200,8 +243,11 @@ def main() -> None:
     parser.add_argument("--prompt_words", type=int, default=128)
     parser.add_argument("--response_words", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=1024)
-    parser.add_argument("--prompt_format", default="plain", help="plain (the synthetic pairs) or auto (the model's "
-                                                                   "chat template, as figa train renders real pairs)")
+    parser.add_argument(
+        "--prompt_format",
+        default="plain",
+        help="plain (the synthetic pairs) or auto (the model's chat template, as figa train renders real pairs)",
+    )
     parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
     parser.add_argument("--json", default="train_step.json")
     args = parser.parse_args()
@@ -213,10 +259,27 @@ def main() -> None:
         print("trl is not installed: the trl_sft and trl_dpo rows are left out (pip install trl)", file=sys.stderr)
     rows = []
     for variant in variants:
-        shared = ("model", "data", "layers", "hidden", "vocab", "pairs", "steps", "prompt_words", "response_words",
-                  "max_length", "prompt_format")
-        argv = [sys.executable, __file__, "--variant", variant, *(f"--{k}={getattr(args, k)}" for k in shared),
-                *(["--bf16"] if args.bf16 else [])]
+        shared = (
+            "model",
+            "data",
+            "layers",
+            "hidden",
+            "vocab",
+            "pairs",
+            "steps",
+            "prompt_words",
+            "response_words",
+            "max_length",
+            "prompt_format",
+        )
+        argv = [
+            sys.executable,
+            __file__,
+            "--variant",
+            variant,
+            *(f"--{k}={getattr(args, k)}" for k in shared),
+            *(["--bf16"] if args.bf16 else []),
+        ]
         print(f"running {variant} ...", file=sys.stderr, flush=True)
         out = subprocess.run(argv, capture_output=True, text=True)
         if out.returncode:
@@ -224,15 +287,31 @@ def main() -> None:
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     by_name = {r["variant"]: r for r in rows}
     for r in rows:
-        for name, ref in (("b", by_name.get(BASELINE)), ("dpo", by_name.get(PEER)),
-                          ("sft_revised", by_name.get("sft_revised"))):
+        for name, ref in (
+            ("b", by_name.get(BASELINE)),
+            ("dpo", by_name.get(PEER)),
+            ("sft_revised", by_name.get("sft_revised")),
+        ):
             if ref:
                 r[f"time_vs_{name}"] = r["median_step_s"] / ref["median_step_s"]
                 r[f"memory_vs_{name}"] = r["peak_mib"] / ref["peak_mib"]
         if "naive" in by_name:
             r["naive_vs_this"] = by_name["naive"]["median_step_s"] / r["median_step_s"]
-    print_table(rows, ["variant", "median_step_s", "peak_mib", "tokens_per_step", "time_vs_b", "memory_vs_b",
-                       "time_vs_dpo", "memory_vs_dpo", "time_vs_sft_revised", "naive_vs_this"])
+    print_table(
+        rows,
+        [
+            "variant",
+            "median_step_s",
+            "peak_mib",
+            "tokens_per_step",
+            "time_vs_b",
+            "memory_vs_b",
+            "time_vs_dpo",
+            "memory_vs_dpo",
+            "time_vs_sft_revised",
+            "naive_vs_this",
+        ],
+    )
     write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
 
 

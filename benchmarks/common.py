@@ -12,13 +12,18 @@ WORDS = [f"w{i}" for i in range(3000)]
 
 
 def machine() -> dict:
-    return {"python": platform.python_version(), "torch": torch.__version__, "cpu_threads": torch.get_num_threads(),
-            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-            "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu_threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "platform": platform.platform(),
+    }
 
 
-def synthetic_pairs(n: int, prompt_words: int = 100, response_words: int = 200, edit_fraction: float = 0.2,
-                    seed: int = 0) -> list[dict]:
+def synthetic_pairs(
+    n: int, prompt_words: int = 100, response_words: int = 200, edit_fraction: float = 0.2, seed: int = 0
+) -> list[dict]:
     """Pairs whose revision edits about `edit_fraction` of the original's words."""
     rng = random.Random(seed)
     pairs = []
@@ -27,8 +32,14 @@ def synthetic_pairs(n: int, prompt_words: int = 100, response_words: int = 200, 
         revised = list(original)
         for j in rng.sample(range(response_words), int(edit_fraction * response_words)):
             revised[j] = rng.choice(WORDS)
-        pairs.append({"id": str(i), "prompt": " ".join(rng.choice(WORDS) for _ in range(prompt_words)),
-                      "original_output": " ".join(original), "revised_output": " ".join(revised)})
+        pairs.append(
+            {
+                "id": str(i),
+                "prompt": " ".join(rng.choice(WORDS) for _ in range(prompt_words)),
+                "original_output": " ".join(original),
+                "revised_output": " ".join(revised),
+            }
+        )
     return pairs
 
 
@@ -41,8 +52,9 @@ def word_tokenizer(vocab_size: int = 32000):
     vocab.update({f"x{i}": i for i in range(len(vocab), vocab_size)})
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>",
-                                   unk_token="<unk>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
 
 
 def print_table(rows: list[dict], columns: list[str]) -> None:

@@ -27,8 +27,9 @@ def scripted_weights(content: str, answered: int) -> str:
     not in the revision in their first answer; NEVER_JSON requests never get JSON."""
     if "NEVER_JSON" in content:
         return "The revision is better."
-    original, revised = content.split("\n\nResponse:\n", 1)[1].split("\n\nReply with JSON", 1)[0].split(
-        "\n\nRevision:\n")
+    original, revised = (
+        content.split("\n\nResponse:\n", 1)[1].split("\n\nReply with JSON", 1)[0].split("\n\nRevision:\n")
+    )
     weighted = '"score"' in content
 
     def quotes(words, score):
@@ -96,17 +97,24 @@ class Server:
                     time.sleep(0.3)
                 with server.lock:
                     server.answered[key] = answered = server.answered.get(key, 0) + 1
-                reply = self._completion(body, scripted_reply(content, answered),
-                                         "length" if "LONG_ANSWER" in content else "stop")
+                reply = self._completion(
+                    body, scripted_reply(content, answered), "length" if "LONG_ANSWER" in content else "stop"
+                )
                 if "EMPTY_CHOICES" in content:
                     reply["choices"] = []
                 self._send(200, reply)
 
             def _completion(self, body, text, finish_reason="stop"):
-                return {"id": "chatcmpl-test", "object": "chat.completion", "created": 0, "model": body["model"],
-                        "choices": [{"index": 0, "finish_reason": finish_reason,
-                                     "message": {"role": "assistant", "content": text}}],
-                        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+                return {
+                    "id": "chatcmpl-test",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body["model"],
+                    "choices": [
+                        {"index": 0, "finish_reason": finish_reason, "message": {"role": "assistant", "content": text}}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
 
             def _drip(self, body):
                 data = json.dumps(self._completion(body, scripted_reply(body["messages"][-1]["content"]))).encode()
@@ -117,7 +125,7 @@ class Server:
                 for i in range(len(data)):
                     if server.stopping.is_set():
                         return
-                    self.wfile.write(data[i:i + 1])
+                    self.wfile.write(data[i : i + 1])
                     self.wfile.flush()
                     time.sleep(0.1)
 

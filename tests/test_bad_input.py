@@ -6,34 +6,65 @@ import pytest
 from figa.cli import main
 from figa.testing import make_spa_records
 
-from .conftest import run_figa, write_jsonl
-from .test_curate import REPO
+from .conftest import REPO, run_figa, write_jsonl
 
 GOOD = make_spa_records(6)
 BAD_LINES = {
     "malformed JSON": ('{"prompt": "x", "original_output": ', None, "malformed JSON"),
     "missing field": (json.dumps({"prompt": "q", "original_output": "a b"}), "revised_output", "missing"),
-    "empty response": (json.dumps({"prompt": "q", "original_output": "  ", "revised_output": "b"}),
-                       "original_output", "is empty"),
-    "whitespace-only response": (json.dumps({"prompt": "q", "original_output": "a", "revised_output": " \n\t"}),
-                                 "revised_output", "is empty"),
-    "wrong type": (json.dumps({"prompt": "q", "original_output": 5, "revised_output": "b"}), "original_output",
-                   "expected a string, got int"),
-    "identical responses": (json.dumps({"prompt": "q", "original_output": "same", "revised_output": "same"}),
-                            "revised_output", "identical to original_output: no edits, no training signal"),
-    "NUL character": (json.dumps({"prompt": "q", "original_output": "a\u0000b", "revised_output": "b"}),
-                      "original_output", "contains a NUL character"),
-    "chat not ending in a user turn": (json.dumps({
-        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
-        "original_output": "a", "revised_output": "b"}), "messages", "a chat history must end with a user turn"),
-    "two query fields": (json.dumps({"prompt": "q", "instruction": "q", "original_output": "a",
-                                     "revised_output": "b"}), "instruction", "a record has one query field"),
+    "empty response": (
+        json.dumps({"prompt": "q", "original_output": "  ", "revised_output": "b"}),
+        "original_output",
+        "is empty",
+    ),
+    "whitespace-only response": (
+        json.dumps({"prompt": "q", "original_output": "a", "revised_output": " \n\t"}),
+        "revised_output",
+        "is empty",
+    ),
+    "wrong type": (
+        json.dumps({"prompt": "q", "original_output": 5, "revised_output": "b"}),
+        "original_output",
+        "expected a string, got int",
+    ),
+    "identical responses": (
+        json.dumps({"prompt": "q", "original_output": "same", "revised_output": "same"}),
+        "revised_output",
+        "identical to original_output: no edits, no training signal",
+    ),
+    "NUL character": (
+        json.dumps({"prompt": "q", "original_output": "a\u0000b", "revised_output": "b"}),
+        "original_output",
+        "contains a NUL character",
+    ),
+    "chat not ending in a user turn": (
+        json.dumps(
+            {
+                "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}],
+                "original_output": "a",
+                "revised_output": "b",
+            }
+        ),
+        "messages",
+        "a chat history must end with a user turn",
+    ),
+    "two query fields": (
+        json.dumps({"prompt": "q", "instruction": "q", "original_output": "a", "revised_output": "b"}),
+        "instruction",
+        "a record has one query field",
+    ),
     "duplicate id": (json.dumps({**GOOD[0], "revised_output": "another revision"}), "id", "duplicate id"),
-    "non-finite reward": ('{"prompt": "q", "original_output": "a", "revised_output": "b", '
-                          '"rewards": {"original": NaN}}', "rewards.original", "expected a finite number"),
+    "non-finite reward": (
+        '{"prompt": "q", "original_output": "a", "revised_output": "b", "rewards": {"original": NaN}}',
+        "rewards.original",
+        "expected a finite number",
+    ),
     "not a JSON object": ("[1, 2, 3]", None, "expected a JSON object, got list"),
-    "non-UTF-8 bytes": (b'{"prompt": "caf\xe9", "original_output": "a", "revised_output": "b"}', None,
-                        "not valid UTF-8"),
+    "non-UTF-8 bytes": (
+        b'{"prompt": "caf\xe9", "original_output": "a", "revised_output": "b"}',
+        None,
+        "not valid UTF-8",
+    ),
 }
 
 
@@ -51,8 +82,9 @@ def data_with(tmp_path, bad_line):
 def test_bad_record_names_file_line_and_field(kind, tiny_model_dir, tmp_path, capsys):
     line, field, problem = BAD_LINES[kind]
     data = data_with(tmp_path, line)
-    code = main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                 str(tmp_path / "out")])
+    code = main(
+        ["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", str(tmp_path / "out")]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert f"{data}:3" in err and problem in err
@@ -62,8 +94,9 @@ def test_bad_record_names_file_line_and_field(kind, tiny_model_dir, tmp_path, ca
 
 def test_bad_record_exits_non_zero_without_traceback(tiny_model_dir, tmp_path):
     data = data_with(tmp_path, BAD_LINES["missing field"][0])
-    result = run_figa("train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                      tmp_path / "out")
+    result = run_figa(
+        "train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", tmp_path / "out"
+    )
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert f"{data}:3: field 'revised_output': missing" in result.stderr
@@ -72,8 +105,22 @@ def test_bad_record_exits_non_zero_without_traceback(tiny_model_dir, tmp_path):
 def test_skip_bad_records_counts_and_reports_them(tiny_model_dir, tmp_path, capsys):
     rows = [json.dumps(r) for r in GOOD] + [line for line, _, _ in BAD_LINES.values()]
     data = write_lines(tmp_path / "spa.jsonl", rows)
-    code = main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                 str(tmp_path / "out"), "--skip_bad_records", "--max_steps", "1", "--save_strategy", "no"])
+    code = main(
+        [
+            "train",
+            "--model_name_or_path",
+            tiny_model_dir,
+            "--data",
+            data,
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--skip_bad_records",
+            "--max_steps",
+            "1",
+            "--save_strategy",
+            "no",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     bad = len(BAD_LINES)
@@ -81,46 +128,92 @@ def test_skip_bad_records_counts_and_reports_them(tiny_model_dir, tmp_path, caps
     assert f"skipped {data}:8: field 'revised_output': missing" in out
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--data", "{missing}"], "no such file"),
-    (["--data", "{dir}"], "is a directory"),
-    (["--data", "{empty}"], "no records"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--data", "{missing}"], "no such file"),
+        (["--data", "{dir}"], "is a directory"),
+        (["--data", "{empty}"], "no records"),
+    ],
+)
 def test_bad_data_paths_are_clear_errors(args, message, tiny_model_dir, tmp_path, capsys):
     (tmp_path / "empty.jsonl").write_text("")
     paths = {"missing": tmp_path / "nope.jsonl", "dir": tmp_path, "empty": tmp_path / "empty.jsonl"}
     args = [a.format(**paths) for a in args]
-    assert main(["train", "--model_name_or_path", tiny_model_dir, *args, "--output_dir",
-                 str(tmp_path / "out")]) == 2
+    assert main(["train", "--model_name_or_path", tiny_model_dir, *args, "--output_dir", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
 
 
 def test_missing_model_path_is_a_clear_error(spa_file, tmp_path, capsys):
-    assert main(["train", "--model_name_or_path", str(tmp_path / "no-model"), "--data", spa_file,
-                 "--output_dir", str(tmp_path / "out")]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                str(tmp_path / "no-model"),
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "no such directory" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("resume, message", [
-    ("latest", "--resume_from_checkpoint latest: no complete checkpoint in {out}"),
-    ("{out}/checkpoint-2", "--resume_from_checkpoint {out}/checkpoint-2: incomplete checkpoint"),
-    ("{out}/checkpoint-9", "--resume_from_checkpoint {out}/checkpoint-9: no such checkpoint directory"),
-])
-def test_resuming_from_a_checkpoint_cut_while_saving_is_a_clear_error(resume, message, tiny_model_dir, spa_file,
-                                                                       tmp_path, capsys):
+@pytest.mark.parametrize(
+    "resume, message",
+    [
+        ("latest", "--resume_from_checkpoint latest: no complete checkpoint in {out}"),
+        ("{out}/checkpoint-2", "--resume_from_checkpoint {out}/checkpoint-2: incomplete checkpoint"),
+        ("{out}/checkpoint-9", "--resume_from_checkpoint {out}/checkpoint-9: no such checkpoint directory"),
+    ],
+)
+def test_resuming_from_a_checkpoint_cut_while_saving_is_a_clear_error(
+    resume, message, tiny_model_dir, spa_file, tmp_path, capsys
+):
     out = tmp_path / "out"
     (out / "checkpoint-2").mkdir(parents=True)  # what a run stopped while saving leaves: no trainer_state.json
     (out / "checkpoint-2" / "model.safetensors").write_bytes(b"\0" * 64)
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
-                 "--resume_from_checkpoint", resume.format(out=out)]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(out),
+                "--resume_from_checkpoint",
+                resume.format(out=out),
+            ]
+        )
+        == 2
+    )
     assert message.format(out=out) in capsys.readouterr().err
 
 
 def test_prompt_longer_than_max_length_names_the_line(tiny_model_dir, tmp_path, capsys):
     rows = GOOD[:3] + [{"prompt": "where " * 300, "original_output": "a", "revised_output": "b"}]
     data = write_jsonl(tmp_path / "spa.jsonl", rows)
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                 str(tmp_path / "out"), "--max_length", "64"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                data,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_length",
+                "64",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert f"{data}:4: field 'prompt'" in err and "max_length=64" in err
 
@@ -145,10 +238,28 @@ def test_tokenizer_without_eos_is_a_clear_error(command, tiny_model_dir, spa_fil
     out = str(tmp_path / "out")
     argv = {
         "train": ["--model_name_or_path", model, "--data", spa_file, "--output_dir", out],
-        "curate": ["--prompts", prompts, "--policy", model, "--reward", "python:tests.curation_helpers:length_reward",
-                   "--reviser", "reference-edit", "--output_dir", out],
-        "eval": ["--model", model, "--prompts", prompts, "--reward", "python:tests.curation_helpers:length_reward",
-                 "--output_dir", out],
+        "curate": [
+            "--prompts",
+            prompts,
+            "--policy",
+            model,
+            "--reward",
+            "python:tests.curation_helpers:length_reward",
+            "--reviser",
+            "reference-edit",
+            "--output_dir",
+            out,
+        ],
+        "eval": [
+            "--model",
+            model,
+            "--prompts",
+            prompts,
+            "--reward",
+            "python:tests.curation_helpers:length_reward",
+            "--output_dir",
+            out,
+        ],
         "view": [spa_file, "-o", str(tmp_path / "view.html"), "--tokenizer", model],
     }[command]
     assert main([command, *argv]) == 2
@@ -163,11 +274,35 @@ def test_tokenizer_without_pad_token_pads_with_eos(tiny_model_dir, spa_file, tmp
 
     model = model_without(tiny_model_dir, tmp_path, "pad_token")
     assert AutoTokenizer.from_pretrained(model).pad_token is None
-    assert main(["train", "--model_name_or_path", model, "--data", spa_file, "--output_dir", str(tmp_path / "out"),
-                 "--max_steps", "1", "--save_strategy", "no", "--per_device_train_batch_size", "4"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                model,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_steps",
+                "1",
+                "--save_strategy",
+                "no",
+                "--per_device_train_batch_size",
+                "4",
+            ]
+        )
+        == 0
+    )
     tokenizer = AutoTokenizer.from_pretrained(model)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=4, num_labels=1)  # no pad_token_id either
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_labels=1,
+    )  # no pad_token_id either
     LlamaForSequenceClassification(config).save_pretrained(tmp_path / "rm")
     tokenizer.save_pretrained(tmp_path / "rm")
     responses = ["on the mat.", "the cat sat on the sofa and the rug.", "the dog ran."]
@@ -183,21 +318,48 @@ def test_mixed_chat_and_plain_records_each_render_their_own_way(tiny_model_dir, 
     from figa.records import load_records
 
     pair = {"original_output": "the cat sat on the rug.", "revised_output": "the cat sat on the mat."}
-    rows = [{"id": "plain", "prompt": "where did the cat sit?", **pair},
-            {"id": "chat", "messages": [{"role": "system", "content": "be brief."},
-                                        {"role": "user", "content": "where did the cat sit?"}], **pair},
-            {"id": "alpaca", "instruction": "where did the cat sit?", "input": "it was on the mat.", **pair}]
+    rows = [
+        {"id": "plain", "prompt": "where did the cat sit?", **pair},
+        {
+            "id": "chat",
+            "messages": [
+                {"role": "system", "content": "be brief."},
+                {"role": "user", "content": "where did the cat sit?"},
+            ],
+            **pair,
+        },
+        {"id": "alpaca", "instruction": "where did the cat sit?", "input": "it was on the mat.", **pair},
+    ]
     data = write_jsonl(tmp_path / "mixed.jsonl", rows)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     records, _ = load_records(data)
     tokenized = {row["id"]: row["prompt_ids"] for row in tokenize_pairs(records, tokenizer)[0]}
-    chat = {"plain": [{"role": "user", "content": "where did the cat sit?"}], "chat": rows[1]["messages"],
-            "alpaca": [{"role": "user", "content": "where did the cat sit?\n\nit was on the mat."}]}
+    chat = {
+        "plain": [{"role": "user", "content": "where did the cat sit?"}],
+        "chat": rows[1]["messages"],
+        "alpaca": [{"role": "user", "content": "where did the cat sit?\n\nit was on the mat."}],
+    }
     for record_id, messages in chat.items():  # the chat template renders every kind of record
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         assert tokenized[record_id] == tokenizer(text, add_special_tokens=False)["input_ids"], record_id
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                data,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_steps",
+                "1",
+                "--save_strategy",
+                "no",
+            ]
+        )
+        == 0
+    )
 
 
 def test_unknown_fields_are_ignored(tiny_model_dir, tmp_path):
@@ -212,8 +374,24 @@ def test_unknown_fields_are_ignored(tiny_model_dir, tmp_path):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     rows = [tokenize_pairs(load_records(path)[0], tokenizer)[0].to_list() for path in (plain, noisy)]
     assert rows[0] == rows[1]
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", noisy, "--output_dir",
-                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                noisy,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_steps",
+                "1",
+                "--save_strategy",
+                "no",
+            ]
+        )
+        == 0
+    )
 
 
 def test_responses_longer_than_max_length_are_cut_to_fit(tiny_model_dir, tmp_path):
@@ -222,13 +400,35 @@ def test_responses_longer_than_max_length_are_cut_to_fit(tiny_model_dir, tmp_pat
     from figa.data import tokenize_pairs
     from figa.records import load_records
 
-    long = {"id": "long", "prompt": "where did the cat sit?", "original_output": "the cat sat on the rug. " * 40,
-            "revised_output": "the cat sat on the mat. " * 40}
+    long = {
+        "id": "long",
+        "prompt": "where did the cat sit?",
+        "original_output": "the cat sat on the rug. " * 40,
+        "revised_output": "the cat sat on the mat. " * 40,
+    }
     data = write_jsonl(tmp_path / "spa.jsonl", [long, *GOOD[:3]])
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     row = tokenize_pairs(load_records(data)[0], tokenizer, max_length=48)[0][0]
     for side in ("original", "revised"):  # prompt + response fill max_length exactly; no EOS, as it was cut
         assert len(row["prompt_ids"]) + len(row[f"{side}_ids"]) == 48
         assert row[f"{side}_ids"][-1] != tokenizer.eos_token_id
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-                 str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no", "--max_length", "48"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                data,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--max_steps",
+                "1",
+                "--save_strategy",
+                "no",
+                "--max_length",
+                "48",
+            ]
+        )
+        == 0
+    )

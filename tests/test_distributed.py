@@ -17,9 +17,28 @@ from figa.testing import make_spa_records
 
 from .conftest import write_jsonl
 
-STEP = ["--max_steps", "1", "--optim", "sgd", "--learning_rate", "1.0", "--lr_scheduler_type", "constant",
-        "--max_grad_norm", "0", "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none",
-        "--seed", "5", "--tau", "3.0"]
+STEP = [
+    "--max_steps",
+    "1",
+    "--optim",
+    "sgd",
+    "--learning_rate",
+    "1.0",
+    "--lr_scheduler_type",
+    "constant",
+    "--max_grad_norm",
+    "0",
+    "--logging_steps",
+    "1",
+    "--save_strategy",
+    "no",
+    "--report_to",
+    "none",
+    "--seed",
+    "5",
+    "--tau",
+    "3.0",
+]
 
 
 @pytest.mark.slow
@@ -28,10 +47,30 @@ def test_ddp_two_processes_match_one_process(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8, seed=2))
     common = ["train", "--model_name_or_path", tiny_model_dir, "--data", data, *STEP]
     result = subprocess.run(
-        [accelerate, "launch", "--config_file", config_path("ddp"), "--num_processes", "2", "--mixed_precision", "no",
-         "--dynamo_backend", "no", "-m", "figa", *common, "--output_dir", str(tmp_path / "ddp"),
-         "--per_device_train_batch_size", "2"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [
+            accelerate,
+            "launch",
+            "--config_file",
+            config_path("ddp"),
+            "--num_processes",
+            "2",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "figa",
+            *common,
+            "--output_dir",
+            str(tmp_path / "ddp"),
+            "--per_device_train_batch_size",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("8 records kept of 8 read") == 1  # one report, from the main process
     assert main([*common, "--output_dir", str(tmp_path / "single"), "--per_device_train_batch_size", "4"]) == 0

@@ -10,14 +10,11 @@ from figa.testing import corpus, save_tiny_model
 
 from .conftest import write_jsonl
 from .curation_helpers import length_reward
-from .test_curate import REPO
 
 REWARD = "python:tests.curation_helpers:length_reward"
 
 
-@pytest.fixture(autouse=True)
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +23,35 @@ def second_model(tmp_path_factory):
 
 
 def heldout(tmp_path, n=12):
-    return write_jsonl(tmp_path / "heldout.jsonl",
-                       [{"id": f"h{i}", "prompt": f"tell me about the {w}"} for i, w in
-                        enumerate(["cat", "dog", "fox", "hill", "mat", "bird", "roof", "goat", "bed", "horse",
-                                   "sofa", "mouse"][:n])])
+    return write_jsonl(
+        tmp_path / "heldout.jsonl",
+        [
+            {"id": f"h{i}", "prompt": f"tell me about the {w}"}
+            for i, w in enumerate(
+                ["cat", "dog", "fox", "hill", "mat", "bird", "roof", "goat", "bed", "horse", "sofa", "mouse"][:n]
+            )
+        ],
+    )
 
 
 def eval_args(models, names, prompts, out, *extra):
-    return ["eval", *sum((["--model", m] for m in models), []), "--names", *names, "--prompts", prompts,
-            "--reward", REWARD, "--output_dir", str(out), "--max_new_tokens", "6", "--batch_size", "5",
-            *map(str, extra)]
+    return [
+        "eval",
+        *sum((["--model", m] for m in models), []),
+        "--names",
+        *names,
+        "--prompts",
+        prompts,
+        "--reward",
+        REWARD,
+        "--output_dir",
+        str(out),
+        "--max_new_tokens",
+        "6",
+        "--batch_size",
+        "5",
+        *map(str, extra),
+    ]
 
 
 def load(path):
@@ -91,8 +107,19 @@ def test_compare_saved_results_matches_a_joint_run(tiny_model_dir, second_model,
     assert main(eval_args([tiny_model_dir], ["base"], prompts, tmp_path / "a")) == 0
     assert main(eval_args([second_model], ["other"], prompts, tmp_path / "b")) == 0
     capsys.readouterr()
-    assert main(["eval", "--compare", str(tmp_path / "a" / "results.json"), str(tmp_path / "b" / "results.json"),
-                 "--output_dir", str(tmp_path / "cmp")]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--compare",
+                str(tmp_path / "a" / "results.json"),
+                str(tmp_path / "b" / "results.json"),
+                "--output_dir",
+                str(tmp_path / "cmp"),
+            ]
+        )
+        == 0
+    )
     assert "other" in capsys.readouterr().out
     joint, compared = load(tmp_path / "joint" / "results.json"), load(tmp_path / "cmp" / "results.json")
     assert [m["name"] for m in compared["models"]] == ["base", "other"]
@@ -100,12 +127,17 @@ def test_compare_saved_results_matches_a_joint_run(tiny_model_dir, second_model,
         assert a["reward"] == b["reward"] and a.get("vs_baseline") == b.get("vs_baseline")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["eval", "--compare", "missing.json", "other.json"], "missing.json: no such file"),
-    (["eval", "--model", "m", "--prompts", "p.jsonl", "--reward", REWARD], "--output_dir is required"),
-    (["eval", "--model", "a", "b", "--names", "x", "--prompts", "p", "--reward", REWARD, "--output_dir", "o"],
-     "--names gives 1 names for 2 models"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["eval", "--compare", "missing.json", "other.json"], "missing.json: no such file"),
+        (["eval", "--model", "m", "--prompts", "p.jsonl", "--reward", REWARD], "--output_dir is required"),
+        (
+            ["eval", "--model", "a", "b", "--names", "x", "--prompts", "p", "--reward", REWARD, "--output_dir", "o"],
+            "--names gives 1 names for 2 models",
+        ),
+    ],
+)
 def test_eval_bad_arguments_name_the_problem(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
@@ -116,8 +148,11 @@ BAD_PROMPT_LINES = {
     "missing query field": (json.dumps({"id": "x", "promt": "typo"}), "prompt", "missing"),
     "wrong type": (json.dumps({"id": "x", "prompt": 5}), "prompt", "expected a string, got int"),
     "empty prompt": (json.dumps({"id": "x", "prompt": " \n"}), "prompt", "is empty"),
-    "chat not ending in a user turn": (json.dumps({"id": "x", "messages": [{"role": "assistant", "content": "hi"}]}),
-                                       "messages", "a chat history must end with a user turn"),
+    "chat not ending in a user turn": (
+        json.dumps({"id": "x", "messages": [{"role": "assistant", "content": "hi"}]}),
+        "messages",
+        "a chat history must end with a user turn",
+    ),
     "duplicate id": (json.dumps({"id": "h0", "prompt": "tell me about the sea"}), "id", "duplicate id"),
     "NUL character": (json.dumps({"id": "x", "prompt": "a\u0000b"}), "prompt", "contains a NUL character"),
     "not a JSON object": ('"just a string"', None, "expected a JSON object, got str"),
@@ -142,8 +177,9 @@ def test_bad_prompt_line_names_file_line_and_field_or_is_skipped(kind, tiny_mode
     assert f"{prompts}:3" in results["skipped_prompts"][0]
 
 
-@pytest.mark.parametrize("name, message", [("nope.jsonl", "no such file"), (".", "is a directory"),
-                                           ("empty.jsonl", "no records")])
+@pytest.mark.parametrize(
+    "name, message", [("nope.jsonl", "no such file"), (".", "is a directory"), ("empty.jsonl", "no records")]
+)
 def test_unusable_prompt_files_are_clear_errors(name, message, tiny_model_dir, tmp_path, capsys):
     (tmp_path / "empty.jsonl").write_text("")
     assert main(eval_args([tiny_model_dir], ["base"], str(tmp_path / name), tmp_path / "out")) == 2

@@ -9,12 +9,24 @@ from figa.testing import make_spa_records
 def one_sgd_step(model_dir, tmp_path, batch_size, accumulation):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
-    args = FIGAConfig(output_dir=str(tmp_path / f"out-{batch_size}-{accumulation}"), report_to="none",
-                      per_device_train_batch_size=batch_size, gradient_accumulation_steps=accumulation,
-                      max_steps=1, optim="sgd", learning_rate=1.0, lr_scheduler_type="constant",
-                      max_grad_norm=0.0, logging_steps=1, save_strategy="no", seed=3, tau=3.0)
-    trainer = FIGATrainer(model=model, args=args, train_dataset=make_spa_records(8, seed=1),
-                          processing_class=tokenizer)
+    args = FIGAConfig(
+        output_dir=str(tmp_path / f"out-{batch_size}-{accumulation}"),
+        report_to="none",
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=accumulation,
+        max_steps=1,
+        optim="sgd",
+        learning_rate=1.0,
+        lr_scheduler_type="constant",
+        max_grad_norm=0.0,
+        logging_steps=1,
+        save_strategy="no",
+        seed=3,
+        tau=3.0,
+    )
+    trainer = FIGATrainer(
+        model=model, args=args, train_dataset=make_spa_records(8, seed=1), processing_class=tokenizer
+    )
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     trainer.train()
     loss = trainer.state.log_history[0]["loss"]

@@ -1,4 +1,4 @@
-"""Hostile but realistic input (RELIABILITY.md, "Hostile input"): no input destroyed, no key written, no file
+"""Hostile but realistic input (docs/reliability.md, "Hostile input"): no input destroyed, no key written, no file
 outside the outputs touched, and one line instead of a traceback."""
 
 import json
@@ -15,17 +15,14 @@ from figa.backends.rewards import make_reward
 from figa.cli import main
 from figa.testing import make_spa_records
 
-from .conftest import run_figa, write_jsonl
+from .conftest import curate_args, prompts_file, read, run_figa, write_jsonl
 from .openai_server import Server
-from .test_curate import REPO, curate_args, prompts_file, read
 
 SECRET = "sk-Hostile-Key-4d9e1c"
 GOOD = make_spa_records(6)
 
 
-@pytest.fixture(autouse=True)
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)  # python:tests.curation_helpers:... imports from here
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 def one_line_error(capsys, *parts):
@@ -39,8 +36,23 @@ def one_line_error(capsys, *parts):
 
 
 def weigh_args(data, out, url):
-    return ["weigh", "--data", str(data), "--judge", "openai:judge", "-o", str(out), "--openai_base_url", url,
-            "--max_retries", "0", "--retry_base_delay", "0.01", "--request_timeout", "5"]
+    return [
+        "weigh",
+        "--data",
+        str(data),
+        "--judge",
+        "openai:judge",
+        "-o",
+        str(out),
+        "--openai_base_url",
+        url,
+        "--max_retries",
+        "0",
+        "--retry_base_delay",
+        "0.01",
+        "--request_timeout",
+        "5",
+    ]
 
 
 # 1. data destroyed
@@ -85,11 +97,14 @@ def test_a_judge_that_fails_for_every_record_writes_no_empty_output(tmp_path, ca
 # 2. secrets
 
 
-def test_a_key_the_server_echoes_in_any_case_reaches_no_file_and_no_message(tiny_model_dir, tmp_path, monkeypatch,
-                                                                             capsys):
+def test_a_key_the_server_echoes_in_any_case_reaches_no_file_and_no_message(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    extra = [{"id": "echo", "prompt": "ECHO_KEY_REPLY. mention fox and mat."},
-             {"id": "echo401", "prompt": "ECHO_KEY. mention dog and bed."}]
+    extra = [
+        {"id": "echo", "prompt": "ECHO_KEY_REPLY. mention fox and mat."},
+        {"id": "echo401", "prompt": "ECHO_KEY. mention dog and bed."},
+    ]
     out = tmp_path / "spa"
     with Server(faults=False) as server:
         assert main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url)) == 0
@@ -124,8 +139,19 @@ def test_outputs_never_follow_a_planted_link(tiny_model_dir, tmp_path, capsys):
     assert victim.read_text() == "precious" and not page.is_symlink()
 
     out = tmp_path / "eval"
-    args = ["eval", "--model", tiny_model_dir, "--prompts", prompts_file(tmp_path), "--reward",
-            "python:tests.curation_helpers:length_reward", "--output_dir", str(out), "--max_new_tokens", "4"]
+    args = [
+        "eval",
+        "--model",
+        tiny_model_dir,
+        "--prompts",
+        prompts_file(tmp_path),
+        "--reward",
+        "python:tests.curation_helpers:length_reward",
+        "--output_dir",
+        str(out),
+        "--max_new_tokens",
+        "4",
+    ]
     assert main(args) == 0
     stage = next((out / "stages").glob("generate-*.jsonl"))
     stage.unlink()
@@ -137,8 +163,24 @@ def test_outputs_never_follow_a_planted_link(tiny_model_dir, tmp_path, capsys):
     model_out = tmp_path / "model"
     model_out.mkdir()
     os.symlink(victim, model_out / "model.safetensors")  # the weights would be saved through it
-    assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", str(model_out),
-                 "--max_steps", "1", "--save_strategy", "no"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--model_name_or_path",
+                tiny_model_dir,
+                "--data",
+                data,
+                "--output_dir",
+                str(model_out),
+                "--max_steps",
+                "1",
+                "--save_strategy",
+                "no",
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "holds symbolic links (model.safetensors)")
     assert victim.read_text() == "precious"
 
@@ -151,8 +193,9 @@ def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tm
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "drip", "prompt": "DRIP. mention cat and mat."}])
     with Server(faults=False) as server:
         started = time.monotonic()
-        code = main(curate_args(tiny_model_dir, prompts, out, server.url, "--request_timeout", "1", "--max_retries",
-                                "0"))
+        code = main(
+            curate_args(tiny_model_dir, prompts, out, server.url, "--request_timeout", "1", "--max_retries", "0")
+        )
         elapsed = time.monotonic() - started
     assert code == 0
     (rejected,) = read(out / "rejected.jsonl")
@@ -167,13 +210,31 @@ def test_a_module_in_the_working_directory_cannot_replace_an_installed_package(t
     work = tmp_path / "work"
     work.mkdir()
     (work / "openai.py").write_text("open('SHADOWED', 'w').write('ran')\n")
-    (work / "myreward.py").write_text("import openai\n\ndef score(prompts, responses):\n"
-                                      "    return [float(len(r)) for r in responses]\n")
+    (work / "myreward.py").write_text(
+        "import openai\n\ndef score(prompts, responses):\n    return [float(len(r)) for r in responses]\n"
+    )
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "where did the cat sit?"}])
     figa = os.path.join(os.path.dirname(sys.executable), "figa")
-    result = subprocess.run([figa, "eval", "--model", tiny_model_dir, "--prompts", prompts, "--reward",
-                             "python:myreward:score", "--output_dir", str(tmp_path / "eval"), "--max_new_tokens", "4"],
-                            cwd=work, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": ""})
+    result = subprocess.run(
+        [
+            figa,
+            "eval",
+            "--model",
+            tiny_model_dir,
+            "--prompts",
+            prompts,
+            "--reward",
+            "python:myreward:score",
+            "--output_dir",
+            str(tmp_path / "eval"),
+            "--max_new_tokens",
+            "4",
+        ],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": ""},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert not (work / "SHADOWED").exists()
 
@@ -185,8 +246,19 @@ def test_a_huge_line_is_refused_before_it_is_parsed(tiny_model_dir, tmp_path, ca
     huge = json.dumps({**GOOD[0], "id": "huge", "original_output": "word " * 2_000_000})
     data = tmp_path / "spa.jsonl"
     data.write_text("\n".join([json.dumps(GOOD[1]), huge, *map(json.dumps, GOOD[2:])]) + "\n")
-    args = ["train", "--model_name_or_path", tiny_model_dir, "--data", str(data), "--output_dir",
-            str(tmp_path / "out"), "--max_steps", "1", "--save_strategy", "no"]
+    args = [
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        str(data),
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+    ]
     assert main(args) == 2
     one_line_error(capsys, f"{data}:2: the line is 9.5 MB; a record may be at most 8 MB")
     assert main([*args, "--skip_bad_records"]) == 0
@@ -195,11 +267,22 @@ def test_a_huge_line_is_refused_before_it_is_parsed(tiny_model_dir, tmp_path, ca
 
 def test_a_prompt_longer_than_the_models_context_is_named_or_skipped(tiny_model_dir, tmp_path, capsys):
     long_prompt = "where did the cat sit? " * 5000  # about 30k tokens, the tiny model's context is 1024
-    prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "a", "prompt": "where did the cat sit?"},
-                                                 {"id": "long", "prompt": long_prompt}])
-    args = ["eval", "--model", tiny_model_dir, "--prompts", prompts, "--reward",
-            "python:tests.curation_helpers:length_reward", "--output_dir", str(tmp_path / "eval"),
-            "--max_new_tokens", "4"]
+    prompts = write_jsonl(
+        tmp_path / "p.jsonl", [{"id": "a", "prompt": "where did the cat sit?"}, {"id": "long", "prompt": long_prompt}]
+    )
+    args = [
+        "eval",
+        "--model",
+        tiny_model_dir,
+        "--prompts",
+        prompts,
+        "--reward",
+        "python:tests.curation_helpers:length_reward",
+        "--output_dir",
+        str(tmp_path / "eval"),
+        "--max_new_tokens",
+        "4",
+    ]
     assert main(args) == 2
     one_line_error(capsys, f"{prompts}:2: field 'prompt': the prompt has", "exceeds the model's context of 1024")
     assert main([*args, "--skip_bad_records"]) == 0
@@ -207,8 +290,12 @@ def test_a_prompt_longer_than_the_models_context_is_named_or_skipped(tiny_model_
     assert results["compared"] == 1 and results["models"][0]["n"] == 1
 
     with Server(faults=False) as server:
-        curate = curate_args(tiny_model_dir, prompts_file(tmp_path, [{"id": "long", "prompt": long_prompt}]),
-                             tmp_path / "spa", server.url)
+        curate = curate_args(
+            tiny_model_dir,
+            prompts_file(tmp_path, [{"id": "long", "prompt": long_prompt}]),
+            tmp_path / "spa",
+            server.url,
+        )
         assert main(curate) == 2
         one_line_error(capsys, "prompts.jsonl:10: field 'prompt': the prompt has")
         assert main([*curate, "--skip_bad_records"]) == 0
@@ -223,8 +310,23 @@ def test_a_prompt_longer_than_the_models_context_is_named_or_skipped(tiny_model_
 def test_trl_methods_name_the_records_they_cannot_train_on(method, tiny_model_dir, tmp_path, capsys):
     rows = [*GOOD[:3], {**GOOD[3], "prompt": "where did the cat sit? " * 40}, *GOOD[4:]]
     data = write_jsonl(tmp_path / "spa.jsonl", rows)
-    args = ["train", "--method", method, "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir",
-            str(tmp_path / "out"), "--max_length", "64", "--max_steps", "1", "--save_strategy", "no"]
+    args = [
+        "train",
+        "--method",
+        method,
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        data,
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_length",
+        "64",
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+    ]
     assert main(args) == 2
     one_line_error(capsys, f"{data}:4: field 'prompt': the prompt has", "too long for max_length=64")
     assert main([*args, "--skip_bad_records"]) == 0
@@ -240,15 +342,25 @@ def write_lines(path, lines):
 
 
 BAD_TEXT = {
-    "lone surrogate": ('{"prompt": "q", "original_output": "a\\ud800b", "revised_output": "b"}',
-                       "field 'original_output': contains a lone surrogate"),
-    "deep nesting": ('{"prompt": "q", "original_output": "a", "revised_output": "b", "meta": '
-                     + "[" * 100_000 + "]" * 100_000 + "}", "JSON nested too deeply"),
-    "duplicate key": ('{"prompt": "q", "original_output": "a", "revised_output": "b", "revised_output": "c"}',
-                      "field 'revised_output': the key appears twice in the record"),
-    "overflowing weights": (json.dumps({**GOOD[0], "id": "w", "token_weights": {"original": [1e39],
-                                                                                "revised": [1.0]}}),
-                            "field 'token_weights.original': expected a list of numbers from 0 to 1e+06"),
+    "lone surrogate": (
+        '{"prompt": "q", "original_output": "a\\ud800b", "revised_output": "b"}',
+        "field 'original_output': contains a lone surrogate",
+    ),
+    "deep nesting": (
+        '{"prompt": "q", "original_output": "a", "revised_output": "b", "meta": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}",
+        "JSON nested too deeply",
+    ),
+    "duplicate key": (
+        '{"prompt": "q", "original_output": "a", "revised_output": "b", "revised_output": "c"}',
+        "field 'revised_output': the key appears twice in the record",
+    ),
+    "overflowing weights": (
+        json.dumps({**GOOD[0], "id": "w", "token_weights": {"original": [1e39], "revised": [1.0]}}),
+        "field 'token_weights.original': expected a list of numbers from 0 to 1e+06",
+    ),
 }
 
 
@@ -256,8 +368,19 @@ BAD_TEXT = {
 def test_bad_text_is_named_or_skipped(kind, tiny_model_dir, tmp_path, capsys):
     line, problem = BAD_TEXT[kind]
     data = write_lines(tmp_path / "spa.jsonl", [json.dumps(GOOD[0]), line, *map(json.dumps, GOOD[1:])])
-    args = ["train", "--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", str(tmp_path / "out"),
-            "--max_steps", "1", "--save_strategy", "no"]
+    args = [
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        data,
+        "--output_dir",
+        str(tmp_path / "out"),
+        "--max_steps",
+        "1",
+        "--save_strategy",
+        "no",
+    ]
     assert main(args) == 2
     one_line_error(capsys, f"{data}:2", problem)
     assert main([*args, "--skip_bad_records"]) == 0
@@ -270,10 +393,24 @@ def test_files_that_only_look_right_are_one_line_errors(tiny_model_dir, tmp_path
     fake_dataset = tmp_path / "saved"
     fake_dataset.mkdir()
     (fake_dataset / "dataset_info.json").write_text("{}")
-    for data, problem in [(fake_parquet, "not a readable Parquet file"), (fake_dataset, "not a readable saved "
-                                                                                       "dataset")]:
-        assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", str(data), "--output_dir",
-                     str(tmp_path / "out")]) == 2
+    for data, problem in [
+        (fake_parquet, "not a readable Parquet file"),
+        (fake_dataset, "not a readable saved dataset"),
+    ]:
+        assert (
+            main(
+                [
+                    "train",
+                    "--model_name_or_path",
+                    tiny_model_dir,
+                    "--data",
+                    str(data),
+                    "--output_dir",
+                    str(tmp_path / "out"),
+                ]
+            )
+            == 2
+        )
         one_line_error(capsys, f"{data}: {problem}")
 
 
@@ -282,33 +419,76 @@ def test_a_chat_template_that_refuses_the_roles_is_a_one_line_error(tiny_model_d
     shutil.copytree(tiny_model_dir, model)
     config_path = model / "tokenizer_config.json"
     config = json.loads(config_path.read_text())
-    template = ("{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not "
-                "supported') }}{% endif %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}")
+    template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}{{ raise_exception('System role not "
+        "supported') }}{% endif %}<|{{ m['role'] }}|>{{ m['content'] }}{% endfor %}"
+    )
     config["chat_template"] = template
     config_path.write_text(json.dumps(config))
     (model / "chat_template.jinja").write_text(template)
-    record = {"id": "sys", "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
-              "original_output": "the cat", "revised_output": "the dog"}
+    record = {
+        "id": "sys",
+        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+        "original_output": "the cat",
+        "revised_output": "the dog",
+    }
     data = write_jsonl(tmp_path / "spa.jsonl", [record])
     for method in ("figa", "dpo"):
-        assert main(["train", "--method", method, "--model_name_or_path", str(model), "--data", data, "--output_dir",
-                     str(tmp_path / method)]) == 2
-        one_line_error(capsys, "record 'sys': field 'messages': the tokenizer's chat template refuses them: System "
-                               "role not supported")
+        assert (
+            main(
+                [
+                    "train",
+                    "--method",
+                    method,
+                    "--model_name_or_path",
+                    str(model),
+                    "--data",
+                    data,
+                    "--output_dir",
+                    str(tmp_path / method),
+                ]
+            )
+            == 2
+        )
+        one_line_error(
+            capsys,
+            "record 'sys': field 'messages': the tokenizer's chat template refuses them: System role not supported",
+        )
 
 
 def test_options_of_the_wrong_type_are_refused_before_any_stage_runs(tiny_model_dir, tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("max_new_tokens: [1, 2]\n")
     prompts = prompts_file(tmp_path)
-    assert main(["loop", "--prompts", prompts, "--heldout_prompts", prompts, "--policy", tiny_model_dir, "--reward",
-                 "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit", "--output_dir",
-                 str(tmp_path / "loop"), "--curate_config", str(bad)]) == 2
-    one_line_error(capsys, f"--curate_config: option 'max_new_tokens': expected int, got [1, 2]")
+    assert (
+        main(
+            [
+                "loop",
+                "--prompts",
+                prompts,
+                "--heldout_prompts",
+                prompts,
+                "--policy",
+                tiny_model_dir,
+                "--reward",
+                "python:tests.curation_helpers:keyword_reward",
+                "--reviser",
+                "reference-edit",
+                "--output_dir",
+                str(tmp_path / "loop"),
+                "--curate_config",
+                str(bad),
+            ]
+        )
+        == 2
+    )
+    one_line_error(capsys, "--curate_config: option 'max_new_tokens': expected int, got [1, 2]")
     assert not (tmp_path / "loop").exists()
     bad.write_text("eta1: high\n")
-    assert main([*curate_args(tiny_model_dir, prompts, tmp_path / "spa", "http://127.0.0.1:9/v1"), "--config",
-                 str(bad)]) == 2
+    assert (
+        main([*curate_args(tiny_model_dir, prompts, tmp_path / "spa", "http://127.0.0.1:9/v1"), "--config", str(bad)])
+        == 2
+    )
     one_line_error(capsys, "option 'eta1': expected float, got 'high'")
     assert not (tmp_path / "spa").exists()
 
@@ -318,8 +498,12 @@ def test_config_given_with_an_equals_sign_is_read(tiny_model_dir, spa_file, tmp_
     config.write_text("learning_rate: 0.5\nmax_steps: 1\nsave_strategy: 'no'\n")
     for form in (["--config", str(config)], [f"--config={config}"]):
         out = tmp_path / form[0][2:8]
-        assert main(["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
-                     *form]) == 0
+        assert (
+            main(
+                ["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out), *form]
+            )
+            == 0
+        )
         report = json.loads((out / "figa_train_report.json").read_text())
         assert report["training"]["learning_rate"] == 0.5 and report["training"]["max_steps"] == 1
 
@@ -327,15 +511,38 @@ def test_config_given_with_an_equals_sign_is_read(tiny_model_dir, spa_file, tmp_
 def test_a_revision_template_with_literal_braces_is_refused_at_the_start(tiny_model_dir, tmp_path, capsys):
     template = tmp_path / "t.txt"
     template.write_text('Reply as JSON {"revised": ...}.\n{prompt}\n{original}')
-    assert main([*curate_args(tiny_model_dir, prompts_file(tmp_path), tmp_path / "spa", "http://127.0.0.1:9/v1"),
-                 "--revision_template", str(template)]) == 2
+    assert (
+        main(
+            [
+                *curate_args(tiny_model_dir, prompts_file(tmp_path), tmp_path / "spa", "http://127.0.0.1:9/v1"),
+                "--revision_template",
+                str(template),
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, f"--revision_template {template}:", "a literal brace is written twice")
 
 
 def test_a_reward_that_returns_one_number_is_a_one_line_error(tiny_model_dir, tmp_path, capsys):
-    assert main(["eval", "--model", tiny_model_dir, "--prompts", prompts_file(tmp_path), "--reward",
-                 "python:tests.curation_helpers:one_number_reward", "--output_dir", str(tmp_path / "eval"),
-                 "--max_new_tokens", "2"]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--prompts",
+                prompts_file(tmp_path),
+                "--reward",
+                "python:tests.curation_helpers:one_number_reward",
+                "--output_dir",
+                str(tmp_path / "eval"),
+                "--max_new_tokens",
+                "2",
+            ]
+        )
+        == 2
+    )
     one_line_error(capsys, "returned float; expected a list of")
 
 
@@ -359,8 +566,21 @@ def test_incomplete_results_and_bad_output_locations_are_one_line_errors(tmp_pat
 
 def test_latest_skips_a_checkpoint_whose_weights_or_optimizer_are_cut(tiny_model_dir, spa_file, tmp_path):
     out = tmp_path / "out"
-    args = ["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", out,
-            "--max_steps", "3", "--save_steps", "1", "--per_device_train_batch_size", "4"]
+    args = [
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        spa_file,
+        "--output_dir",
+        out,
+        "--max_steps",
+        "3",
+        "--save_steps",
+        "1",
+        "--per_device_train_batch_size",
+        "4",
+    ]
     assert run_figa(*args).returncode == 0
     for name, step in (("model.safetensors", 3), ("optimizer.pt", 2)):
         path = out / f"checkpoint-{step}" / name
@@ -405,11 +625,28 @@ def test_settings_out_of_range_are_refused_before_any_work(args, problem, tiny_m
     data = write_jsonl(tmp_path / "spa.jsonl", GOOD)
     required = {
         "train": ["--model_name_or_path", tiny_model_dir, "--data", data, "--output_dir", str(tmp_path / "out")],
-        "curate": ["--prompts", prompts_file(tmp_path), "--output_dir", str(tmp_path / "out"), "--policy",
-                   tiny_model_dir, "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser",
-                   "reference-edit"],
-        "eval": ["--model", tiny_model_dir, "--prompts", prompts_file(tmp_path), "--reward",
-                 "python:tests.curation_helpers:length_reward", "--output_dir", str(tmp_path / "out")],
+        "curate": [
+            "--prompts",
+            prompts_file(tmp_path),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--policy",
+            tiny_model_dir,
+            "--reward",
+            "python:tests.curation_helpers:keyword_reward",
+            "--reviser",
+            "reference-edit",
+        ],
+        "eval": [
+            "--model",
+            tiny_model_dir,
+            "--prompts",
+            prompts_file(tmp_path),
+            "--reward",
+            "python:tests.curation_helpers:length_reward",
+            "--output_dir",
+            str(tmp_path / "out"),
+        ],
         "view": [data, "-o", str(tmp_path / "page.html")],
     }[args[0]]
     assert main([args[0], *required, *args[1:]]) == 2

@@ -28,15 +28,34 @@ metric_list:
 
 
 def test_lm_eval_runs_a_local_task_on_each_model_and_joins_the_table(tiny_model_dir, tmp_path, capsys):
-    data = write_jsonl(tmp_path / "tiny.jsonl", [
-        {"question": "where did the cat sit?", "choices": ["on the mat", "on the roof"], "answer": i % 2}
-        for i in range(6)])
+    data = write_jsonl(
+        tmp_path / "tiny.jsonl",
+        [
+            {"question": "where did the cat sit?", "choices": ["on the mat", "on the roof"], "answer": i % 2}
+            for i in range(6)
+        ],
+    )
     tasks = tmp_path / "tasks"
     tasks.mkdir()
     (tasks / "figa_tiny_choice.yaml").write_text(TASK.format(data=data))
     out = tmp_path / "eval"
-    argv = ["eval", "--model", tiny_model_dir, tiny_model_dir, "--names", "base", "other", "--lm_eval",
-            "figa_tiny_choice", "--lm_eval_include_path", str(tasks), "--output_dir", str(out), "--batch_size", "2"]
+    argv = [
+        "eval",
+        "--model",
+        tiny_model_dir,
+        tiny_model_dir,
+        "--names",
+        "base",
+        "other",
+        "--lm_eval",
+        "figa_tiny_choice",
+        "--lm_eval_include_path",
+        str(tasks),
+        "--output_dir",
+        str(out),
+        "--batch_size",
+        "2",
+    ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
@@ -52,6 +71,18 @@ def test_lm_eval_runs_a_local_task_on_each_model_and_joins_the_table(tiny_model_
 
 
 def test_unknown_lm_eval_task_is_a_clear_error(tiny_model_dir, tmp_path, capsys):
-    assert main(["eval", "--model", tiny_model_dir, "--lm_eval", "no_such_task_xyz", "--output_dir",
-                 str(tmp_path / "eval")]) == 2
+    assert (
+        main(
+            [
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--lm_eval",
+                "no_such_task_xyz",
+                "--output_dir",
+                str(tmp_path / "eval"),
+            ]
+        )
+        == 2
+    )
     assert "--lm_eval: unknown task(s) no_such_task_xyz" in capsys.readouterr().err

@@ -9,33 +9,54 @@ from figa.cli import main
 
 from .conftest import write_jsonl
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS = [("cat", "mat"), ("dog", "rug"), ("fox", "hill"), ("bird", "roof"), ("goat", "bed"), ("horse", "sofa")]
 
 
-@pytest.fixture(autouse=True)
-def in_repo(monkeypatch):
-    monkeypatch.chdir(REPO)  # python:tests.curation_helpers:... imports from here
+pytestmark = pytest.mark.usefixtures("in_repo")
 
 
 def setup(tmp_path):
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"id": f"p{i}", "prompt": f"say it. mention {a} and {b}."}
-                                                       for i, (a, b) in enumerate(WORDS)])
-    heldout = write_jsonl(tmp_path / "heldout.jsonl", [{"id": "h0", "prompt": "say it. mention cow and barn."},
-                                                       {"id": "h1", "prompt": "say it. mention owl and tree."}])
-    (tmp_path / "curate.yaml").write_text("max_new_tokens: 6\nkeep_truncated: true\nmax_edit_ratio: 5.0\n"
-                                          "batch_size: 4\n")
-    (tmp_path / "train.yaml").write_text("max_steps: 2\nper_device_train_batch_size: 2\nsave_strategy: 'no'\n"
-                                         "learning_rate: 0.001\nreport_to: none\n")
+    prompts = write_jsonl(
+        tmp_path / "prompts.jsonl",
+        [{"id": f"p{i}", "prompt": f"say it. mention {a} and {b}."} for i, (a, b) in enumerate(WORDS)],
+    )
+    heldout = write_jsonl(
+        tmp_path / "heldout.jsonl",
+        [
+            {"id": "h0", "prompt": "say it. mention cow and barn."},
+            {"id": "h1", "prompt": "say it. mention owl and tree."},
+        ],
+    )
+    (tmp_path / "curate.yaml").write_text(
+        "max_new_tokens: 6\nkeep_truncated: true\nmax_edit_ratio: 5.0\nbatch_size: 4\n"
+    )
+    (tmp_path / "train.yaml").write_text(
+        "max_steps: 2\nper_device_train_batch_size: 2\nsave_strategy: 'no'\nlearning_rate: 0.001\nreport_to: none\n"
+    )
     return prompts, heldout
 
 
 def loop_args(tiny_model_dir, tmp_path, prompts, heldout, *extra):
-    return ["loop", "--prompts", prompts, "--heldout_prompts", heldout, "--policy", tiny_model_dir,
-            "--reward", "python:tests.curation_helpers:keyword_reward",
-            "--reviser", "python:tests.curation_helpers:revise_by_appending", "--output_dir", str(tmp_path / "loop"),
-            "--curate_config", str(tmp_path / "curate.yaml"), "--train_config", str(tmp_path / "train.yaml"),
-            *map(str, extra)]
+    return [
+        "loop",
+        "--prompts",
+        prompts,
+        "--heldout_prompts",
+        heldout,
+        "--policy",
+        tiny_model_dir,
+        "--reward",
+        "python:tests.curation_helpers:keyword_reward",
+        "--reviser",
+        "python:tests.curation_helpers:revise_by_appending",
+        "--output_dir",
+        str(tmp_path / "loop"),
+        "--curate_config",
+        str(tmp_path / "curate.yaml"),
+        "--train_config",
+        str(tmp_path / "train.yaml"),
+        *map(str, extra),
+    ]
 
 
 def read_json(path):
@@ -74,11 +95,13 @@ def test_round_two_curates_with_round_ones_model_and_the_table_has_every_round(t
 
 def test_prompts_per_round_gives_each_round_the_next_slice(tiny_model_dir, tmp_path, capsys):
     prompts, heldout = setup(tmp_path)
-    assert main(loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "3",
-                          "--prompts_per_round", "3")) == 2
+    assert (
+        main(loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "3", "--prompts_per_round", "3")) == 2
+    )
     assert "6 prompts; 3 rounds of 3 need 9" in capsys.readouterr().err
-    assert main(loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "2",
-                          "--prompts_per_round", "3")) == 0
+    assert (
+        main(loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "2", "--prompts_per_round", "3")) == 0
+    )
     for number, ids in ((1, ["p0", "p1", "p2"]), (2, ["p3", "p4", "p5"])):
         with open(tmp_path / "loop" / f"round-{number}" / "prompts.jsonl") as handle:
             assert [json.loads(line)["id"] for line in handle] == ids

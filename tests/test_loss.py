@@ -65,8 +65,9 @@ def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_pa
     labels[:, 1:] = torch.where(batch["weights"][:, :-1] != 0, batch["input_ids"][:, 1:], -100)
     with torch.no_grad():
         ours = trainer.compute_loss(trainer.model, batch)
-        theirs = trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                               labels=labels).loss
+        theirs = trainer.model(
+            input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=labels
+        ).loss
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
 
 
@@ -75,8 +76,11 @@ def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
         ours = trainer.compute_loss(trainer.model, batch).item()
-        log_probs = trainer.model(input_ids=batch["input_ids"],
-                                  attention_mask=batch["attention_mask"]).logits.float().log_softmax(-1)
+        log_probs = (
+            trainer.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+            .logits.float()
+            .log_softmax(-1)
+        )
     total, count = 0.0, 0
     for row in range(batch["input_ids"].shape[0]):
         for pos in range(batch["input_ids"].shape[1]):
@@ -100,19 +104,27 @@ def test_external_weights_of_ones_equal_sft_and_wrong_lengths_name_the_field(tin
         r["token_weights"] = {"original": [0.0] * n_orig, "revised": [1.0] * n_rev}
     losses = {}
     for weighting in ("external", "sft"):
-        args = FIGAConfig(output_dir=str(tmp_path / weighting), per_device_train_batch_size=8, report_to="none",
-                          weighting=weighting)
-        trainer = FIGATrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), args=args,
-                              train_dataset=records, processing_class=tokenizer)
+        args = FIGAConfig(
+            output_dir=str(tmp_path / weighting), per_device_train_batch_size=8, report_to="none", weighting=weighting
+        )
+        trainer = FIGATrainer(
+            model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+            args=args,
+            train_dataset=records,
+            processing_class=tokenizer,
+        )
         with torch.no_grad():
             losses[weighting] = trainer.compute_loss(trainer.model, next(iter(trainer.get_train_dataloader())))
     assert losses["external"].item() == pytest.approx(losses["sft"].item(), rel=1e-5)
 
     records[3]["token_weights"]["revised"].append(1.0)
     with pytest.raises(RecordError, match=r"dataset:4: field 'token_weights.revised': has \d+ weights"):
-        FIGATrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model_dir), processing_class=tokenizer,
-                    args=FIGAConfig(output_dir=str(tmp_path / "x"), report_to="none", weighting="external"),
-                    train_dataset=records)
+        FIGATrainer(
+            model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+            processing_class=tokenizer,
+            args=FIGAConfig(output_dir=str(tmp_path / "x"), report_to="none", weighting="external"),
+            train_dataset=records,
+        )
 
 
 @pytest.mark.parametrize("mode", ["columns", "all"])
@@ -150,13 +162,20 @@ def _weights(tiny_model_dir, record, **settings):
 
 
 def test_bow_weights_raise_new_words_and_push_down_dropped_words(tiny_model_dir):
-    weights, tokens = _weights(tiny_model_dir, {"original_output": "the cat sat on the mat.",
-                                                "revised_output": "the dog sat on the mat."},
-                               weighting="bow", alpha=1.0, beta=0.5, gamma=0.1)
+    weights, tokens = _weights(
+        tiny_model_dir,
+        {"original_output": "the cat sat on the mat.", "revised_output": "the dog sat on the mat."},
+        weighting="bow",
+        alpha=1.0,
+        beta=0.5,
+        gamma=0.1,
+    )
     new = {i for i, t in enumerate(tokens["revised"]) if t.strip() in ("dog", "d", "og")}
     dropped = {i for i, t in enumerate(tokens["original"]) if t.strip() in ("cat", "c", "at")}
     assert new and dropped
-    assert weights["revised"] == pytest.approx([1.0 if i in new else 0.1 for i in range(len(tokens["revised"]))] + [1.0])
+    assert weights["revised"] == pytest.approx(
+        [1.0 if i in new else 0.1 for i in range(len(tokens["revised"]))] + [1.0]
+    )
     assert weights["original"] == [-0.5 if i in dropped else 0.0 for i in range(len(tokens["original"]))] + [0.0]
 
 
@@ -169,17 +188,23 @@ def test_bow_ignores_reordering_that_the_edit_script_marks(tiny_model_dir):
 
 
 # A pair whose revision only adds text: its original row carries no weight.
-APPEND = {"id": "append", "prompt": "where did the cat sit?", "original_output": "the cat sat on the mat.",
-          "revised_output": "the cat sat on the mat. it was warm."}
+APPEND = {
+    "id": "append",
+    "prompt": "where did the cat sit?",
+    "original_output": "the cat sat on the mat.",
+    "revised_output": "the cat sat on the mat. it was warm.",
+}
 
 
 def _one_step(model_dir, out, records, attention=None, **settings):
     """The batch, loss and gradients of one step over all RECORDS (one batch)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, **({"attn_implementation": attention} if attention
-                                                              else {}))
-    args = FIGAConfig(output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", gamma=0.1,
-                      **settings)
+    model = AutoModelForCausalLM.from_pretrained(
+        model_dir, **({"attn_implementation": attention} if attention else {})
+    )
+    args = FIGAConfig(
+        output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", gamma=0.1, **settings
+    )
     trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))
     loss = trainer.compute_loss(trainer.model, batch)
@@ -206,10 +231,12 @@ def test_cut_rows_give_the_same_loss_and_gradients_as_full_rows(tiny_model_dir, 
 @pytest.mark.parametrize("attention", ["sdpa", "eager"])
 def test_shared_prompt_rows_give_the_same_loss_and_gradients_as_separate_rows(tiny_model_dir, tmp_path, attention):
     records = [*make_spa_records(6), APPEND]  # APPEND has one row only: nothing to share
-    _, rows, rows_loss, rows_grads = _one_step(tiny_model_dir, tmp_path / "rows", records, attention,
-                                               tau=100.0)  # every gate open
-    trainer, shared, shared_loss, shared_grads = _one_step(tiny_model_dir, tmp_path / "shared", records, attention,
-                                                           tau=100.0, share_prompt=True)
+    _, rows, rows_loss, rows_grads = _one_step(
+        tiny_model_dir, tmp_path / "rows", records, attention, tau=100.0
+    )  # every gate open
+    trainer, shared, shared_loss, shared_grads = _one_step(
+        tiny_model_dir, tmp_path / "shared", records, attention, tau=100.0, share_prompt=True
+    )
     assert rows["input_ids"].shape[0] == 13 and shared["input_ids"].shape[0] == 7  # one row per pair
     assert shared["attention_mask"].dim() == 4
     shared_prompts = sum(len(pair["prompt_ids"]) - 1 for pair in trainer.train_dataset if pair["id"] != "append")
@@ -226,11 +253,24 @@ def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     original, revised = "the cat sat on the mat.", "the dog sat on the mat."
-    spans = {"original": [{"start": 4, "end": 7, "weight": 1.0}],  # "cat"
-             "revised": [{"start": 5, "end": 6, "weight": 2.0},  # the "o" of "dog": cuts that token
-                         {"start": 19, "end": 22, "weight": 0.5}]}  # "mat"
-    records, _ = load_records([{"id": "1", "prompt": "where?", "original_output": original,
-                                "revised_output": revised, "span_weights": spans}])
+    spans = {
+        "original": [{"start": 4, "end": 7, "weight": 1.0}],  # "cat"
+        "revised": [
+            {"start": 5, "end": 6, "weight": 2.0},  # the "o" of "dog": cuts that token
+            {"start": 19, "end": 22, "weight": 0.5},
+        ],
+    }  # "mat"
+    records, _ = load_records(
+        [
+            {
+                "id": "1",
+                "prompt": "where?",
+                "original_output": original,
+                "revised_output": revised,
+                "span_weights": spans,
+            }
+        ]
+    )
     row = tokenize_pairs(records, tokenizer, prompt_format="plain")[0][0]
     weights = pair_weights(row, LossSettings(weighting="external", alpha=1.0, beta=0.5))
 
@@ -239,8 +279,16 @@ def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
         out = []
         for start, end in encoded["offset_mapping"]:
             piece = text[start:end]
-            out.append(next((s["weight"] for s in side_spans if piece.strip() and
-                             set(range(start, end)) & set(range(s["start"], s["end"]))), 0.0))
+            out.append(
+                next(
+                    (
+                        s["weight"]
+                        for s in side_spans
+                        if piece.strip() and set(range(start, end)) & set(range(s["start"], s["end"]))
+                    ),
+                    0.0,
+                )
+            )
         return out
 
     dog = [tokenizer.decode([t]).strip() for t, w in zip(row["revised_ids"], weights["revised"]) if w == 2.0]
@@ -249,17 +297,29 @@ def test_span_weights_map_onto_the_tokens_they_cover(tiny_model_dir):
     assert weights["original"].tolist() == [-0.5 * w for w in expected(original, spans["original"])] + [0.0]
 
 
-@pytest.mark.parametrize("spans, problem", [
-    ({"original": [], "revised": [{"start": 3, "end": 99, "weight": 1}]}, "span_weights.revised[0]': span 3-99 is out of range"),
-    ({"original": [], "revised": [{"start": 0, "end": 5, "weight": 1}, {"start": 4, "end": 6, "weight": 1}]},
-     "span_weights.revised[1]': span 4-6 overlaps the span before it"),
-    ({"original": [{"start": 0, "end": 3, "weight": float("nan")}], "revised": []},
-     "span_weights.original[0].weight': expected a number from 0 to 1e+06, got nan"),
-    ({"original": [{"start": 0, "end": 3}], "revised": []}, "span_weights.original[0].weight'"),
-    ({"original": [], "revised": [{"start": 4, "end": 6, "weight": 1}, {"start": "a", "end": 3, "weight": 1}]},
-     "span_weights.revised[1]': expected {\"start\": int"),  # the record's own index, not the sorted one
-    ([1, 2], "span_weights': expected"),
-])
+@pytest.mark.parametrize(
+    "spans, problem",
+    [
+        (
+            {"original": [], "revised": [{"start": 3, "end": 99, "weight": 1}]},
+            "span_weights.revised[0]': span 3-99 is out of range",
+        ),
+        (
+            {"original": [], "revised": [{"start": 0, "end": 5, "weight": 1}, {"start": 4, "end": 6, "weight": 1}]},
+            "span_weights.revised[1]': span 4-6 overlaps the span before it",
+        ),
+        (
+            {"original": [{"start": 0, "end": 3, "weight": float("nan")}], "revised": []},
+            "span_weights.original[0].weight': expected a number from 0 to 1e+06, got nan",
+        ),
+        ({"original": [{"start": 0, "end": 3}], "revised": []}, "span_weights.original[0].weight'"),
+        (
+            {"original": [], "revised": [{"start": 4, "end": 6, "weight": 1}, {"start": "a", "end": 3, "weight": 1}]},
+            'span_weights.revised[1]\': expected {"start": int',
+        ),  # the record's own index, not the sorted one
+        ([1, 2], "span_weights': expected"),
+    ],
+)
 def test_bad_span_weights_name_file_line_and_field(spans, problem, tmp_path):
     from figa import RecordError
     from figa.records import load_records

@@ -25,7 +25,8 @@ def test_prompt_formats(tiny_model_dir):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     alpaca = {"instruction": "Name the animal.", "input": "It says meow.", "prompt": None, "messages": None}
     assert render_prompt(alpaca, "alpaca", tokenizer) == ALPACA_WITH_INPUT.format(
-        instruction="Name the animal.", input="It says meow.")
+        instruction="Name the animal.", input="It says meow."
+    )
     chat = {"messages": [{"role": "user", "content": "hi"}], "prompt": None, "instruction": None}
     assert render_prompt(chat, resolve_format("auto", tokenizer), tokenizer) == "<s><|user|>\nhi</s>\n<|assistant|>\n"
     plain = {"prompt": "where did the cat sit?", "messages": None, "instruction": None}
@@ -48,12 +49,18 @@ def test_both_rows_share_the_prompt_and_responses_end_with_eos(tiny_model_dir):
 def test_token_ids_are_the_tokenizers_own_also_with_a_saved_truncation(tiny_model_dir, tmp_path, monkeypatch):
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     pair = {"original_output": "the cat  sat\non the rug. </s> ünï", "revised_output": " the cat sat on the mat."}
-    records, _ = load_records([{"id": "1", "messages": [{"role": "user", "content": "where did the cat sit?"}],
-                                **pair}])
+    records, _ = load_records(
+        [{"id": "1", "messages": [{"role": "user", "content": "where did the cat sit?"}], **pair}]
+    )
     prompt = render_prompt(records[0], "chat", tokenizer)
-    expected = {"prompt_ids": tokenizer(prompt, add_special_tokens=False)["input_ids"],
-                **{f"{side}_ids": tokenizer(pair[f"{side}_output"], add_special_tokens=False)["input_ids"]
-                   + [tokenizer.eos_token_id] for side in ("original", "revised")}}
+    expected = {
+        "prompt_ids": tokenizer(prompt, add_special_tokens=False)["input_ids"],
+        **{
+            f"{side}_ids": tokenizer(pair[f"{side}_output"], add_special_tokens=False)["input_ids"]
+            + [tokenizer.eos_token_id]
+            for side in ("original", "revised")
+        },
+    }
     for truncation in (None, 4):
         if truncation:  # a tokenizer.json may carry a truncation setting; preprocessing must not apply it
             tokenizer.backend_tokenizer.enable_truncation(truncation)

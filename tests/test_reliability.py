@@ -16,9 +16,8 @@ from safetensors.torch import load_file
 from figa.cli import main
 from figa.testing import make_spa_records
 
-from .conftest import write_jsonl
+from .conftest import PAIRS, REPO, SECRET, curate_args, prompts_file, read, write_jsonl
 from .openai_server import Server
-from .test_curate import PAIRS, REPO, SECRET, curate_args, prompts_file, read
 
 
 def stage_lines(out) -> int:
@@ -42,12 +41,36 @@ def kill_when(command, env, done, deadline=120):
 
 def curate_command(server, out):
     """`figa curate` of one prompt per keyword pair, one request at a time, policy and reviser on SERVER."""
-    prompts = write_jsonl(out.parent / "prompts.jsonl", [
-        {"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)])
-    return [sys.executable, "-m", "figa", "curate", "--prompts", prompts, "--output_dir", str(out),
-            "--policy", "test-policy", "--policy_backend", "openai", "--openai_base_url", server.url,
-            "--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "openai:test-reviser",
-            "--max_edit_ratio", "2.0", "--batch_size", "1", "--concurrency", "1"]
+    prompts = write_jsonl(
+        out.parent / "prompts.jsonl",
+        [{"id": f"p{i}", "prompt": f"write one sentence. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS)],
+    )
+    return [
+        sys.executable,
+        "-m",
+        "figa",
+        "curate",
+        "--prompts",
+        prompts,
+        "--output_dir",
+        str(out),
+        "--policy",
+        "test-policy",
+        "--policy_backend",
+        "openai",
+        "--openai_base_url",
+        server.url,
+        "--reward",
+        "python:tests.curation_helpers:keyword_reward",
+        "--reviser",
+        "openai:test-reviser",
+        "--max_edit_ratio",
+        "2.0",
+        "--batch_size",
+        "1",
+        "--concurrency",
+        "1",
+    ]
 
 
 @pytest.mark.slow
@@ -59,6 +82,7 @@ def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path
         def slow_post(handler):
             time.sleep(0.15)
             original_handler(handler)
+
         server.httpd.RequestHandlerClass.do_POST = slow_post
 
         whole = tmp_path / "whole"
@@ -69,7 +93,7 @@ def test_curate_killed_at_ten_seeded_points_equals_an_uninterrupted_run(tmp_path
         cut = tmp_path / "cut"
         kills = 0
         for point in points:
-            kills += kill_when(curate_command(server, cut), env, lambda: stage_lines(cut) >= point)
+            kills += kill_when(curate_command(server, cut), env, lambda point=point: stage_lines(cut) >= point)
             time.sleep(0.2)  # the request in flight at the kill finishes on the server
         assert kills >= 8, "most kills should land inside the run, not after it ended"
         assert subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True).returncode == 0
@@ -98,15 +122,26 @@ def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_o
         assert size["rollout"] < size["revise"] < (whole / "train.jsonl").stat().st_size
         cut = tmp_path / "cut"
         # the disk fills up during the rollouts, then during the revisions, then while writing train.jsonl
-        for limit, file in [(size["rollout"] // 2, r"stages/rollout-\w+\.jsonl"),
-                            (size["revise"] - 20, r"stages/revise-\w+\.jsonl"), (size["revise"], "train.jsonl")]:
-            stopped = subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True, text=True,
-                                     preexec_fn=with_file_size_limit(limit))
+        for limit, file in [
+            (size["rollout"] // 2, r"stages/rollout-\w+\.jsonl"),
+            (size["revise"] - 20, r"stages/revise-\w+\.jsonl"),
+            (size["revise"], "train.jsonl"),
+        ]:
+            stopped = subprocess.run(
+                curate_command(server, cut),
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                preexec_fn=with_file_size_limit(limit),
+            )
             assert stopped.returncode == 2, stopped.stderr[-2000:]
             assert "Traceback" not in stopped.stderr
-            assert re.fullmatch(rf"figa curate: error: could not write {re.escape(str(cut))}/{file}: File too large\. "
-                                r"Free some space and run the same command again: what was saved before is kept\.",
-                                stopped.stderr.strip().splitlines()[-1])
+            assert re.fullmatch(
+                rf"figa curate: error: could not write {re.escape(str(cut))}/{file}: File too large\. "
+                r"Free some space and run the same command again: what was saved before is kept\.",
+                stopped.stderr.strip().splitlines()[-1],
+            )
         assert not (cut / "train.jsonl").exists() and not list(cut.glob(".*.tmp"))
         assert subprocess.run(curate_command(server, cut), env=env, cwd=REPO, capture_output=True).returncode == 0
     assert read(cut / "train.jsonl") == read(whole / "train.jsonl")
@@ -116,20 +151,49 @@ def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_o
 
 def test_eval_and_view_stopped_by_a_full_disk_name_the_file_and_leave_nothing_half_written(tiny_model_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO}
-    prompts = write_jsonl(tmp_path / "heldout.jsonl", [{"id": f"h{i}", "prompt": f"tell me about the {word}"}
-                                                       for i, word in enumerate(w for pair in PAIRS for w in pair)])
+    prompts = write_jsonl(
+        tmp_path / "heldout.jsonl",
+        [
+            {"id": f"h{i}", "prompt": f"tell me about the {word}"}
+            for i, word in enumerate(w for pair in PAIRS for w in pair)
+        ],
+    )
 
     def evaluate(out, limit=None):
-        return subprocess.run([sys.executable, "-m", "figa", "eval", "--model", tiny_model_dir, "--prompts", prompts,
-                               "--reward", "python:tests.curation_helpers:length_reward", "--output_dir", str(out),
-                               "--max_new_tokens", "6", "--batch_size", "4"], env=env, cwd=REPO,
-                              capture_output=True, text=True, preexec_fn=limit and with_file_size_limit(limit))
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "figa",
+                "eval",
+                "--model",
+                tiny_model_dir,
+                "--prompts",
+                prompts,
+                "--reward",
+                "python:tests.curation_helpers:length_reward",
+                "--output_dir",
+                str(out),
+                "--max_new_tokens",
+                "6",
+                "--batch_size",
+                "4",
+            ],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            preexec_fn=limit and with_file_size_limit(limit),
+        )
 
     assert evaluate(tmp_path / "whole").returncode == 0
     cut = tmp_path / "cut"
     stopped = evaluate(cut, limit=400)
     assert stopped.returncode == 2 and "Traceback" not in stopped.stderr, stopped.stderr[-2000:]
-    assert re.search(rf"figa eval: error: could not write {re.escape(str(cut))}/stages/generate-\w+\.jsonl: File too large\.", stopped.stderr)
+    assert re.search(
+        rf"figa eval: error: could not write {re.escape(str(cut))}/stages/generate-\w+\.jsonl: File too large\.",
+        stopped.stderr,
+    )
     assert not (cut / "results.json").exists()
     assert evaluate(cut).returncode == 0
     whole, resumed = (json.loads((out / "results.json").read_text()) for out in (tmp_path / "whole", cut))
@@ -137,8 +201,14 @@ def test_eval_and_view_stopped_by_a_full_disk_name_the_file_and_leave_nothing_ha
     assert resumed["models"] == whole["models"]
 
     spa, page = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(40)), tmp_path / "view.html"
-    stopped = subprocess.run([sys.executable, "-m", "figa", "view", spa, "-o", str(page)], env=env, cwd=REPO,
-                             capture_output=True, text=True, preexec_fn=with_file_size_limit(4096))
+    stopped = subprocess.run(
+        [sys.executable, "-m", "figa", "view", spa, "-o", str(page)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        preexec_fn=with_file_size_limit(4096),
+    )
     assert stopped.returncode == 2 and "Traceback" not in stopped.stderr, stopped.stderr[-2000:]
     assert f"figa view: error: could not write {page}: File too large." in stopped.stderr
     assert not page.exists() and not list(tmp_path.glob(".*.tmp"))
@@ -146,32 +216,64 @@ def test_eval_and_view_stopped_by_a_full_disk_name_the_file_and_leave_nothing_ha
 
 @pytest.mark.slow
 def test_training_killed_or_out_of_disk_mid_way_resumes_at_the_same_step_with_the_same_data_order(
-        tiny_model_dir, spa_file, tmp_path):
+    tiny_model_dir, spa_file, tmp_path
+):
     env = {**os.environ, "PYTHONPATH": REPO}
 
     def command(out, *extra):
-        return [sys.executable, "-m", "figa", "train", "--data", spa_file, "--model_name_or_path", tiny_model_dir,
-                "--output_dir", str(out), "--max_steps", "120", "--per_device_train_batch_size", "4",
-                "--learning_rate", "1e-3", "--save_steps", "20", "--logging_steps", "1", "--seed", "3",
-                "--report_to", "none", "--use_cpu", "true", *extra]
+        return [
+            sys.executable,
+            "-m",
+            "figa",
+            "train",
+            "--data",
+            spa_file,
+            "--model_name_or_path",
+            tiny_model_dir,
+            "--output_dir",
+            str(out),
+            "--max_steps",
+            "120",
+            "--per_device_train_batch_size",
+            "4",
+            "--learning_rate",
+            "1e-3",
+            "--save_steps",
+            "20",
+            "--logging_steps",
+            "1",
+            "--seed",
+            "3",
+            "--report_to",
+            "none",
+            "--use_cpu",
+            "true",
+            *extra,
+        ]
 
     whole = tmp_path / "whole"
     assert subprocess.run(command(whole), env=env, capture_output=True).returncode == 0
     cut = tmp_path / "cut"
     assert kill_when(command(cut), env, lambda: (cut / "checkpoint-60" / "trainer_state.json").exists())
     assert not (cut / "figa_train_report.json").exists()
-    last = max(int(path.name.split("-")[1]) for path in cut.glob("checkpoint-*")
-               if (path / "trainer_state.json").exists())
+    last = max(
+        int(path.name.split("-")[1]) for path in cut.glob("checkpoint-*") if (path / "trainer_state.json").exists()
+    )
     # the disk fills up while the resumed run saves its next checkpoint: after the weights, in the optimizer state
-    full_disk = subprocess.run(command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True,
-                               text=True, preexec_fn=with_file_size_limit(
-                                   (cut / f"checkpoint-{last}" / "model.safetensors").stat().st_size + 1024))
+    full_disk = subprocess.run(
+        command(cut, "--resume_from_checkpoint", "latest"),
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=with_file_size_limit((cut / f"checkpoint-{last}" / "model.safetensors").stat().st_size + 1024),
+    )
     torn = cut / f"checkpoint-{last + 20}"
     assert full_disk.returncode == 2 and "Traceback" not in full_disk.stderr, full_disk.stderr[-2000:]
     assert f"figa train: error: could not save {torn}: " in full_disk.stderr
     assert (torn / "model.safetensors").exists() and not (torn / "trainer_state.json").exists()
-    resumed = subprocess.run(command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True,
-                             text=True)
+    resumed = subprocess.run(
+        command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True, text=True
+    )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"skipping {torn}: incomplete" in resumed.stdout
     assert f"resuming from {cut / f'checkpoint-{last}'}" in resumed.stdout
@@ -188,13 +290,26 @@ def test_training_killed_or_out_of_disk_mid_way_resumes_at_the_same_step_with_th
 def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(tiny_model_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    hanging = [{"id": f"hang{i}", "prompt": f"ALWAYS_HANG {i}. mention {a} and {b}."}
-               for i, (a, b) in enumerate(PAIRS[:4])]
+    hanging = [
+        {"id": f"hang{i}", "prompt": f"ALWAYS_HANG {i}. mention {a} and {b}."} for i, (a, b) in enumerate(PAIRS[:4])
+    ]
     out = tmp_path / "spa"
     with Server(faults=False) as server:  # an unanswered request would hold a connection for 120 s
         start = time.monotonic()
-        code = main(curate_args(tiny_model_dir, prompts_file(tmp_path, hanging), out, server.url,
-                                "--request_timeout", "0.5", "--max_retries", "1", "--concurrency", "4"))
+        code = main(
+            curate_args(
+                tiny_model_dir,
+                prompts_file(tmp_path, hanging),
+                out,
+                server.url,
+                "--request_timeout",
+                "0.5",
+                "--max_retries",
+                "1",
+                "--concurrency",
+                "4",
+            )
+        )
         elapsed = time.monotonic() - start
         attempts = {key: n for key, n in server.attempts.items()}
     assert code == 0
@@ -204,6 +319,6 @@ def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(tiny_m
         assert rejected[record["id"]]["stage"] == "revise"
         assert rejected[record["id"]]["reason"] == "APITimeoutError after 1 client retries"
     assert len(train) + len(rejected) == len(PAIRS) + 1 + len(hanging)  # every record ends somewhere, once
-    assert sorted(attempts.values())[-len(hanging):] == [2] * len(hanging)  # max_retries + 1 attempts each
+    assert sorted(attempts.values())[-len(hanging) :] == [2] * len(hanging)  # max_retries + 1 attempts each
     # 2 attempts of 0.5 s and one client back-off (< 1 s) per request, 4 at a time: seconds, not minutes
     assert elapsed < 30

@@ -1,53 +1,37 @@
 """`figa view`: the page is checked in a real headless Chromium (Debian's `chromium`, driven by Playwright)."""
 
 import json
-import os
 import re
-import shutil
-
-import pytest
 
 from figa.cli import main
 from figa.testing import make_spa_records
 
-from .conftest import write_jsonl
+from .conftest import open_page, write_jsonl
 
-CHROMIUM = os.environ.get("FIGA_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 XSS = "<script>window.__xss=1</script>"
 KNOWN = [
-    {"id": "a", "prompt": "name an animal", "original_output": "the cat sat", "revised_output": "the dog sat down",
-     "rewards": {"original": 0.2, "revised": 0.8}},
-    {"id": "b", "prompt": "greet", "original_output": "hello world.", "revised_output": "hello, world.",
-     "rewards": {"original": 0.4, "revised": 0.6}},
-    {"id": "c", "prompt": "<img src=x onerror=\"window.__xss=2\">", "original_output": f"ok {XSS}",
-     "revised_output": "ok", "rewards": {"original": 0.0, "revised": 1.0}},
+    {
+        "id": "a",
+        "prompt": "name an animal",
+        "original_output": "the cat sat",
+        "revised_output": "the dog sat down",
+        "rewards": {"original": 0.2, "revised": 0.8},
+    },
+    {
+        "id": "b",
+        "prompt": "greet",
+        "original_output": "hello world.",
+        "revised_output": "hello, world.",
+        "rewards": {"original": 0.4, "revised": 0.6},
+    },
+    {
+        "id": "c",
+        "prompt": '<img src=x onerror="window.__xss=2">',
+        "original_output": f"ok {XSS}",
+        "revised_output": "ok",
+        "rewards": {"original": 0.0, "revised": 1.0},
+    },
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("FIGA_REQUIRE_BROWSER"):
-            pytest.fail(f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
-        pytest.skip("no Chromium here (CI installs Debian's chromium package)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield instance
-        instance.close()
-
-
-def open_page(browser, path):
-    page = browser.new_page()
-    errors = []
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("dialog", lambda dialog: errors.append(f"dialog: {dialog.message}"))
-    page.goto(f"file://{path}")
-    return page, errors
 
 
 def test_page_shows_counts_of_a_known_file_and_escapes_everything(browser, tmp_path, capsys):
@@ -58,8 +42,14 @@ def test_page_shows_counts_of_a_known_file_and_escapes_everything(browser, tmp_p
     summary = page.inner_text("#summary")
     # word pieces: "the| cat| sat" -> "the| dog| sat| down" is 1 substitution + 1 addition; "hello|," adds 1;
     # "ok| <|script|>|window|.|__xss|=|1|<|/|script|>" -> "ok" deletes 12.
-    for expected in ("pairs: 3", "added: 2", "deleted: 12", "substituted: 1 → 1", "mean reward original: 0.200",
-                     "mean reward revised: 0.800"):
+    for expected in (
+        "pairs: 3",
+        "added: 2",
+        "deleted: 12",
+        "substituted: 1 → 1",
+        "mean reward original: 0.200",
+        "mean reward revised: 0.800",
+    ):
         assert expected in summary
     assert page.inner_text("#status") == "Showing 1–3 of 3 pairs"
     card = page.locator("article[data-id=c]")
@@ -98,8 +88,21 @@ def embedded_data(path):
 def test_model_tokens_cover_the_whole_response(tiny_model_dir, tmp_path):
     records = make_spa_records(8)
     out = tmp_path / "view.html"
-    assert main(["view", write_jsonl(tmp_path / "spa.jsonl", records), "-o", str(out),
-                 "--tokenizer", tiny_model_dir, "--beta", "0.25"]) == 0
+    assert (
+        main(
+            [
+                "view",
+                write_jsonl(tmp_path / "spa.jsonl", records),
+                "-o",
+                str(out),
+                "--tokenizer",
+                tiny_model_dir,
+                "--beta",
+                "0.25",
+            ]
+        )
+        == 0
+    )
     data = embedded_data(out)
     for record, pair in zip(records, data["pairs"]):
         assert "".join(t for t, _, _ in pair["original"]) == record["original_output"]

@@ -7,5 +7,14 @@ from .records import load_records
 from .trainer import FIGAConfig, FIGATrainer
 
 __version__ = "0.1.0"
-__all__ = ["EditLabels", "FIGAConfig", "FIGATrainer", "FigaError", "RecordError", "figa_loss", "label_edits",
-           "load_records", "__version__"]
+__all__ = [
+    "EditLabels",
+    "FIGAConfig",
+    "FIGATrainer",
+    "FigaError",
+    "RecordError",
+    "figa_loss",
+    "label_edits",
+    "load_records",
+    "__version__",
+]

@@ -71,8 +71,11 @@ def _fits(value, hint) -> bool | None:
     if hint is type(None):
         return value is None
     if origin is list or hint is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) is not False for v in value) if args else \
-            isinstance(value, list)
+        return (
+            isinstance(value, list) and all(_fits(v, args[0]) is not False for v in value)
+            if args
+            else isinstance(value, list)
+        )
     if origin is typing.Literal:
         return value in args
     if hint is bool:
@@ -94,8 +97,9 @@ def check_types(dataclass_types: tuple, values: dict, option: str) -> None:
         hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if f.name in values and _fits(values[f.name], hints.get(f.name, typing.Any)) is False:
-                raise FigaError(f"{option}: option '{f.name}': expected {_type_name(hints[f.name])}, got "
-                                f"{values[f.name]!r}")
+                raise FigaError(
+                    f"{option}: option '{f.name}': expected {_type_name(hints[f.name])}, got {values[f.name]!r}"
+                )
 
 
 def read_yaml(path: str, option: str) -> dict:

@@ -17,7 +17,9 @@ conversational (TRL applies the template, as figa does); without one, the prompt
 
 from __future__ import annotations
 
+import logging
 from dataclasses import fields
+from typing import Any
 
 from transformers import TrainingArguments
 
@@ -25,6 +27,8 @@ from .data import token_ids
 from .errors import FigaError, RecordError
 from .prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
 from .records import LoadReport, load_records
+
+logger = logging.getLogger(__name__)
 
 METHODS = ("figa", "sft", "dpo", "apo_zero")
 
@@ -65,8 +69,12 @@ def _fitting(records: list[dict], report: LoadReport, tokenizer, prompt_format: 
             kept.append(record)
             lines.append(line)
             continue
-        error = RecordError(report.source, line, "prompt",
-                            f"the prompt has {length} tokens, too long for max_length={config.max_length}")
+        error = RecordError(
+            report.source,
+            line,
+            "prompt",
+            f"the prompt has {length} tokens, too long for max_length={config.max_length}",
+        )
         if not config.skip_bad_records:
             raise error
         report.skipped.append(str(error))
@@ -76,7 +84,7 @@ def _fitting(records: list[dict], report: LoadReport, tokenizer, prompt_format: 
     return kept
 
 
-def _dataset(source, method: str, tokenizer, config) -> tuple[object, LoadReport]:
+def _dataset(source, method: str, tokenizer, config) -> tuple[Any, LoadReport]:
     from datasets import Dataset
 
     records, report = load_records(source, skip_bad_records=config.skip_bad_records)
@@ -95,8 +103,12 @@ def _trl_args(config, method: str):
     shared.update(max_length=config.max_length, dataset_num_proc=config.dataset_num_proc)
     if method == "sft":
         return SFTConfig(**shared, completion_only_loss=True)
-    return DPOConfig(**shared, beta=config.dpo_beta, loss_type=["sigmoid" if method == "dpo" else "apo_zero"],
-                     precompute_ref_log_probs=config.precompute_ref_log_probs)
+    return DPOConfig(
+        **shared,
+        beta=config.dpo_beta,
+        loss_type=["sigmoid" if method == "dpo" else "apo_zero"],
+        precompute_ref_log_probs=config.precompute_ref_log_probs,
+    )
 
 
 # Settings that do not change the reference log-probabilities: the loss and where the run writes.
@@ -133,7 +145,9 @@ def _dpo_trainer_class():
                 computed = super()._precompute_ref_logps(dataset, name, batch_size)
                 _reference_log_probs[key] = computed.select_columns(["ref_chosen_logps", "ref_rejected_logps"])
                 return computed
-            print(f"reference log probs for the {name} dataset: reusing those of an earlier run on the same data")
+            logger.info(
+                f"reference log probs for the {name} dataset: reusing those of an earlier run on the same data"
+            )
             return concatenate_datasets([dataset, _reference_log_probs[key]], axis=1)
 
     return SharedReferenceDPOTrainer
@@ -151,11 +165,19 @@ def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=Non
     if eval_data is not None:
         evaluation, eval_report = _dataset(eval_data, method, tokenizer, config)
         reports.append(eval_report)
-    trainer_class = SFTTrainer if method == "sft" else _dpo_trainer_class()
-    trainer = trainer_class(model=model, args=_trl_args(config, method), train_dataset=train, eval_dataset=evaluation,
-                            processing_class=tokenizer, peft_config=peft_config)
+    trainer_class: type = SFTTrainer if method == "sft" else _dpo_trainer_class()
+    trainer = trainer_class(
+        model=model,
+        args=_trl_args(config, method),
+        train_dataset=train,
+        eval_dataset=evaluation,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
     trainer.load_reports = reports
     if len(trainer.train_dataset) != len(train):  # a filter of a TRL version figa does not know: never silent
-        raise FigaError(f"TRL's {trainer_class.__name__} dropped {len(train) - len(trainer.train_dataset)} of the "
-                        f"{len(train)} records figa passed it")
+        raise FigaError(
+            f"TRL's {trainer_class.__name__} dropped {len(train) - len(trainer.train_dataset)} of the "
+            f"{len(train)} records figa passed it"
+        )
     return trainer

@@ -49,8 +49,13 @@ def checkpoint_problem(checkpoint: str) -> str | None:
     for entry in sorted(os.scandir(checkpoint), key=lambda e: e.name):
         if not entry.is_file():
             continue
-        check = (_safetensors_problem if entry.name.endswith(".safetensors")
-                 else _torch_file_problem if entry.name.endswith((".pt", ".pth", ".bin")) else None)
+        check = (
+            _safetensors_problem
+            if entry.name.endswith(".safetensors")
+            else _torch_file_problem
+            if entry.name.endswith((".pt", ".pth", ".bin"))
+            else None
+        )
         problem = check(entry.path) if check else None
         if problem:
             return f"{entry.name} is truncated or damaged: {problem}"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import importlib
+import logging
+import os
 import sys
 
 from .errors import FigaError
@@ -21,9 +23,32 @@ COMMANDS = {
 
 WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file size limit
 
-USAGE = "usage: figa COMMAND [--help] [options]\n\ncommands:\n" + "\n".join(
-    f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items()
-) + "\n\nRun `figa COMMAND --help` for a command's options."
+USAGE = (
+    "usage: figa COMMAND [--help] [options]\n\ncommands:\n"
+    + "\n".join(f"  {name:<8} {summary}" for name, (_, summary) in COMMANDS.items())
+    + "\n\nRun `figa COMMAND --help` for a command's options."
+)
+
+
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to the `sys.stdout` of the moment (tests and notebooks replace it), message only."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def setup_logging() -> None:
+    """The library logs through `logging.getLogger("figa...")`; the command line shows its INFO messages on stdout,
+    on the main process only (other ranks of a multi-process run show warnings and errors), as transformers does."""
+    logger = logging.getLogger("figa")
+    if not any(isinstance(h, _StdoutHandler) for h in logger.handlers):
+        handler = _StdoutHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    main_process = os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) == "0"
+    logger.setLevel(logging.INFO if main_process else logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     if argv[0] in ("-V", "--version"):
         from . import __version__
+
         print(f"figa {__version__}")
         return 0
     command, rest = argv[0], argv[1:]
+    setup_logging()
     if command not in COMMANDS:
         print(f"figa: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
         return 2
@@ -47,8 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         if error.errno in WRITE_FAILURES:
             where = f" {error.filename}" if error.filename else ""
-            print(f"figa {command}: error: could not write{where}: {error.strerror}. Free some space and run the "
-                  "same command again: what was saved before is kept.", file=sys.stderr)
+            print(
+                f"figa {command}: error: could not write{where}: {error.strerror}. Free some space and run the "
+                "same command again: what was saved before is kept.",
+                file=sys.stderr,
+            )
             return 2
         if not error.filename:  # not a file problem: a bug, shown with its traceback
             raise

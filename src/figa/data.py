@@ -25,10 +25,21 @@ from .prompts import adds_special_tokens, render_prompt, resolve_format
 
 PREPROCESSING_VERSION = "5"
 _IDS, _CODES, _WEIGHTS = List(Value("int32")), List(Value("int8")), List(Value("float32"))
-TOKENIZED_FEATURES = Features({
-    "id": Value("string"), "prompt_ids": _IDS, "original_ids": _IDS, "original_codes": _CODES,
-    "revised_ids": _IDS, "revised_codes": _CODES, "original_bow": _CODES, "revised_bow": _CODES,
-    "original_ext": _WEIGHTS, "revised_ext": _WEIGHTS, "problem": Value("string")})
+TOKENIZED_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "prompt_ids": _IDS,
+        "original_ids": _IDS,
+        "original_codes": _CODES,
+        "revised_ids": _IDS,
+        "revised_codes": _CODES,
+        "original_bow": _CODES,
+        "revised_bow": _CODES,
+        "original_ext": _WEIGHTS,
+        "revised_ext": _WEIGHTS,
+        "problem": Value("string"),
+    }
+)
 
 
 def cache_dir() -> str:
@@ -66,11 +77,14 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
     original, original_offsets = token_ids(tokenizer, batch["original_output"], False)
     revised, revised_offsets = token_ids(tokenizer, batch["revised_output"], False)
     eos = tokenizer.eos_token_id
-    out = {name: [] for name in TOKENIZED_FEATURES if name != "id"}
+    out: dict[str, list] = {name: [] for name in TOKENIZED_FEATURES if name != "id"}
     for i, (row, p_ids, o_ids, r_ids) in enumerate(zip(rows, prompt_ids, original, revised)):
         o_codes, r_codes = edit_codes(o_ids, r_ids)
-        o_bow, r_bow = (bow_codes(row["original_output"], original_offsets[i], row["revised_output"],
-                                  revised_offsets[i]) if original_offsets else (None, None))
+        o_bow, r_bow = (
+            bow_codes(row["original_output"], original_offsets[i], row["revised_output"], revised_offsets[i])
+            if original_offsets
+            else (None, None)
+        )
         problem = None
         if len(p_ids) + 2 > max_length:
             problem = ("prompt", f"the prompt has {len(p_ids)} tokens, too long for max_length={max_length}")
@@ -81,12 +95,16 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
             if original_offsets is None:
                 problem = ("span_weights", "mapping character spans onto tokens needs a fast tokenizer (offsets)")
             else:
-                weights = {"original": spans_to_tokens(row["span_weights"]["original"], original_offsets[i]),
-                           "revised": spans_to_tokens(row["span_weights"]["revised"], revised_offsets[i])}
+                weights = {
+                    "original": spans_to_tokens(row["span_weights"]["original"], original_offsets[i]),
+                    "revised": spans_to_tokens(row["span_weights"]["revised"], revised_offsets[i]),
+                }
         for side, ids in (("original", o_ids), ("revised", r_ids)):
             if weights is not None and problem is None and len(weights[side]) != len(ids):
-                problem = (f"token_weights.{side}",
-                           f"has {len(weights[side])} weights but the response has {len(ids)} tokens")
+                problem = (
+                    f"token_weights.{side}",
+                    f"has {len(weights[side])} weights but the response has {len(ids)} tokens",
+                )
         budget = max(max_length - len(p_ids), 0)
         o_ids, o_codes = (o_ids + [eos])[:budget], o_codes[:budget].tolist()
         r_ids, r_codes = (r_ids + [eos])[:budget], r_codes[:budget].tolist()
@@ -95,17 +113,25 @@ def _tokenize_batch(batch: dict, tokenizer, prompt_format: str, max_length: int)
         out["original_codes"].append(o_codes)
         out["revised_ids"].append(r_ids)
         out["revised_codes"].append(r_codes)
-        out["original_bow"].append(None if o_bow is None else o_bow[:len(o_codes)].tolist())
-        out["revised_bow"].append(None if r_bow is None else r_bow[:len(r_codes)].tolist())
-        out["original_ext"].append(weights["original"][:len(o_codes)] if weights and not problem else None)
-        out["revised_ext"].append(weights["revised"][:len(r_codes)] if weights and not problem else None)
+        out["original_bow"].append(None if o_bow is None else o_bow[: len(o_codes)].tolist())
+        out["revised_bow"].append(None if r_bow is None else r_bow[: len(r_codes)].tolist())
+        out["original_ext"].append(weights["original"][: len(o_codes)] if weights and not problem else None)
+        out["revised_ext"].append(weights["revised"][: len(r_codes)] if weights and not problem else None)
         out["problem"].append(json.dumps(problem) if problem else None)
     return out
 
 
-def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto", max_length: int = 1024,
-                   source: str = "dataset", lines: list[int] | None = None,
-                   skip_bad_records: bool = False, num_proc: int | None = None) -> tuple[Dataset, list[str]]:
+def tokenize_pairs(
+    records: list[dict],
+    tokenizer,
+    *,
+    prompt_format: str = "auto",
+    max_length: int = 1024,
+    source: str = "dataset",
+    lines: list[int] | None = None,
+    skip_bad_records: bool = False,
+    num_proc: int | None = None,
+) -> tuple[Dataset, list[str]]:
     """Tokenise and label SPA records (as returned by `figa.records.load_records`).
 
     Returns the data set (columns `id`, `prompt_ids`, `original_ids`, `original_codes`, `revised_ids`,
@@ -117,11 +143,17 @@ def tokenize_pairs(records: list[dict], tokenizer, *, prompt_format: str = "auto
     fingerprint = Hasher.hash([PREPROCESSING_VERSION, records_hash, tokenizer, prompt_format, max_length])
     os.makedirs(os.path.join(cache_dir(), "pairs"), exist_ok=True)
     data = Dataset.from_list(records).map(
-        _tokenize_batch, batched=True, batch_size=1000, num_proc=num_proc,
+        _tokenize_batch,
+        batched=True,
+        batch_size=1000,
+        num_proc=num_proc,
         fn_kwargs={"tokenizer": tokenizer, "prompt_format": prompt_format, "max_length": max_length},
-        remove_columns=[c for c in records[0] if c != "id"], features=TOKENIZED_FEATURES,
+        remove_columns=[c for c in records[0] if c != "id"],
+        features=TOKENIZED_FEATURES,
         cache_file_name=os.path.join(cache_dir(), "pairs", f"{fingerprint}.arrow"),
-        new_fingerprint=fingerprint, desc="Tokenising and labelling pairs")
+        new_fingerprint=fingerprint,
+        desc="Tokenising and labelling pairs",
+    )
     problems = [(i, json.loads(p)) for i, p in enumerate(data.data.column("problem").to_pylist()) if p is not None]
     skipped = []
     for index, (field, problem) in problems:
@@ -161,18 +193,18 @@ class FIGACollator:
 
     def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor]]:
         """(inputs, targets, weights) per row, cut after the last weighted position."""
-        rows = []
+        rows: list[tuple[list[int], list[int], torch.Tensor]] = []
         for side, response_weights in pair_weights(pair, self.loss).items():
             ids = pair["prompt_ids"] + pair[f"{side}_ids"]
             weights = torch.zeros(len(ids) - 1)
             start = len(pair["prompt_ids"]) - 1
-            weights[start:start + len(response_weights)] = response_weights
+            weights[start : start + len(response_weights)] = response_weights
             weighted = weights.nonzero()
             if self.cut_rows and len(weighted) == 0 and rows:
                 continue
             if self.cut_rows and len(weighted):
                 end = int(weighted.max()) + 1
-                rows.append((ids[:end], ids[1:end + 1], weights[:end]))
+                rows.append((ids[:end], ids[1 : end + 1], weights[:end]))
             else:  # the whole row; its last token predicts nothing
                 rows.append((ids, ids[1:] + [self.pad_token_id], torch.cat([weights, torch.zeros(1)])))
         return rows
@@ -185,10 +217,15 @@ class FIGACollator:
             return [(*row, list(range(len(row[0]))), [1] * len(row[0])) for row in rows]
         shared = len(pair["prompt_ids"]) - 1
         (revised, revised_targets, revised_weights), (original, original_targets, original_weights) = rows
-        return [(revised + original[shared:], revised_targets + original_targets[shared:],
-                 torch.cat([revised_weights, original_weights[shared:]]),
-                 list(range(len(revised))) + list(range(shared, len(original))),
-                 [0] * shared + [1] * (len(revised) - shared) + [2] * (len(original) - shared))]
+        return [
+            (
+                revised + original[shared:],
+                revised_targets + original_targets[shared:],
+                torch.cat([revised_weights, original_weights[shared:]]),
+                list(range(len(revised))) + list(range(shared, len(original))),
+                [0] * shared + [1] * (len(revised) - shared) + [2] * (len(original) - shared),
+            )
+        ]
 
     def __call__(self, pairs: list[dict]) -> dict:
         rows = [row for pair in pairs for row in self._segmented(pair)]
@@ -200,12 +237,12 @@ class FIGACollator:
         positions = torch.zeros((len(rows), length), dtype=torch.long)
         segments = torch.full((len(rows), length), -1, dtype=torch.long)
         for i, (inputs, row_targets, row_weights, row_positions, row_segments) in enumerate(rows):
-            input_ids[i, :len(inputs)] = torch.tensor(inputs)
-            attention_mask[i, :len(inputs)] = 1
-            targets[i, :len(inputs)] = torch.tensor(row_targets)
-            weights[i, :len(inputs)] = row_weights
-            positions[i, :len(inputs)] = torch.tensor(row_positions)
-            segments[i, :len(inputs)] = torch.tensor(row_segments)
+            input_ids[i, : len(inputs)] = torch.tensor(inputs)
+            attention_mask[i, : len(inputs)] = 1
+            targets[i, : len(inputs)] = torch.tensor(row_targets)
+            weights[i, : len(inputs)] = row_weights
+            positions[i, : len(inputs)] = torch.tensor(row_positions)
+            segments[i, : len(inputs)] = torch.tensor(row_segments)
         sides = 1 if self.loss.weighting == "sft" or self.loss.beta == 0 else 2
         response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
         batch = {

@@ -1,4 +1,4 @@
-"""Token edit labels from the Levenshtein edit script original -> revised (README, "The loss": edit kinds).
+"""Token edit labels from the Levenshtein edit script original -> revised (docs/loss.md: edit kinds).
 
 rapidfuzz computes a minimal edit script from the original tokens (source) to the revised tokens
 (destination). Each operation labels tokens:
@@ -16,8 +16,8 @@ occur in the other response at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from rapidfuzz.distance import Levenshtein
@@ -41,7 +41,8 @@ def edit_codes(original_ids: Sequence[int], revised_ids: Sequence[int]) -> tuple
     """The labels as int8 arrays (original codes: 0 keep, 1 del, 2 sub; revised: 0 keep, 1 add, 2 sub)."""
     original = np.zeros(len(original_ids), dtype=np.int8)
     revised = np.zeros(len(revised_ids), dtype=np.int8)
-    for tag, i, j in Levenshtein.editops(original_ids, revised_ids).as_list():
+    for tag, *positions in Levenshtein.editops(original_ids, revised_ids).as_list():
+        i, j = int(positions[0]), int(positions[1])
         if tag == "insert":
             revised[j] = ADD
         elif tag == "delete":
@@ -55,8 +56,7 @@ def edit_codes(original_ids: Sequence[int], revised_ids: Sequence[int]) -> tuple
 def label_edits(original_ids: Sequence[int], revised_ids: Sequence[int]) -> EditLabels:
     """Label each token of the original and of the revised response by the edit that produced it."""
     original, revised = edit_codes(original_ids, revised_ids)
-    return EditLabels(original=[ORIGINAL_KINDS[c] for c in original],
-                      revised=[REVISED_KINDS[c] for c in revised])
+    return EditLabels(original=[ORIGINAL_KINDS[c] for c in original], revised=[REVISED_KINDS[c] for c in revised])
 
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
@@ -80,5 +80,7 @@ def bow_codes(original: str, original_offsets, revised: str, revised_offsets) ->
     original_words, revised_words = _token_words(original, original_offsets), _token_words(revised, revised_offsets)
     in_original = {m.group().lower() for m in _WORDS.finditer(original)}
     in_revised = {m.group().lower() for m in _WORDS.finditer(revised)}
-    return (np.array([w not in in_revised for w in original_words], dtype=np.int8),
-            np.array([w not in in_original for w in revised_words], dtype=np.int8))
+    return (
+        np.array([w not in in_revised for w in original_words], dtype=np.int8),
+        np.array([w not in in_original for w in revised_words], dtype=np.int8),
+    )

@@ -1,4 +1,4 @@
-"""The one way figa writes files (RELIABILITY.md, "Security").
+"""The one way figa writes files (docs/reliability.md, "Security").
 
 - Outputs are checked before any work starts (`check_outputs`, `prepare_output_dir`, `prepare_output_file`): an
   output that is one of the command's inputs, a directory where a file is expected (or the reverse), a location
@@ -45,8 +45,10 @@ def check_outputs(outputs: dict[str, str | None], inputs: dict[str, str | None])
     for out_option, out_path in outputs.items():
         for in_option, in_path in inputs.items():
             if out_path and in_path and _same_file(out_path, in_path):
-                raise FigaError(f"{out_option} {out_path} is also the input {in_option}: figa does not write over "
-                                "its input; choose another output")
+                raise FigaError(
+                    f"{out_option} {out_path} is also the input {in_option}: figa does not write over "
+                    "its input; choose another output"
+                )
 
 
 def _refuse_link(path: str, option: str) -> None:
@@ -84,8 +86,10 @@ def prepare_output_dir(path: str, option: str) -> str:
     _probe(path, option, path)
     links = sorted(entry.name for entry in os.scandir(path) if entry.is_symlink())
     if links:
-        raise FigaError(f"{option} {path}: holds symbolic links ({', '.join(links[:3])}); figa does not write "
-                        "through links: remove them or choose another directory")
+        raise FigaError(
+            f"{option} {path}: holds symbolic links ({', '.join(links[:3])}); figa does not write "
+            "through links: remove them or choose another directory"
+        )
     return path
 
 

@@ -14,9 +14,19 @@ CITATION = """@article{guo2023beyond,
   year    = {2023}
 }"""
 TAGS = ["figa", "trl", "alignment"]
-TRAINING_FIELDS = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size",
-                   "gradient_accumulation_steps", "lr_scheduler_type", "warmup_steps", "weight_decay", "seed",
-                   "max_length", "bf16")
+TRAINING_FIELDS = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "seed",
+    "max_length",
+    "bf16",
+)
 
 
 def _one_line(error: Exception) -> str:
@@ -30,8 +40,10 @@ def check_hub_access(flag: str) -> None:
 
         HfApi().whoami()
     except Exception as error:  # offline mode, a connection error, a missing or rejected token: all say the same
-        raise FigaError(f"{flag}: cannot reach the Hugging Face hub ({_one_line(error)}). Check the network and "
-                        "`hf auth login`, or drop the flag.") from None
+        raise FigaError(
+            f"{flag}: cannot reach the Hugging Face hub ({_one_line(error)}). Check the network and "
+            "`hf auth login`, or drop the flag."
+        ) from None
 
 
 def _bullets(values: dict) -> str:
@@ -43,9 +55,13 @@ def model_card(base_model: str, data: list[dict], loss: dict, training_args: dic
     from huggingface_hub import ModelCard, ModelCardData
 
     sources = [d["source"] for d in data]
-    card_data = ModelCardData(base_model=None if os.path.exists(base_model) else base_model,  # hub ids only
-                              library_name="transformers", tags=TAGS + [loss.get("method", "figa")], model_name=name,
-                              datasets=[s for s in sources if not os.path.exists(s)] or None)
+    card_data = ModelCardData(
+        base_model=None if os.path.exists(base_model) else base_model,  # hub ids only
+        library_name="transformers",
+        tags=TAGS + [loss.get("method", "figa")],
+        model_name=name,
+        datasets=[s for s in sources if not os.path.exists(s)] or None,
+    )
     method = loss.get("method", "figa")
     text = f"""---
 {card_data.to_yaml()}
@@ -86,8 +102,21 @@ def dataset_card(repo: str, settings: dict, stats: dict):
 
     counts = stats["counts"]
     card_data = DatasetCardData(tags=TAGS + ["spa"], pretty_name=repo.split("/")[-1])
-    keys = ("policy", "policy_backend", "reward", "reviser", "eta1", "eta2", "eta3", "min_gain", "max_edit_ratio",
-            "max_new_tokens", "temperature", "keep_truncated", "config_hash")
+    keys = (
+        "policy",
+        "policy_backend",
+        "reward",
+        "reviser",
+        "eta1",
+        "eta2",
+        "eta3",
+        "min_gain",
+        "max_edit_ratio",
+        "max_new_tokens",
+        "temperature",
+        "keep_truncated",
+        "config_hash",
+    )
     return DatasetCard(f"""---
 {card_data.to_yaml()}
 ---
@@ -95,7 +124,7 @@ def dataset_card(repo: str, settings: dict, stats: dict):
 # {repo}
 
 SPA pairs (prompt, the policy's `original_output`, its minimal revision `revised_output`) curated by
-`figa curate`: {counts['train']} pairs from {counts['read']} prompts; {counts['rejected']} rejected.
+`figa curate`: {counts["train"]} pairs from {counts["read"]} prompts; {counts["rejected"]} rejected.
 
 ## Curation settings
 
@@ -103,7 +132,7 @@ SPA pairs (prompt, the policy's `original_output`, its minimal revision `revised
 
 ## Rejections by stage
 
-{_bullets(counts['rejected_by_stage'] or {"none": 0})}
+{_bullets(counts["rejected_by_stage"] or {"none": 0})}
 
 `stats.json` holds every count and the reward and edit-ratio distributions.
 
@@ -123,12 +152,16 @@ def push_dataset(output_dir: str, repo: str, private: bool = False) -> str:
     api = HfApi()
     try:
         api.create_repo(repo, repo_type="dataset", exist_ok=True, private=private)
-        api.upload_folder(repo_id=repo, repo_type="dataset", folder_path=output_dir,
-                          allow_patterns=["train.jsonl", "rejected.jsonl", "stats.json", "curate_config.json",
-                                          "README.md"])
+        api.upload_folder(
+            repo_id=repo,
+            repo_type="dataset",
+            folder_path=output_dir,
+            allow_patterns=["train.jsonl", "rejected.jsonl", "stats.json", "curate_config.json", "README.md"],
+        )
     except Exception as error:
-        raise FigaError(f"--push_to_hub {repo}: the upload failed ({_one_line(error)}); the files are in "
-                        f"{output_dir}") from None
+        raise FigaError(
+            f"--push_to_hub {repo}: the upload failed ({_one_line(error)}); the files are in {output_dir}"
+        ) from None
     return f"https://huggingface.co/datasets/{repo}"
 
 
@@ -140,6 +173,7 @@ def push_model(output_dir: str, repo: str, private: bool = False) -> str:
         api.create_repo(repo, exist_ok=True, private=private)
         api.upload_folder(repo_id=repo, folder_path=output_dir, ignore_patterns=["checkpoint-*", "*.tmp"])
     except Exception as error:
-        raise FigaError(f"--push_to_hub: the upload to {repo} failed ({_one_line(error)}); the model is saved in "
-                        f"{output_dir}") from None
+        raise FigaError(
+            f"--push_to_hub: the upload to {repo} failed ({_one_line(error)}); the model is saved in {output_dir}"
+        ) from None
     return f"https://huggingface.co/{repo}"

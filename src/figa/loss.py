@@ -1,5 +1,5 @@
 """The FIGA loss, whole: the token weights of every weighting, the EOS rule, the count N, and the loss
-(README, "The loss"). Pure torch.
+(docs/loss.md). Pure torch.
 
 For one pair, over response tokens only:
 
@@ -68,8 +68,9 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
         return {"revised": torch.ones(n_revised)}
     if settings.weighting == "external":
         if pair.get("revised_ext") is None:
-            raise FigaError(f"record {pair.get('id')!r} has no token_weights or span_weights, which "
-                            "weighting='external' needs")
+            raise FigaError(
+                f"record {pair.get('id')!r} has no token_weights or span_weights, which weighting='external' needs"
+            )
         up = torch.tensor(pair["revised_ext"], dtype=torch.float32)  # the record's weights replace alpha/gamma
         down = -settings.beta * torch.tensor(pair["original_ext"], dtype=torch.float32)
     else:  # figa: the Levenshtein edit codes; bow: 1 where the token's word is missing from the other response
@@ -91,11 +92,12 @@ def count_weighted(weights: Iterable[torch.Tensor]) -> torch.Tensor:
     Counted before the gate: the gate depends on the forward pass, so a count taken after it is unknown until
     every micro-batch has run, and each micro-batch's loss could not be divided by the step's N. Counted before,
     a step gives the same loss and gradients whole, accumulated over micro-batches, or spread over processes."""
-    return sum(w.ne(0).sum() for w in weights)
+    return sum(w.ne(0).sum() for w in weights)  # type: ignore[return-value]
 
 
-def figa_loss(logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, tau: float,
-              num_items: torch.Tensor | float) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def figa_loss(
+    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, tau: float, num_items: torch.Tensor | float
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The FIGA loss over the weighted positions of a micro-batch.
 
     Args:

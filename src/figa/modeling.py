@@ -15,26 +15,42 @@ DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, 
 
 @dataclass
 class ModelArguments:
-    model_name_or_path: str = field(default=None, metadata={
-        "help": "A local model directory or a Hugging Face hub id (needs network access)."})
-    gguf_file: str | None = field(default=None, metadata={
-        "help": "Load weights from this GGUF file inside the model directory (needs the `gguf` package)."})
-    tokenizer_name_or_path: str | None = field(default=None, metadata={
-        "help": "Tokenizer to use, when not the model's own."})
-    dtype: str = field(default="auto", metadata={
-        "help": "Weights dtype: auto (the checkpoint's), float32, bfloat16 or float16.", "choices": list(DTYPES)})
-    trust_remote_code: bool = field(default=False, metadata={
-        "help": "Allow code from the model repository to run. Off unless you trust the source."})
-    attn_implementation: str | None = field(default=None, metadata={
-        "help": "Attention kernel, e.g. sdpa, eager, flash_attention_2."})
+    model_name_or_path: str = field(
+        default=None, metadata={"help": "A local model directory or a Hugging Face hub id (needs network access)."}
+    )
+    gguf_file: str | None = field(
+        default=None,
+        metadata={"help": "Load weights from this GGUF file inside the model directory (needs the `gguf` package)."},
+    )
+    tokenizer_name_or_path: str | None = field(
+        default=None, metadata={"help": "Tokenizer to use, when not the model's own."}
+    )
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "Weights dtype: auto (the checkpoint's), float32, bfloat16 or float16.",
+            "choices": list(DTYPES),
+        },
+    )
+    trust_remote_code: bool = field(
+        default=False,
+        metadata={"help": "Allow code from the model repository to run. Off unless you trust the source."},
+    )
+    attn_implementation: str | None = field(
+        default=None, metadata={"help": "Attention kernel, e.g. sdpa, eager, flash_attention_2."}
+    )
     use_peft: bool = field(default=False, metadata={"help": "Train a LoRA adapter instead of all weights."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout."})
-    lora_target_modules: list[str] = field(default_factory=lambda: ["all-linear"], metadata={
-        "help": "Modules to adapt (default: all linear layers but the output head)."})
-    merge_lora: bool = field(default=False, metadata={
-        "help": "After LoRA training, save the merged full model (the adapter goes to OUTPUT_DIR/adapter)."})
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata={"help": "Modules to adapt (default: all linear layers but the output head)."},
+    )
+    merge_lora: bool = field(
+        default=False,
+        metadata={"help": "After LoRA training, save the merged full model (the adapter goes to OUTPUT_DIR/adapter)."},
+    )
 
 
 def _check_local(path: str, what: str) -> None:
@@ -64,8 +80,9 @@ def load_tokenizer(name_or_path: str, trust_remote_code: bool = False, gguf_file
 
     _check_local(name_or_path, "tokenizer")
     try:
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path, trust_remote_code=trust_remote_code,
-                                                  gguf_file=gguf_file)
+        tokenizer = AutoTokenizer.from_pretrained(
+            name_or_path, trust_remote_code=trust_remote_code, gguf_file=gguf_file
+        )
     except (OSError, ValueError) as error:
         raise FigaError(f"cannot load the tokenizer from {name_or_path!r}: {error}") from None
     require_eos(tokenizer, f"the tokenizer of {name_or_path!r}")
@@ -92,5 +109,10 @@ def lora_config(args: ModelArguments):
     from peft import LoraConfig
 
     targets = args.lora_target_modules
-    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
-                      target_modules=targets[0] if targets == ["all-linear"] else targets, task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+        lora_dropout=args.lora_dropout,
+        target_modules=targets[0] if targets == ["all-linear"] else targets,
+        task_type="CAUSAL_LM",
+    )

@@ -27,8 +27,10 @@ def resolve_format(prompt_format: str, tokenizer) -> str:
     if prompt_format not in FORMATS:
         raise FigaError(f"unknown prompt_format {prompt_format!r}; choose one of {', '.join(FORMATS)}")
     if prompt_format == "chat" and not getattr(tokenizer, "chat_template", None):
-        raise FigaError("prompt_format 'chat' needs a tokenizer with a chat template; this one has none "
-                        "(use --prompt_format alpaca or plain)")
+        raise FigaError(
+            "prompt_format 'chat' needs a tokenizer with a chat template; this one has none "
+            "(use --prompt_format alpaca or plain)"
+        )
     if prompt_format == "auto":
         return "chat" if getattr(tokenizer, "chat_template", None) else "auto"
     return prompt_format
@@ -53,8 +55,10 @@ def _alpaca(record: dict) -> str:
     elif record.get("messages") is not None:
         turns = [m for m in record["messages"] if m["role"] != "system"]
         if len(turns) != 1:
-            raise FigaError("the Alpaca template renders single-turn queries; a record has a multi-turn chat "
-                            "(use --prompt_format chat)")
+            raise FigaError(
+                "the Alpaca template renders single-turn queries; a record has a multi-turn chat "
+                "(use --prompt_format chat)"
+            )
         instruction, extra = turns[0]["content"], ""
     else:
         instruction, extra = record["prompt"], ""
@@ -77,8 +81,9 @@ def apply_template(tokenizer, messages: list[dict], record: dict, **options) -> 
     try:
         return tokenizer.apply_chat_template(messages, tokenize=False, **options)
     except TemplateError as error:
-        raise FigaError(f"record {record.get('id')!r}: field 'messages': the tokenizer's chat template refuses "
-                        f"them: {error}") from None
+        raise FigaError(
+            f"record {record.get('id')!r}: field 'messages': the tokenizer's chat template refuses them: {error}"
+        ) from None
 
 
 def render_prompt(record: dict, prompt_format: str, tokenizer) -> str:

@@ -1,4 +1,4 @@
-"""The SPA record: schema, aliases, validation and loading (README, "Data: SPA records").
+"""The SPA record: schema, aliases, validation and loading (docs/data.md).
 
 A record holds one query (`prompt` | `messages` | `instruction` [+ `input`]), the policy's response
 `original_output` (alias `rejected`) and its minimal revision `revised_output` (alias `chosen`), and
@@ -12,8 +12,9 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from .errors import FigaError, RecordError
 
@@ -22,8 +23,19 @@ QUERY_COLUMNS = (*QUERY_FIELDS, "input")  # the query as stored: one of the abov
 ALIASES = {"original_output": "rejected", "revised_output": "chosen"}
 ROLES = ("system", "user", "assistant", "tool")
 # The columns of a normalised record, in the order the training data set stores them.
-COLUMNS = ("id", "prompt", "messages", "instruction", "input", "original_output", "revised_output",
-           "output", "rewards", "token_weights", "span_weights")
+COLUMNS = (
+    "id",
+    "prompt",
+    "messages",
+    "instruction",
+    "input",
+    "original_output",
+    "revised_output",
+    "output",
+    "rewards",
+    "token_weights",
+    "span_weights",
+)
 
 
 MAX_LINE_BYTES = 8 << 20  # one record; a longer line is refused before it is parsed or tokenised
@@ -73,8 +85,11 @@ def _check_characters(value: str, name: str) -> None:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:  # JSON allows "\ud800"; no tokenizer or file can hold it
-        raise _FieldError(name, f"contains a lone surrogate ({value[error.start]!r} at character {error.start}), "
-                                "which is not valid Unicode") from None
+        raise _FieldError(
+            name,
+            f"contains a lone surrogate ({value[error.start]!r} at character {error.start}), "
+            "which is not valid Unicode",
+        ) from None
 
 
 def _messages(value: Any, name: str) -> list[dict]:
@@ -82,8 +97,11 @@ def _messages(value: Any, name: str) -> list[dict]:
         raise _FieldError(name, "expected a non-empty list of {'role', 'content'} messages")
     messages = []
     for i, message in enumerate(value):
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str) \
-                or not isinstance(message.get("content"), str):
+        if (
+            not isinstance(message, dict)
+            or not isinstance(message.get("role"), str)
+            or not isinstance(message.get("content"), str)
+        ):
             raise _FieldError(f"{name}[{i}]", "expected an object with string 'role' and 'content'")
         if message["role"] not in ROLES:
             raise _FieldError(f"{name}[{i}].role", f"unknown role {message['role']!r} (one of {', '.join(ROLES)})")
@@ -115,7 +133,7 @@ def _query(raw: dict) -> dict:
     if len(present) > 1:
         raise _FieldError(present[1], f"a record has one query field, found {' and '.join(present)}")
     name = present[0]
-    query = {"prompt": None, "messages": None, "instruction": None, "input": None}
+    query: dict[str, Any] = {"prompt": None, "messages": None, "instruction": None, "input": None}
     if name == "prompt" and isinstance(raw["prompt"], list):  # TRL conversational prompt
         name = "messages"
         query["messages"] = _messages(raw["prompt"], "prompt")
@@ -135,10 +153,11 @@ def _rewards(raw: dict) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _FieldError("rewards", "expected an object like {\"original\": 0.1, \"revised\": 0.8}")
+        raise _FieldError("rewards", 'expected an object like {"original": 0.1, "revised": 0.8}')
     for key, reward in value.items():
-        if reward is not None and (isinstance(reward, bool) or not isinstance(reward, (int, float))
-                                   or not math.isfinite(reward)):
+        if reward is not None and (
+            isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward)
+        ):
             raise _FieldError(f"rewards.{key}", f"expected a finite number, got {reward!r}")
     return {key: (None if v is None else float(v)) for key, v in value.items()}
 
@@ -148,7 +167,7 @@ def _token_weights(raw: dict) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) != {"original", "revised"}:
-        raise _FieldError("token_weights", "expected {\"original\": [...], \"revised\": [...]}")
+        raise _FieldError("token_weights", 'expected {"original": [...], "revised": [...]}')
     for side, weights in value.items():
         if not isinstance(weights, list) or any(not _finite_number(w) or not 0 <= w <= MAX_WEIGHT for w in weights):
             raise _FieldError(f"token_weights.{side}", f"expected a list of numbers from 0 to {MAX_WEIGHT:g}")
@@ -165,16 +184,21 @@ def _spans(value, side: str, text: str) -> list[dict]:
     if not isinstance(value, list):
         raise _FieldError(name, 'expected a list of {"start", "end", "weight"}')
     spans, last_end = [], 0
-    ordered = sorted(enumerate(value), key=lambda iv: iv[1].get("start") if isinstance(iv[1], dict)
-                     and isinstance(iv[1].get("start"), int) else 0)
+    ordered = sorted(
+        enumerate(value),
+        key=lambda iv: iv[1].get("start") if isinstance(iv[1], dict) and isinstance(iv[1].get("start"), int) else 0,
+    )
     for i, span in ordered:  # i: the span's place in the record, for the error message
-        if not isinstance(span, dict) or not all(isinstance(span.get(k), int) and not isinstance(span.get(k), bool)
-                                                 for k in ("start", "end")):
+        if not isinstance(span, dict) or not all(
+            isinstance(span.get(k), int) and not isinstance(span.get(k), bool) for k in ("start", "end")
+        ):
             raise _FieldError(f"{name}[{i}]", 'expected {"start": int, "end": int, "weight": number}')
         start, end, weight = span["start"], span["end"], span.get("weight")
         if not 0 <= start < end <= len(text):
-            raise _FieldError(f"{name}[{i}]", f"span {start}-{end} is out of range (the response has {len(text)} "
-                                              "characters; start < end)")
+            raise _FieldError(
+                f"{name}[{i}]",
+                f"span {start}-{end} is out of range (the response has {len(text)} characters; start < end)",
+            )
         if start < last_end:
             raise _FieldError(f"{name}[{i}]", f"span {start}-{end} overlaps the span before it")
         if not _finite_number(weight) or not 0 <= weight <= MAX_WEIGHT:
@@ -197,8 +221,9 @@ def _span_weights(raw: dict, record: dict) -> dict | None:
 
 def content_id(record: dict) -> str:
     """A stable id from a record's content, for records that bring none."""
-    key = {k: record.get(k) for k in ("prompt", "messages", "instruction", "input",
-                                      "original_output", "revised_output")}
+    key = {
+        k: record.get(k) for k in ("prompt", "messages", "instruction", "input", "original_output", "revised_output")
+    }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -245,8 +270,13 @@ def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if len(line) > MAX_LINE_BYTES:
-                yield number, _FieldError(None, f"the line is {len(line) / 2 ** 20:.1f} MB; a record may be at "
-                                                f"most {MAX_LINE_BYTES >> 20} MB")
+                yield (
+                    number,
+                    _FieldError(
+                        None,
+                        f"the line is {len(line) / 2**20:.1f} MB; a record may be at most {MAX_LINE_BYTES >> 20} MB",
+                    ),
+                )
                 continue
             try:
                 text = line.decode("utf-8")
@@ -270,22 +300,25 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
         return
     path = os.fspath(source)
     if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "dataset_info.json")) or os.path.exists(
-                os.path.join(path, "state.json")):
+        if os.path.exists(os.path.join(path, "dataset_info.json")) or os.path.exists(os.path.join(path, "state.json")):
             from datasets import load_from_disk
+
             try:
                 dataset = load_from_disk(path)
             except Exception as error:  # datasets raises many kinds here (missing files, bad JSON, wrong layout)
                 raise FigaError(f"{path}: not a readable saved dataset ({type(error).__name__}: {error})") from None
             yield from ((path, i, row) for i, row in enumerate(dataset, start=1))
             return
-        raise FigaError(f"{path}: is a directory; expected a .jsonl, .json or .parquet file "
-                        "(or a dataset saved with `save_to_disk`)")
+        raise FigaError(
+            f"{path}: is a directory; expected a .jsonl, .json or .parquet file "
+            "(or a dataset saved with `save_to_disk`)"
+        )
     if not os.path.exists(path):
         raise FigaError(f"{path}: no such file")
     suffix = path.rsplit(".", 1)[-1].lower()
     if suffix == "parquet":
         import pyarrow.parquet as pq
+
         try:
             rows = pq.read_table(path).to_pylist()
         except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
@@ -301,8 +334,10 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
             except UnicodeDecodeError as error:
                 raise FigaError(f"{path}: not a valid JSON array: {error}") from None
             except _FieldError as error:
-                raise FigaError(f"{path}: not a valid JSON array: {error.problem}"
-                                + (f" (key {error.field!r})" if error.field else "")) from None
+                raise FigaError(
+                    f"{path}: not a valid JSON array: {error.problem}"
+                    + (f" (key {error.field!r})" if error.field else "")
+                ) from None
             yield from ((path, i, row) for i, row in enumerate(rows, start=1))
         else:
             yield from ((path, number, item) for number, item in _iter_jsonl(path))
@@ -310,8 +345,9 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
         yield from ((path, number, item) for number, item in _iter_jsonl(path))
 
 
-def load_records(source: Any, skip_bad_records: bool = False, require_responses: bool = True
-                 ) -> tuple[list[dict], LoadReport]:
+def load_records(
+    source: Any, skip_bad_records: bool = False, require_responses: bool = True
+) -> tuple[list[dict], LoadReport]:
     """Load and validate every record of `source` (a path or an iterable of dicts such as a `datasets.Dataset`).
 
     A bad record raises `RecordError` naming the file, the line and the field, unless `skip_bad_records`,
@@ -328,7 +364,9 @@ def load_records(source: Any, skip_bad_records: bool = False, require_responses:
                 raise raw
             record = normalize_record(raw, require_responses=require_responses)
             if record["id"] in first_line_of_id:
-                raise _FieldError("id", f"duplicate id {record['id']!r} (first on line {first_line_of_id[record['id']]})")
+                raise _FieldError(
+                    "id", f"duplicate id {record['id']!r} (first on line {first_line_of_id[record['id']]})"
+                )
             if require_responses and record["original_output"] == record["revised_output"]:
                 raise _FieldError("revised_output", "identical to original_output: no edits, no training signal")
         except _FieldError as error:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 CHAT_TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}{{ eos_token }}\n{% endfor %}"
@@ -19,13 +19,16 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 400, chat_template: 
     core = Tokenizer(models.BPE(unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     core.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     core.train_from_iterator(list(texts), trainer=trainer)
     core.post_processor = processors.TemplateProcessing(  # prepend BOS, as Llama-style tokenizers do
-        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", core.token_to_id("<s>"))])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, bos_token="<s>", eos_token="</s>",
-                                        pad_token="<pad>", unk_token="<unk>")
+        single="<s> $A", pair="<s> $A $B", special_tokens=[("<s>", core.token_to_id("<s>"))]
+    )
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, bos_token="<s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
     if chat_template:
         tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
@@ -37,11 +40,19 @@ def build_model(tokenizer, hidden_size: int = 32, num_layers: int = 2, seed: int
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden_size, intermediate_size=2 * hidden_size,
-                         num_hidden_layers=num_layers, num_attention_heads=4, num_key_value_heads=2,
-                         max_position_embeddings=1024, bos_token_id=tokenizer.bos_token_id,
-                         eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                         tie_word_embeddings=False)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=2 * hidden_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=False,
+    )
     return LlamaForCausalLM(config)
 
 
@@ -78,13 +89,23 @@ def make_spa_records(n: int, seed: int = 0) -> list[dict]:
             original = f"the {animal} sat on the {place} and the {wrong}. {filler}".strip()
         else:  # a substituted word
             original = f"the {animal} sat on the {wrong}. {filler}".strip()
-        records.append({"id": f"ex-{i}", "prompt": f"where did the {animal} sit? it was on the {place}.",
-                        "original_output": original, "revised_output": revised})
+        records.append(
+            {
+                "id": f"ex-{i}",
+                "prompt": f"where did the {animal} sit? it was on the {place}.",
+                "original_output": original,
+                "revised_output": revised,
+            }
+        )
     return records
 
 
 def corpus() -> list[str]:
     """Sentences to train a tiny tokenizer that covers `make_spa_records`."""
-    texts = [f"where did the {a} sit? it was on the {p}. the {a} sat on the {p} and the {q}."
-             for a in ANIMALS for p in PLACES for q in PLACES[:2]]
+    texts = [
+        f"where did the {a} sit? it was on the {p}. the {a} sat on the {p} and the {q}."
+        for a in ANIMALS
+        for p in PLACES
+        for q in PLACES[:2]
+    ]
     return texts + FILLERS

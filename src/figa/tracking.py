@@ -17,8 +17,14 @@ def check_trackers(report_to: list[str]) -> None:
         raise FigaError(f"--report_to {' '.join(unknown)}: figa curate logs to {', '.join(TRACKERS[1:])} (or none)")
 
 
-def log_numbers(report_to: list[str], output_dir: str, project: str, run_name: str, numbers: dict[str, float],
-                config: dict | None = None) -> None:
+def log_numbers(
+    report_to: list[str],
+    output_dir: str,
+    project: str,
+    run_name: str,
+    numbers: dict[str, float],
+    config: dict | None = None,
+) -> None:
     """Log NUMBERS once (step 0) to each tracker of REPORT_TO."""
     check_trackers(report_to)
     if "tensorboard" in report_to:

@@ -11,61 +11,112 @@ from typing import Any
 
 import torch
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, PreTrainedModel, ProgressCallback, Trainer, TrainingArguments, modeling_utils
+from transformers import (
+    AutoModelForCausalLM,
+    PreTrainedModel,
+    ProgressCallback,
+    Trainer,
+    TrainingArguments,
+    modeling_utils,
+)
 from transformers.trainer_utils import unwrap_peft_model
 
 from .baselines import METHODS
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
-from .modeling import pad_with_eos, require_eos
 from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, scale_for_processes
+from .modeling import pad_with_eos, require_eos
 from .prompts import FORMATS
 from .records import MAX_WEIGHT, LoadReport, load_records
 
-_STAT_NAMES = ("positive_nll_sum", "positive_count", "negative_nll_sum", "negative_count",
-               "gate_pass_count", "response_tokens")
+_STAT_NAMES = (
+    "positive_nll_sum",
+    "positive_count",
+    "negative_nll_sum",
+    "negative_count",
+    "gate_pass_count",
+    "response_tokens",
+)
 
 
 @dataclass
 class FIGAConfig(TrainingArguments):
     """Training arguments plus the FIGA loss and data settings. `alpha=gamma=1, beta=0` is SFT."""
 
-    alpha: float = field(default=LossSettings.alpha, metadata={"help": "Weight of revised tokens that were added or substituted."})
-    beta: float = field(default=LossSettings.beta, metadata={"help": "Weight of the push-down term on deleted/substituted "
-                                                       "original tokens (0 turns it off)."})
+    alpha: float = field(
+        default=LossSettings.alpha, metadata={"help": "Weight of revised tokens that were added or substituted."}
+    )
+    beta: float = field(
+        default=LossSettings.beta,
+        metadata={"help": "Weight of the push-down term on deleted/substituted original tokens (0 turns it off)."},
+    )
     gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of revised tokens that were kept."})
-    tau: float = field(default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its "
-                                                      "nll <= tau."})
-    eos_weight: float | None = field(default=None, metadata={
-        "help": "Weight of the EOS that ends each revision (default: alpha, the paper's rule; figa and bow "
-                "weightings)."})
-    weighting: str = field(default=LossSettings.weighting, metadata={
-        "help": "figa: weights from edit kinds; bow: from bag-of-words changes; sft: every revised token weight 1, "
-                "no push-down (baseline); "
-                "external: per-token weights from each record's `token_weights`.", "choices": list(WEIGHTINGS)})
-    method: str = field(default="figa", metadata={
-        "help": "figa: the FIGA loss (with --weighting); sft, dpo, apo_zero: the baselines, trained by TRL's "
-                "SFTTrainer and DPOTrainer on the same data and training arguments.", "choices": list(METHODS)})
+    tau: float = field(
+        default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its nll <= tau."}
+    )
+    eos_weight: float | None = field(
+        default=None,
+        metadata={
+            "help": "Weight of the EOS that ends each revision (default: alpha, the paper's rule; figa and bow "
+            "weightings)."
+        },
+    )
+    weighting: str = field(
+        default=LossSettings.weighting,
+        metadata={
+            "help": "figa: weights from edit kinds; bow: from bag-of-words changes; sft: every revised token weight "
+            "1, no push-down (baseline); "
+            "external: per-token weights from each record's `token_weights`.",
+            "choices": list(WEIGHTINGS),
+        },
+    )
+    method: str = field(
+        default="figa",
+        metadata={
+            "help": "figa: the FIGA loss (with --weighting); sft, dpo, apo_zero: the baselines, trained by TRL's "
+            "SFTTrainer and DPOTrainer on the same data and training arguments.",
+            "choices": list(METHODS),
+        },
+    )
     dpo_beta: float = field(default=0.1, metadata={"help": "dpo and apo_zero: the beta of TRL's DPOConfig."})
-    precompute_ref_log_probs: bool = field(default=False, metadata={
-        "help": "dpo and apo_zero: compute the reference model's log-probabilities once before training (TRL's "
-                "option) instead of at every step."})
-    cut_rows: bool = field(default=True, metadata={
-        "help": "End each row at its last weighted position and leave out rows with no weight (the same loss and "
-                "gradients as full rows, less compute)."})
-    share_prompt: bool = field(default=False, metadata={
-        "help": "Run a pair's prompt once: its revised and original rows become one row with restarting position "
-                "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."})
-    max_length: int = field(default=1024, metadata={"help": "Longest prompt + response in tokens; longer "
-                                                            "responses are truncated."})
-    prompt_format: str = field(default="auto", metadata={
-        "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
-        "choices": list(FORMATS)})
-    skip_bad_records: bool = field(default=False, metadata={
-        "help": "Skip bad records (counted and reported) instead of stopping at the first."})
+    precompute_ref_log_probs: bool = field(
+        default=False,
+        metadata={
+            "help": "dpo and apo_zero: compute the reference model's log-probabilities once before training (TRL's "
+            "option) instead of at every step."
+        },
+    )
+    cut_rows: bool = field(
+        default=True,
+        metadata={
+            "help": "End each row at its last weighted position and leave out rows with no weight (the same loss and "
+            "gradients as full rows, less compute)."
+        },
+    )
+    share_prompt: bool = field(
+        default=False,
+        metadata={
+            "help": "Run a pair's prompt once: its revised and original rows become one row with restarting position "
+            "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."
+        },
+    )
+    max_length: int = field(
+        default=1024, metadata={"help": "Longest prompt + response in tokens; longer responses are truncated."}
+    )
+    prompt_format: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
+            "choices": list(FORMATS),
+        },
+    )
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "Skip bad records (counted and reported) instead of stopping at the first."}
+    )
     dataset_num_proc: int | None = field(default=None, metadata={"help": "Processes for preprocessing."})
-    remove_unused_columns: bool = field(default=False, metadata={"help": "Kept False: FIGA batches need "
-                                                                         "their own columns."})
+    remove_unused_columns: bool = field(
+        default=False, metadata={"help": "Kept False: FIGA batches need their own columns."}
+    )
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
 
     def __post_init__(self):
@@ -99,8 +150,11 @@ def _logits_mode(forward) -> str:
 
 
 def _has_accelerator() -> bool:
-    return torch.cuda.is_available() or (hasattr(torch, "xpu") and torch.xpu.is_available()) \
+    return (
+        torch.cuda.is_available()
+        or (hasattr(torch, "xpu") and torch.xpu.is_available())
         or torch.backends.mps.is_available()
+    )
 
 
 class FIGATrainer(Trainer):
@@ -112,8 +166,18 @@ class FIGATrainer(Trainer):
 
     loss_is_scaled_for_ga = True
 
-    def __init__(self, model: PreTrainedModel | str, args: FIGAConfig, train_dataset=None, eval_dataset=None,
-                 processing_class=None, peft_config=None, **kwargs):
+    args: FIGAConfig
+
+    def __init__(
+        self,
+        model: PreTrainedModel | str,
+        args: FIGAConfig,
+        train_dataset=None,
+        eval_dataset=None,
+        processing_class=None,
+        peft_config=None,
+        **kwargs,
+    ):
         if isinstance(model, str):
             model = AutoModelForCausalLM.from_pretrained(model)
         if processing_class is None:
@@ -122,6 +186,7 @@ class FIGATrainer(Trainer):
         pad_with_eos(processing_class)
         if peft_config is not None:
             from peft import get_peft_model
+
             model = get_peft_model(model, peft_config)
         self.load_reports: list[LoadReport] = []
         with args.main_process_first(desc="preprocessing SPA data"):
@@ -130,17 +195,26 @@ class FIGATrainer(Trainer):
                 eval_dataset = {k: self._prepare(v, processing_class, args) for k, v in eval_dataset.items()}
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
-        collator = kwargs.pop("data_collator", None) or FIGACollator(processing_class.pad_token_id,
-                                                                     args.loss_settings(), args.cut_rows,
-                                                                     args.share_prompt)
-        super().__init__(model=model, args=args, train_dataset=train_dataset, eval_dataset=eval_dataset,
-                         processing_class=processing_class, data_collator=collator, **kwargs)
+        collator = kwargs.pop("data_collator", None) or FIGACollator(
+            processing_class.pad_token_id, args.loss_settings(), args.cut_rows, args.share_prompt
+        )
+        super().__init__(
+            model=model,  # type: ignore[arg-type]
+            args=args,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            data_collator=collator,
+            **kwargs,
+        )
         base = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
         self.logits_mode = _logits_mode(base.forward)
         attention = getattr(getattr(base, "config", None), "_attn_implementation", None)
         if args.share_prompt and attention not in ("sdpa", "eager"):
-            raise FigaError(f"--share_prompt needs a 4D attention mask, which {attention} attention does not take: "
-                            "load the model with --attn_implementation sdpa or eager")
+            raise FigaError(
+                f"--share_prompt needs a 4D attention mask, which {attention} attention does not take: "
+                "load the model with --attn_implementation sdpa or eager"
+            )
         self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
@@ -148,9 +222,15 @@ class FIGATrainer(Trainer):
             return data
         records, report = load_records(data, skip_bad_records=args.skip_bad_records)
         tokenized, skipped = tokenize_pairs(
-            records, tokenizer, prompt_format=args.prompt_format, max_length=args.max_length,
-            source=report.source, lines=report.lines, skip_bad_records=args.skip_bad_records,
-            num_proc=args.dataset_num_proc)
+            records,
+            tokenizer,
+            prompt_format=args.prompt_format,
+            max_length=args.max_length,
+            source=report.source,
+            lines=report.lines,
+            skip_bad_records=args.skip_bad_records,
+            num_proc=args.dataset_num_proc,
+        )
         report.skipped += skipped
         report.kept = len(tokenized)
         self.load_reports.append(report)
@@ -173,9 +253,11 @@ class FIGATrainer(Trainer):
         num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
         loss, stats = figa_loss(logits, inputs["targets"][active], weights[active], self.args.tau, num_items)
         if not torch.isfinite(loss):
-            raise FigaError(f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "
-                            f"records {inputs.get('ids')}. Stopping before the model is corrupted "
-                            "(lower the learning rate, or check these records).")
+            raise FigaError(
+                f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "
+                f"records {inputs.get('ids')}. Stopping before the model is corrupted "
+                "(lower the learning rate, or check these records)."
+            )
         stats["response_tokens"] = inputs["num_response_tokens"]
         mode = "train" if model.training else "eval"
         step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
@@ -246,13 +328,14 @@ def saving(path: str, recovery: str):
     try:
         yield
     except (OSError, RuntimeError) as error:
-        raise FigaError(f"could not save {path}: {type(error).__name__}: {error}. Is the disk full? "
-                        f"{recovery}.") from error
+        raise FigaError(
+            f"could not save {path}: {type(error).__name__}: {error}. Is the disk full? {recovery}."
+        ) from error
 
 
 def save_lora_merged(trainer: FIGATrainer, output_dir: str) -> None:
     """Save the LoRA adapter to OUTPUT_DIR/adapter and the merged full model to OUTPUT_DIR."""
-    trainer.model.save_pretrained(os.path.join(output_dir, "adapter"))
+    trainer.model.save_pretrained(os.path.join(output_dir, "adapter"))  # type: ignore[operator]
     merged = trainer.accelerator.unwrap_model(trainer.model).merge_and_unload()
     merged.save_pretrained(output_dir)
     trainer.processing_class.save_pretrained(output_dir)

@@ -10,6 +10,7 @@ import copy
 import gc
 import hashlib
 import json
+import logging
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -28,13 +29,17 @@ from .modeling import ModelArguments, load_model, load_tokenizer, lora_config
 from .records import LoadReport
 from .trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
 
+logger = logging.getLogger(__name__)
+
 REPORT_NAME = "figa_train_report.json"
 
 
 @dataclass
 class DataArguments:
-    data: str = field(default=None, metadata={
-        "help": "SPA training data: a .jsonl, .json or .parquet file, or a directory saved by `datasets`."})
+    data: str = field(
+        default=None,
+        metadata={"help": "SPA training data: a .jsonl, .json or .parquet file, or a directory saved by `datasets`."},
+    )
     eval_data: str | None = field(default=None, metadata={"help": "SPA data to evaluate the loss on."})
 
 
@@ -51,7 +56,7 @@ def _last_complete_checkpoint(output_dir: str) -> str | None:
         problem = checkpoint_problem(checkpoint)
         if problem is None:
             return checkpoint
-        print(f"skipping {checkpoint}: incomplete ({problem})")
+        logger.info(f"skipping {checkpoint}: incomplete ({problem})")
     return None
 
 
@@ -68,18 +73,19 @@ def resume_point(value: str | None, output_dir: str) -> str | None:
         raise FigaError(f"--resume_from_checkpoint {value}: no such checkpoint directory")
     problem = checkpoint_problem(value)
     if problem:
-        raise FigaError(f"--resume_from_checkpoint {value}: incomplete checkpoint ({problem}): pick an earlier one, "
-                        "or 'latest'")
+        raise FigaError(
+            f"--resume_from_checkpoint {value}: incomplete checkpoint ({problem}): pick an earlier one, or 'latest'"
+        )
     return value
 
 
 def _print_load_reports(reports: list[LoadReport]) -> None:
     for report in reports:
-        print(report.summary())
+        logger.info(report.summary())
         for problem in report.skipped[:10]:
-            print(f"  skipped {problem}")
+            logger.info(f"  skipped {problem}")
         if len(report.skipped) > 10:
-            print(f"  ... and {len(report.skipped) - 10} more")
+            logger.info(f"  ... and {len(report.skipped) - 10} more")
 
 
 class _NoFinalCheckpoint(TrainerCallback):
@@ -94,19 +100,31 @@ class _NoFinalCheckpoint(TrainerCallback):
 
 
 def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig):
-    tokenizer = load_tokenizer(model_args.tokenizer_name_or_path or model_args.model_name_or_path,
-                               trust_remote_code=model_args.trust_remote_code, gguf_file=model_args.gguf_file)
+    tokenizer = load_tokenizer(
+        model_args.tokenizer_name_or_path or model_args.model_name_or_path,
+        trust_remote_code=model_args.trust_remote_code,
+        gguf_file=model_args.gguf_file,
+    )
     peft_config = lora_config(model_args) if model_args.use_peft else None
     if config.method != "figa":
-        return trl_trainer(config.method, load_model(model_args), tokenizer, config, data_args.data,
-                           data_args.eval_data, peft_config)
-    return FIGATrainer(model=load_model(model_args), args=config, train_dataset=data_args.data,
-                       eval_dataset=data_args.eval_data, processing_class=tokenizer, peft_config=peft_config)
+        return trl_trainer(
+            config.method, load_model(model_args), tokenizer, config, data_args.data, data_args.eval_data, peft_config
+        )
+    return FIGATrainer(
+        model=load_model(model_args),
+        args=config,
+        train_dataset=data_args.data,
+        eval_dataset=data_args.eval_data,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+    )
 
 
 def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) -> None:
-    with saving(config.output_dir, "The checkpoints are kept: free some space and run the same command with "
-                "`--resume_from_checkpoint latest`"):
+    with saving(
+        config.output_dir,
+        "The checkpoints are kept: free some space and run the same command with `--resume_from_checkpoint latest`",
+    ):
         if model_args.use_peft and model_args.merge_lora:
             if trainer.is_world_process_zero():
                 save_lora_merged(trainer, config.output_dir)
@@ -114,8 +132,9 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) 
             trainer.save_model(config.output_dir)
 
 
-def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig,
-          final_checkpoint: bool = True) -> TrainResult:
+def train(
+    data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig, final_checkpoint: bool = True
+) -> TrainResult:
     """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline that `config.method` or
     `config.weighting` names) and save it, with its tokenizer and the run report, to `config.output_dir`.
     `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same)."""
@@ -138,14 +157,15 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
     if main_process:
         _print_load_reports(trainer.load_reports)
         if resume:
-            print(f"resuming from {resume}")
+            logger.info(f"resuming from {resume}")
     result = trainer.train(resume_from_checkpoint=resume)
     if data_args.eval_data:
         result.metrics.update(trainer.evaluate())
     _save(trainer, model_args, config)
     report = {
-        "data": [{"source": r.source, "read": r.read, "kept": r.kept, "skipped": r.skipped}
-                 for r in trainer.load_reports],
+        "data": [
+            {"source": r.source, "read": r.read, "kept": r.kept, "skipped": r.skipped} for r in trainer.load_reports
+        ],
         "metrics": result.metrics,
         "log_history": trainer.state.log_history,
         "loss": loss_settings_of(config),
@@ -156,7 +176,7 @@ def train(data_args: DataArguments, model_args: ModelArguments, config: FIGAConf
         _write_card(model_args, config, report)
         if push:
             repo = config.hub_model_id or os.path.basename(os.path.normpath(config.output_dir))
-            print(f"pushed to {push_model(config.output_dir, repo, bool(config.hub_private_repo))}")
+            logger.info(f"pushed to {push_model(config.output_dir, repo, bool(config.hub_private_repo))}")
     _close_process_group(trainer)
     return TrainResult(config.output_dir, report)
 
@@ -173,31 +193,43 @@ def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config:
         with open(report_path, encoding="utf-8") as handle:
             report = json.load(handle)
         if report["loss"] != loss_settings_of(config):
-            raise FigaError(f"{out} was trained with other loss settings ({report['loss']}); pass another "
-                            "output directory to train with these")
+            raise FigaError(
+                f"{out} was trained with other loss settings ({report['loss']}); pass another "
+                "output directory to train with these"
+            )
         now = training_settings_of(data_args, config)
-        changed = [f"{name} {str(value)[:12]} (now {str(now[name])[:12]})"
-                   for name, value in report.get("training", {}).items() if value != now[name]]
+        changed = [
+            f"{name} {str(value)[:12]} (now {str(now[name])[:12]})"
+            for name, value in report.get("training", {}).items()
+            if value != now[name]
+        ]
         if changed:
-            raise FigaError(f"{out} was trained with other training settings or data: {', '.join(changed)}; pass "
-                            "another output directory to train with these")
-        print(f"already trained: {out}")
+            raise FigaError(
+                f"{out} was trained with other training settings or data: {', '.join(changed)}; pass "
+                "another output directory to train with these"
+            )
+        logger.info(f"already trained: {out}")
         result = TrainResult(out, report)
     else:
         if config.resume_from_checkpoint is None and _last_complete_checkpoint(out):
             config.resume_from_checkpoint = "latest"
         result = train(data_args, model_args, config, final_checkpoint=False)
-        print(f"saved the trained model to {out}")
+        logger.info(f"saved the trained model to {out}")
     for checkpoint in sort_checkpoints(out):
         shutil.rmtree(checkpoint)
-        print(f"removed {checkpoint}: training finished and the model is saved in {out}")
+        logger.info(f"removed {checkpoint}: training finished and the model is saved in {out}")
     return result
 
 
 def _write_card(model_args: ModelArguments, config: FIGAConfig, report: dict) -> None:
-    card = model_card(model_args.model_name_or_path, report["data"], report["loss"],
-                      {name: getattr(config, name) for name in TRAINING_FIELDS}, report["metrics"],
-                      os.path.basename(os.path.normpath(config.output_dir)))
+    card = model_card(
+        model_args.model_name_or_path,
+        report["data"],
+        report["loss"],
+        {name: getattr(config, name) for name in TRAINING_FIELDS},
+        report["metrics"],
+        os.path.basename(os.path.normpath(config.output_dir)),
+    )
     with saving(config.output_dir, "The model is saved; only its card is missing"):
         card.save(os.path.join(config.output_dir, "README.md"))
 

@@ -1,6 +1,6 @@
 """accelerate config files for `figa train`: ddp, zero2, zero3 (DeepSpeed) and fsdp (FSDP2).
 
-    accelerate launch --config_file "$(python -m figa.accelerate_configs zero3)" --num_processes 8 -m figa train ...
+accelerate launch --config_file "$(python -m figa.accelerate_configs zero3)" --num_processes 8 -m figa train ...
 """
 
 from __future__ import annotations

@@ -25,12 +25,17 @@ class GenerationOptions:
     temperature: float = field(default=0.0, metadata={"help": "Sampling temperature (0: greedy)."})
     top_p: float = field(default=1.0, metadata={"help": "Nucleus sampling."})
     seed: int = field(default=0, metadata={"help": "Sampling seed."})
-    repetition_penalty: float = field(default=1.0, metadata={
-        "help": "Penalty on tokens already seen (hf and vllm back ends; 1.0: none). transformers counts the prompt's "
-                "tokens too, the end-of-turn token of a chat template among them, so a penalty can make answers "
-                "longer."})
-    prompt_format: str = field(default="auto", metadata={"help": "Prompt rendering for hf generation.",
-                                                         "choices": list(FORMATS)})
+    repetition_penalty: float = field(
+        default=1.0,
+        metadata={
+            "help": "Penalty on tokens already seen (hf and vllm back ends; 1.0: none). transformers counts the "
+            "prompt's tokens too, the end-of-turn token of a chat template among them, so a penalty can make answers "
+            "longer."
+        },
+    )
+    prompt_format: str = field(
+        default="auto", metadata={"help": "Prompt rendering for hf generation.", "choices": list(FORMATS)}
+    )
     batch_size: int = field(default=8, metadata={"help": "Batch size of local generation and reward models."})
 
     def check_generation(self) -> None:
@@ -45,11 +50,13 @@ class GenerationOptions:
 @dataclass
 class EndpointOptions:
     concurrency: int = field(default=8, metadata={"help": "Concurrent requests to OpenAI-compatible servers."})
-    openai_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible server URL "
-                                                                        "(default: $OPENAI_BASE_URL or OpenAI)."})
-    api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "Environment variable holding the "
-                                                                         "API key (the key itself is never "
-                                                                         "a flag)."})
+    openai_base_url: str | None = field(
+        default=None, metadata={"help": "OpenAI-compatible server URL (default: $OPENAI_BASE_URL or OpenAI)."}
+    )
+    api_key_env: str = field(
+        default="OPENAI_API_KEY",
+        metadata={"help": "Environment variable holding the API key (the key itself is never a flag)."},
+    )
     max_retries: int = field(default=4, metadata={"help": "Retries per request (backoff with jitter)."})
     request_timeout: float = field(default=60.0, metadata={"help": "Seconds per request."})
     retry_base_delay: float = field(default=0.5, metadata={"help": "First backoff delay in seconds."})
@@ -58,9 +65,14 @@ class EndpointOptions:
         _at_least(self, {"concurrency": 1, "max_retries": 0, "request_timeout": 1e-3, "retry_base_delay": 0})
 
     def endpoint(self, max_tokens: int) -> EndpointConfig:
-        return EndpointConfig(base_url=self.openai_base_url, api_key_env=self.api_key_env,
-                              max_retries=self.max_retries, timeout=self.request_timeout,
-                              retry_base_delay=self.retry_base_delay, max_tokens=max_tokens)
+        return EndpointConfig(
+            base_url=self.openai_base_url,
+            api_key_env=self.api_key_env,
+            max_retries=self.max_retries,
+            timeout=self.request_timeout,
+            retry_base_delay=self.retry_base_delay,
+            max_tokens=max_tokens,
+        )
 
 
 def _at_least(options, lowest: dict[str, float]) -> None:

@@ -50,13 +50,16 @@ def client(config: EndpointConfig):
     api_key = os.environ.get(config.api_key_env) or ("EMPTY" if base_url else None)
     register_secret(os.environ.get(config.api_key_env))
     if api_key is None:
-        raise FigaError(f"set the API key in the environment variable {config.api_key_env} "
-                        "(or point --openai_base_url at a local server)")
+        raise FigaError(
+            f"set the API key in the environment variable {config.api_key_env} "
+            "(or point --openai_base_url at a local server)"
+        )
     with _lock:
         key = (base_url, config.api_key_env, config.max_retries, config.timeout)
         if key not in _clients:
-            _clients[key] = openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=config.max_retries,
-                                          timeout=config.timeout)
+            _clients[key] = openai.OpenAI(
+                base_url=base_url, api_key=api_key, max_retries=config.max_retries, timeout=config.timeout
+            )
         return _clients[key]
 
 
@@ -70,8 +73,12 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
         if attempt:
             time.sleep(config.retry_base_delay * 2 ** (attempt - 1) * (0.5 + random.random()))
         try:
-            reply = within_deadline(request_deadline(config), lambda: client(config).chat.completions.create(
-                model=model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens))
+            reply = within_deadline(
+                request_deadline(config),
+                lambda: client(config).chat.completions.create(
+                    model=model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens
+                ),
+            )
         except openai.APIStatusError as error:
             if error.status_code < 500 and error.status_code not in (408, 409, 429):
                 raise ReplyError(f"HTTP {error.status_code}: {_short(redact(error.message))}") from None
@@ -96,7 +103,7 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
 
 def request_deadline(config: EndpointConfig) -> float:
     """Seconds one call may take in all, the client's retries and back-off included."""
-    backoff = sum(min(0.5 * 2 ** i, 8.0) for i in range(config.max_retries))
+    backoff = sum(min(0.5 * 2**i, 8.0) for i in range(config.max_retries))
     return (config.max_retries + 1) * config.timeout + backoff + 1.0  # a second's slack: the client's own timeouts
     # end an ordinary hang first, with their own message
 

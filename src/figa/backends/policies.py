@@ -7,8 +7,8 @@ import torch
 
 from ..errors import FigaError, RecordError
 from ..modeling import ModelArguments, load_model, load_tokenizer
-from ..records import QUERY_FIELDS
 from ..prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
+from ..records import QUERY_FIELDS
 from .generation import GenerationConfig
 from .openai_client import EndpointConfig, chat
 from .protocols import Truncated
@@ -21,12 +21,19 @@ class HFPolicy:
 
     per_record = False
 
-    def __init__(self, model: str, generation: GenerationConfig, prompt_format: str = "auto",
-                 trust_remote_code: bool = False, dtype: str = "auto"):
+    def __init__(
+        self,
+        model: str,
+        generation: GenerationConfig,
+        prompt_format: str = "auto",
+        trust_remote_code: bool = False,
+        dtype: str = "auto",
+    ):
         self.tokenizer = load_tokenizer(model, trust_remote_code=trust_remote_code)
         self.tokenizer.padding_side = "left"
-        self.model = load_model(ModelArguments(model_name_or_path=model, dtype=dtype,
-                                               trust_remote_code=trust_remote_code)).eval()
+        self.model = load_model(
+            ModelArguments(model_name_or_path=model, dtype=dtype, trust_remote_code=trust_remote_code)
+        ).eval()
         if torch.cuda.is_available():
             self.model.to("cuda")
         self.format = resolve_format(prompt_format, self.tokenizer)
@@ -47,24 +54,32 @@ class HFPolicy:
         problems = {}
         for index, length in enumerate(map(len, ids)):
             if length + self.generation.max_new_tokens > context:
-                problems[index] = (f"the prompt has {length} tokens; with max_new_tokens="
-                                   f"{self.generation.max_new_tokens} that exceeds the model's context of {context}")
+                problems[index] = (
+                    f"the prompt has {length} tokens; with max_new_tokens="
+                    f"{self.generation.max_new_tokens} that exceeds the model's context of {context}"
+                )
         return problems
 
     @torch.no_grad()
     def batch(self, records: list[dict]) -> list[str]:
         texts = [render_prompt(r, self.format, self.tokenizer) for r in records]
-        inputs = self.tokenizer(texts, return_tensors="pt", padding=True,
-                                add_special_tokens=adds_special_tokens(self.format)).to(self.model.device)
+        inputs = self.tokenizer(
+            texts, return_tensors="pt", padding=True, add_special_tokens=adds_special_tokens(self.format)
+        ).to(self.model.device)
         g = self.generation
         sampling = g.temperature > 0
         torch.manual_seed(g.seed)
-        output = self.model.generate(**inputs, max_new_tokens=g.max_new_tokens, do_sample=sampling,
-                                     temperature=g.temperature if sampling else None,
-                                     top_p=g.top_p if sampling else None, top_k=None,
-                                     repetition_penalty=g.repetition_penalty if g.repetition_penalty != 1.0 else None,
-                                     pad_token_id=self.tokenizer.pad_token_id)
-        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        output = self.model.generate(
+            **inputs,
+            max_new_tokens=g.max_new_tokens,
+            do_sample=sampling,
+            temperature=g.temperature if sampling else None,
+            top_p=g.top_p if sampling else None,
+            top_k=None,
+            repetition_penalty=g.repetition_penalty if g.repetition_penalty != 1.0 else None,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
         ended = (new_tokens == self.tokenizer.eos_token_id).any(dim=1).tolist()
         texts = self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
         return [t.strip() if done else Truncated(t.strip()) for t, done in zip(texts, ended)]
@@ -81,14 +96,22 @@ class VLLMPolicy:
         except ImportError:
             raise FigaError("the vllm back end needs the `vllm` package (GPU): pip install vllm") from None
         self.llm = LLM(model=model, trust_remote_code=trust_remote_code, seed=generation.seed)
-        self.params = SamplingParams(max_tokens=generation.max_new_tokens, temperature=generation.temperature,
-                                     top_p=generation.top_p, seed=generation.seed,
-                                     repetition_penalty=generation.repetition_penalty)
+        self.params = SamplingParams(
+            max_tokens=generation.max_new_tokens,
+            temperature=generation.temperature,
+            top_p=generation.top_p,
+            seed=generation.seed,
+            repetition_penalty=generation.repetition_penalty,
+        )
 
     def batch(self, records: list[dict]) -> list[str]:
         outputs = self.llm.chat([as_messages(r) for r in records], self.params, use_tqdm=False)
-        return [o.outputs[0].text.strip() if o.outputs[0].finish_reason != "length"
-                else Truncated(o.outputs[0].text.strip()) for o in outputs]
+        return [
+            o.outputs[0].text.strip()
+            if o.outputs[0].finish_reason != "length"
+            else Truncated(o.outputs[0].text.strip())
+            for o in outputs
+        ]
 
 
 class OpenAIPolicy:
@@ -117,13 +140,23 @@ def prompts_too_long(policy, records: list[dict], lines: list[int], source: str,
     return reasons
 
 
-def make_policy(model: str, backend: str, generation: GenerationConfig, endpoint: EndpointConfig,
-                prompt_format: str = "auto", trust_remote_code: bool = False):
+def make_policy(
+    model: str,
+    backend: str,
+    generation: GenerationConfig,
+    endpoint: EndpointConfig,
+    prompt_format: str = "auto",
+    trust_remote_code: bool = False,
+):
     if backend == "hf":
         return HFPolicy(model, generation, prompt_format, trust_remote_code)
     if backend == "vllm":
         return VLLMPolicy(model, generation, trust_remote_code)
     if backend == "openai":
-        return OpenAIPolicy(model, EndpointConfig(**{**endpoint.__dict__, "temperature": generation.temperature,
-                                                     "max_tokens": generation.max_new_tokens}))
+        return OpenAIPolicy(
+            model,
+            EndpointConfig(
+                **{**endpoint.__dict__, "temperature": generation.temperature, "max_tokens": generation.max_new_tokens}
+            ),
+        )
     raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}, got {backend!r}")

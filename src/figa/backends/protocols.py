@@ -25,7 +25,7 @@ class ReplyError(Exception):
 class BatchPolicy(Protocol):
     """Writes responses to query records (SPA query fields: `prompt` | `messages` | `instruction` [+ `input`])."""
 
-    per_record = False
+    per_record: bool = False
 
     def batch(self, records: list[dict]) -> list[str]:
         """One response per record, stripped; a `Truncated` one when it was cut at the token limit."""
@@ -34,7 +34,7 @@ class BatchPolicy(Protocol):
 class RecordPolicy(Protocol):
     """The per-record shape of a policy (an OpenAI-compatible endpoint)."""
 
-    per_record = True
+    per_record: bool = True
 
     def one(self, record: dict) -> str:
         """The response to one query record (or `Truncated`); raises `ReplyError` when it failed for good."""

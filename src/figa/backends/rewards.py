@@ -35,8 +35,10 @@ def finite(value) -> float | None:
 def _scores(values, spec: str, expected: int) -> list[float]:
     """A back end's scores as floats, NaN where a score is not a finite number."""
     if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__len__") or not hasattr(values, "__iter__"):
-        raise FigaError(f"--reward {spec}: returned {type(values).__name__}; expected a list of {expected} scores, "
-                        "one per response")
+        raise FigaError(
+            f"--reward {spec}: returned {type(values).__name__}; expected a list of {expected} scores, "
+            "one per response"
+        )
     values = list(values)
     if len(values) != expected:
         raise FigaError(f"--reward {spec}: returned {len(values)} scores for {expected} responses")
@@ -59,8 +61,9 @@ class PythonReward:
         kinds = [p.kind for p in params.values()]
         self.trl_style = "completions" in params
         self.keywords = set(params) if inspect.Parameter.VAR_KEYWORD not in kinds else {"prompts", "output"}
-        positional = [k for k in kinds if k in (inspect.Parameter.POSITIONAL_ONLY,
-                                                inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        positional = [
+            k for k in kinds if k in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ]
         self.takes_references = len(positional) >= 3 or inspect.Parameter.VAR_POSITIONAL in kinds
 
     def _call(self, prompts: list[str], responses: list[str], references: list[str | None]):
@@ -87,7 +90,8 @@ class HFReward:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model, trust_remote_code=trust_remote_code)
             self.model = AutoModelForSequenceClassification.from_pretrained(
-                model, trust_remote_code=trust_remote_code).eval()
+                model, trust_remote_code=trust_remote_code
+            ).eval()
         except (OSError, ValueError) as error:
             raise FigaError(f"--reward hf:{model}: cannot load the reward model: {error}") from None
         pad_with_eos(self.tokenizer, f"--reward hf:{model}: the tokenizer")  # the classifier reads the last non-pad
@@ -101,13 +105,17 @@ class HFReward:
     def score(self, prompts: list[str], responses: list[str], references=None) -> list[float]:
         scores = []
         for i in range(0, len(prompts), self.batch_size):
-            p, r = prompts[i:i + self.batch_size], responses[i:i + self.batch_size]
+            p, r = prompts[i : i + self.batch_size], responses[i : i + self.batch_size]
             if getattr(self.tokenizer, "chat_template", None):
-                texts = [self.tokenizer.apply_chat_template(
-                    [{"role": "user", "content": a}, {"role": "assistant", "content": b}], tokenize=False)
-                    for a, b in zip(p, r)]
-                inputs = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt",
-                                        add_special_tokens=False)
+                texts = [
+                    self.tokenizer.apply_chat_template(
+                        [{"role": "user", "content": a}, {"role": "assistant", "content": b}], tokenize=False
+                    )
+                    for a, b in zip(p, r)
+                ]
+                inputs = self.tokenizer(
+                    texts, padding=True, truncation=True, return_tensors="pt", add_special_tokens=False
+                )
             else:
                 inputs = self.tokenizer(p, r, padding=True, truncation=True, return_tensors="pt")
             logits = self.model(**inputs.to(self.model.device)).logits
@@ -122,8 +130,11 @@ class OpenAIJudge:
         self.spec, self.model, self.endpoint, self.concurrency = f"openai:{model}", model, endpoint, concurrency
 
     def _one(self, item: tuple[str, str]) -> float:
-        reply = chat(self.endpoint, self.model, [{"role": "user", "content": JUDGE_PROMPT.format(
-            prompt=item[0], response=item[1])}])
+        reply = chat(
+            self.endpoint,
+            self.model,
+            [{"role": "user", "content": JUDGE_PROMPT.format(prompt=item[0], response=item[1])}],
+        )
         match = re.search(r"-?\d+(?:\.\d+)?", reply)
         rating = float(match.group()) if match else math.nan
         return rating / 10 if 0 <= rating <= 10 else math.nan  # outside the scale asked for: not a score
@@ -139,8 +150,9 @@ class OpenAIJudge:
         return scores
 
 
-def make_reward(spec: str, endpoint: EndpointConfig, batch_size: int = 16, trust_remote_code: bool = False,
-                concurrency: int = 8):
+def make_reward(
+    spec: str, endpoint: EndpointConfig, batch_size: int = 16, trust_remote_code: bool = False, concurrency: int = 8
+):
     kind, rest = split_spec(spec, REWARD_KINDS, "reward")
     if kind == "python":
         return PythonReward(rest)

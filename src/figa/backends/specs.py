@@ -13,8 +13,10 @@ from ..errors import FigaError
 def split_spec(spec: str, kinds: tuple[str, ...], what: str) -> tuple[str, str]:
     kind, _, rest = spec.partition(":")
     if kind not in kinds or (not rest and kind != "reference-edit"):
-        raise FigaError(f"--{what} {spec!r}: expected one of " + ", ".join(
-            k if k == "reference-edit" else f"{k}:..." for k in kinds))
+        raise FigaError(
+            f"--{what} {spec!r}: expected one of "
+            + ", ".join(k if k == "reference-edit" else f"{k}:..." for k in kinds)
+        )
     return kind, rest
 
 

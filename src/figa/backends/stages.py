@@ -41,8 +41,16 @@ def _progress(name: str, jobs: list[Job], todo: list[Job]):
     return tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=name, unit="prompt", dynamic_ncols=True)
 
 
-def run_stage(name: str, jobs: list[Job], store: StageStore, backend, to_row: Callable[[str, Any], dict],
-              concurrency: int, batch_size: int, refused: dict[str, str] | None = None) -> None:
+def run_stage(
+    name: str,
+    jobs: list[Job],
+    store: StageStore,
+    backend,
+    to_row: Callable[[str, Any], dict],
+    concurrency: int,
+    batch_size: int,
+    refused: dict[str, str] | None = None,
+) -> None:
     """Run `backend` (a batch or per-record back end, see `figa.backends.protocols`) on the pending jobs and save
     `to_row(job.id, result)` for each as soon as it exists; the jobs in REFUSED (id: reason) are saved as errors
     with their reason and not sent."""
@@ -63,13 +71,14 @@ def run_stage(name: str, jobs: list[Job], store: StageStore, backend, to_row: Ca
             run_concurrently(todo, lambda job: backend.one(job.payload), save, concurrency)
         else:
             for start in range(0, len(todo), batch_size):
-                chunk = todo[start:start + batch_size]
+                chunk = todo[start : start + batch_size]
                 for job, result in zip(chunk, backend.batch([job.payload for job in chunk])):
                     save(job, result)
 
 
 def text_row(field_name: str, allow_empty: bool = False) -> Callable[[str, Any], dict]:
     """How a stage stores one generated text (or the error that replaced it); a `Truncated` text is marked."""
+
     def row(job_id: str, result) -> dict:
         if isinstance(result, ReplyError):
             return {"id": job_id, "error": str(result)}
@@ -78,13 +87,15 @@ def text_row(field_name: str, allow_empty: bool = False) -> Callable[[str, Any],
         if not allow_empty and not result.strip():
             return {"id": job_id, "error": "empty response"}
         return {"id": job_id, field_name: result, **({"truncated": True} if isinstance(result, Truncated) else {})}
+
     return row
 
 
 def score_job(job_id: str, prompt: str, reference: str | None, texts: dict[str, str | None]) -> Job:
     """A scoring job: each named text (None: nothing to score) is scored against the prompt and the reference."""
-    return Job(job_id, {"prompt": prompt, "reference": reference, "texts": texts},
-               (prompt, reference, *texts.values()))
+    return Job(
+        job_id, {"prompt": prompt, "reference": reference, "texts": texts}, (prompt, reference, *texts.values())
+    )
 
 
 def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_size: int) -> None:
@@ -95,19 +106,29 @@ def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_siz
         return
     with _progress(name, jobs, todo) as bar:
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             scores: dict[tuple[str, str], float] = {}
             for text_name in chunk[0].payload["texts"]:
                 scored = [job for job in chunk if job.payload["texts"][text_name] is not None]
                 if not scored:
                     continue
-                values = reward.score([job.payload["prompt"] for job in scored],
-                                      [job.payload["texts"][text_name] for job in scored],
-                                      [job.payload["reference"] for job in scored])
+                values = reward.score(
+                    [job.payload["prompt"] for job in scored],
+                    [job.payload["texts"][text_name] for job in scored],
+                    [job.payload["reference"] for job in scored],
+                )
                 scores.update({(job.id, text_name): value for job, value in zip(scored, values)})
             for job in chunk:
-                store.add({"id": job.id, **{text_name: _json_float(scores.get((job.id, text_name)))
-                                            for text_name in job.payload["texts"]}, "input": job.fingerprint})
+                store.add(
+                    {
+                        "id": job.id,
+                        **{
+                            text_name: _json_float(scores.get((job.id, text_name)))
+                            for text_name in job.payload["texts"]
+                        },
+                        "input": job.fingerprint,
+                    }
+                )
             bar.update(len(chunk))
 
 

@@ -9,13 +9,19 @@ from ..curate import CurateConfig, curate, summary_table
 
 
 def main(argv: list[str]) -> int:
-    (config,) = parse_args((CurateConfig,), argv, prog="figa curate",
-                           description="Rollout -> reward -> filter -> revise -> re-score -> filter: SPA records "
-                                       "for `figa train`. Rerun the same command to resume.")
+    (config,) = parse_args(
+        (CurateConfig,),
+        argv,
+        prog="figa curate",
+        description="Rollout -> reward -> filter -> revise -> re-score -> filter: SPA records "
+        "for `figa train`. Rerun the same command to resume.",
+    )
     result = curate(config)
     print(summary_table(result.stats))
-    print(f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({len(result.train)} pairs), "
-          f"rejected.jsonl ({len(result.rejected)}), stats.json and the data set card README.md")
+    print(
+        f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({len(result.train)} pairs), "
+        f"rejected.jsonl ({len(result.rejected)}), stats.json and the data set card README.md"
+    )
     if result.url:
         print(f"pushed to {result.url}")
     return 0

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import os
+
 from ..argparsing import parse_args
 from ..demo.config import DemoConfig
+from ..demo.report import table
 from ..demo.run import run
 
 
 def main(argv: list[str]) -> int:
-    (config,) = parse_args((DemoConfig,), argv, prog="figa demo",
-                           description="Offline, on a laptop: curate SPA pairs from a small real model's own "
-                                       "answers to constraint-following prompts, train SFT and FIGA on the same "
-                                       "pairs with the same budget, evaluate base / SFT / FIGA on held-out "
-                                       "prompts and write report.html + report.json. Rerun to resume.")
-    run(config)
+    (config,) = parse_args(
+        (DemoConfig,),
+        argv,
+        prog="figa demo",
+        description="Offline, on a laptop: curate SPA pairs from a small real model's own "
+        "answers to constraint-following prompts, train SFT and FIGA on the same "
+        "pairs with the same budget, evaluate base / SFT / FIGA on held-out "
+        "prompts and write report.html + report.json. Rerun to resume.",
+    )
+    path = run(config)
+    with open(os.path.join(os.path.dirname(path), "report.json"), encoding="utf-8") as handle:
+        report = json.load(handle)
+    print(table(report["methods"]))
+    print(f"\nreport: {os.path.abspath(path)} (and report.json); {report['timing']['total_seconds'] / 60:.1f} minutes")
     return 0

@@ -34,11 +34,15 @@ def merge_repeated_flags(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    (config,) = parse_args((EvalConfig,), merge_repeated_flags(argv), prog="figa eval",
-                           description="Generate with each model (the baseline first) on held-out prompts under "
-                                       "the same decoding settings, score with a reward, and report mean reward "
-                                       "with 95% bootstrap intervals and win/tie/loss against the baseline. "
-                                       "Rerun the same command to resume.")
+    (config,) = parse_args(
+        (EvalConfig,),
+        merge_repeated_flags(argv),
+        prog="figa eval",
+        description="Generate with each model (the baseline first) on held-out prompts under "
+        "the same decoding settings, score with a reward, and report mean reward "
+        "with 95% bootstrap intervals and win/tie/loss against the baseline. "
+        "Rerun the same command to resume.",
+    )
     results = evaluate(config)
     print(table(results))
     if config.output_dir:

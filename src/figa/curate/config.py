@@ -1,4 +1,4 @@
-"""`figa curate`'s settings: the inputs, the back ends, the paper's thresholds (README, "Curate")."""
+"""`figa curate`'s settings: the inputs, the back ends, the paper's thresholds (docs/guides/curate.md)."""
 
 from __future__ import annotations
 
@@ -14,41 +14,70 @@ from .filters import Thresholds
 
 @dataclass
 class CurateConfig(GenerationOptions, EndpointOptions):
-    prompts: str = field(default=None, metadata={"help": "Prompts: JSONL/JSON/Parquet with prompt | messages | "
-                                                         "instruction (+input), optional output and id."})
+    prompts: str = field(
+        default=None,
+        metadata={
+            "help": "Prompts: JSONL/JSON/Parquet with prompt | messages | "
+            "instruction (+input), optional output and id."
+        },
+    )
     output_dir: str = field(default=None, metadata={"help": "Where train.jsonl, rejected.jsonl, stats.json go."})
     policy: str = field(default=None, metadata={"help": "The model being aligned (path, hub id or API model)."})
-    policy_backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.",
-                                                        "choices": list(POLICY_BACKENDS)})
+    policy_backend: str = field(
+        default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)}
+    )
     reward: str = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
-    reviser: str = field(default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or "
-                                                         "python:module:function."})
+    reviser: str = field(
+        default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or python:module:function."}
+    )
     eta1: float = field(default=Thresholds.eta1, metadata={"help": "Keep a prompt when reward(original) < eta1."})
     eta2: float = field(default=Thresholds.eta2, metadata={"help": "With a reference: and reward(reference) > eta2."})
-    eta3: float = field(default=Thresholds.eta3, metadata={"help": "With a reference: and reward(reference) - "
-                                                       "reward(original) > eta3."})
-    min_gain: float = field(default=Thresholds.min_gain, metadata={"help": "Keep a revision when reward(revised) - "
-                                                            "reward(original) >= min_gain."})
-    max_edit_ratio: float = field(default=Thresholds.max_edit_ratio, metadata={
-        "help": "... and word edit distance / original length <= max_edit_ratio."})
-    revise_target: float | None = field(default=None, metadata={"help": "reference-edit stops once the reward "
-                                                                        "reaches this (default: eta1)."})
-    revision_template: str | None = field(default=None, metadata={"help": "A file with your revision prompt "
-                                                                          "({prompt}, {original}, "
-                                                                          "{reference_block})."})
-    keep_truncated: bool = field(default=False, metadata={"help": "Keep responses cut at max_new_tokens (by "
-                                                                  "default they are rejected: training on them "
-                                                                  "would teach the model to stop mid-answer)."})
-    skip_bad_records: bool = field(default=False, metadata={"help": "Reject bad prompt records (listed in "
-                                                                    "rejected.jsonl) instead of stopping."})
+    eta3: float = field(
+        default=Thresholds.eta3,
+        metadata={"help": "With a reference: and reward(reference) - reward(original) > eta3."},
+    )
+    min_gain: float = field(
+        default=Thresholds.min_gain,
+        metadata={"help": "Keep a revision when reward(revised) - reward(original) >= min_gain."},
+    )
+    max_edit_ratio: float = field(
+        default=Thresholds.max_edit_ratio,
+        metadata={"help": "... and word edit distance / original length <= max_edit_ratio."},
+    )
+    revise_target: float | None = field(
+        default=None, metadata={"help": "reference-edit stops once the reward reaches this (default: eta1)."}
+    )
+    revision_template: str | None = field(
+        default=None, metadata={"help": "A file with your revision prompt ({prompt}, {original}, {reference_block})."}
+    )
+    keep_truncated: bool = field(
+        default=False,
+        metadata={
+            "help": "Keep responses cut at max_new_tokens (by "
+            "default they are rejected: training on them "
+            "would teach the model to stop mid-answer)."
+        },
+    )
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "Reject bad prompt records (listed in rejected.jsonl) instead of stopping."}
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
-    push_to_hub: str | None = field(default=None, metadata={"help": "Upload the SPA data set, its card (README.md), "
-                                                                    "stats.json and the rejections to this hub "
-                                                                    "dataset repo (org/name)."})
+    push_to_hub: str | None = field(
+        default=None,
+        metadata={
+            "help": "Upload the SPA data set, its card (README.md), "
+            "stats.json and the rejections to this hub "
+            "dataset repo (org/name)."
+        },
+    )
     hub_private_repo: bool = field(default=False, metadata={"help": "Create the hub repo as private."})
-    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
-        "help": "Log the stage counts and reward means to these trackers: tensorboard (OUTPUT_DIR/runs/curate), "
-                "trackio, or none."})
+    report_to: list[str] = field(
+        default_factory=lambda: ["none"],
+        metadata={
+            "help": "Log the stage counts and reward means to these trackers: tensorboard (OUTPUT_DIR/runs/curate), "
+            "trackio, or none."
+        },
+    )
     project: str = field(default="figa", metadata={"help": "The trackio project."})
 
     def check(self) -> None:

@@ -1,4 +1,4 @@
-"""Which prompts and revisions make it into the training set (the paper's thresholds; README, "Curate")."""
+"""Which prompts and revisions make it into the training set (the paper's thresholds; docs/guides/curate.md)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ def edit_ratio(original: str, revised: str) -> float:
 
 @dataclass(frozen=True)
 class Thresholds:
-    eta1: float = 0.5        # keep a prompt while reward(original) < eta1 (the policy did poorly)
-    eta2: float = 0.5        # with a reference: reward(reference) > eta2 (the reference is good)
-    eta3: float = 0.0        # with a reference: reward(reference) - reward(original) > eta3
-    min_gain: float = 1e-9   # keep a revision when reward(revised) - reward(original) >= min_gain ...
+    eta1: float = 0.5  # keep a prompt while reward(original) < eta1 (the policy did poorly)
+    eta2: float = 0.5  # with a reference: reward(reference) > eta2 (the reference is good)
+    eta3: float = 0.0  # with a reference: reward(reference) - reward(original) > eta3
+    min_gain: float = 1e-9  # keep a revision when reward(revised) - reward(original) >= min_gain ...
     max_edit_ratio: float = 0.5  # ... and edit distance / original length <= max_edit_ratio
 
 

@@ -19,9 +19,9 @@ from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_dir, write_json, write_jsonl
 from ..hub import check_hub_access, dataset_card, push_dataset
-from ..tracking import log_numbers
 from ..prompts import query_text
 from ..records import QUERY_COLUMNS, LoadReport, load_records
+from ..tracking import log_numbers
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
 from .report import curation_numbers, curation_stats
@@ -69,14 +69,19 @@ class _Run:
         self.generation = config.generation()
         self.endpoint = config.endpoint(config.max_new_tokens)
         self.target = config.eta1 if config.revise_target is None else config.revise_target
-        self.keys = {"rollout": settings_key("rollout", config.policy, config.policy_backend,
-                                             asdict(self.generation), config.prompt_format)}
+        self.keys = {
+            "rollout": settings_key(
+                "rollout", config.policy, config.policy_backend, asdict(self.generation), config.prompt_format
+            )
+        }
         self.keys["reward"] = settings_key("reward", config.reward, self.keys["rollout"])
-        self.keys["revise"] = settings_key("revise", config.reviser, template, self.target, asdict(self.generation),
-                                           self.keys["reward"])
+        self.keys["revise"] = settings_key(
+            "revise", config.reviser, template, self.target, asdict(self.generation), self.keys["reward"]
+        )
         self.keys["rescore"] = settings_key("rescore", self.keys["revise"])
-        self.reward = make_reward(config.reward, self.endpoint, config.batch_size, config.trust_remote_code,
-                                  config.concurrency)
+        self.reward = make_reward(
+            config.reward, self.endpoint, config.batch_size, config.trust_remote_code, config.concurrency
+        )
 
     def store(self, stage: str) -> StageStore:
         return StageStore(self.directory, stage, self.keys[stage])
@@ -93,22 +98,33 @@ def rollout(prompts: list[Prompt], run: _Run) -> None:
     jobs = [Job(p.id, p.record, (p.record,)) for p in prompts]
     store = run.store("rollout")
     if pending(jobs, store):
-        policy = make_policy(config.policy, config.policy_backend, run.generation, run.endpoint,
-                             config.prompt_format, config.trust_remote_code)
+        policy = make_policy(
+            config.policy,
+            config.policy_backend,
+            run.generation,
+            run.endpoint,
+            config.prompt_format,
+            config.trust_remote_code,
+        )
         todo = {job.id for job in pending(jobs, store)}
         waiting = [p for p in prompts if p.id in todo]
-        refused = prompts_too_long(policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts,
-                                   config.skip_bad_records)
-        run_stage("rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size,
-                  refused)
+        refused = prompts_too_long(
+            policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts, config.skip_bad_records
+        )
+        run_stage(
+            "rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size, refused
+        )
     for prompt in prompts:
         row = store.get(prompt.id)
         prompt.truncated = bool(row.get("truncated"))
         if "error" in row:
             prompt.reject("rollout", row["error"])
         elif prompt.truncated and not config.keep_truncated:
-            prompt.reject("rollout", f"the response was cut at max_new_tokens={config.max_new_tokens} "
-                                     "(raise --max_new_tokens, or pass --keep_truncated)")
+            prompt.reject(
+                "rollout",
+                f"the response was cut at max_new_tokens={config.max_new_tokens} "
+                "(raise --max_new_tokens, or pass --keep_truncated)",
+            )
         else:
             prompt.original = row["original_output"]
     store.close()
@@ -142,12 +158,19 @@ def select(prompts: list[Prompt], run: _Run) -> None:
 def revise(prompts: list[Prompt], run: _Run) -> None:
     """The reviser edits each selected answer; an error or a revision that changes nothing rejects the prompt."""
     config, live = run.config, _live(prompts)
-    jobs = [Job(p.id, {"prompt": p.text, "original": p.original, "reference": p.reference, "target": run.target},
-                (p.text, p.original, p.reference, run.target)) for p in live]
+    jobs = [
+        Job(
+            p.id,
+            {"prompt": p.text, "original": p.original, "reference": p.reference, "target": run.target},
+            (p.text, p.original, p.reference, run.target),
+        )
+        for p in live
+    ]
     store = run.store("revise")
     if pending(jobs, store):
-        reviser = make_reviser(config.reviser, run.reward, run.endpoint, run.template, run.generation,
-                               config.trust_remote_code)
+        reviser = make_reviser(
+            config.reviser, run.reward, run.endpoint, run.template, run.generation, config.trust_remote_code
+        )
         run_stage("revise", jobs, store, reviser, text_row("revised_output"), config.concurrency, config.batch_size)
     for prompt in live:
         row = store.get(prompt.id)
@@ -182,14 +205,24 @@ def rescore_and_accept(prompts: list[Prompt], run: _Run) -> None:
 def spa_record(prompt: Prompt, run: _Run) -> dict:
     config, record = run.config, prompt.record
     return {
-        "id": prompt.id, **{k: record[k] for k in QUERY_COLUMNS if record.get(k) is not None},
-        "original_output": prompt.original, "revised_output": prompt.revised,
+        "id": prompt.id,
+        **{k: record[k] for k in QUERY_COLUMNS if record.get(k) is not None},
+        "original_output": prompt.original,
+        "revised_output": prompt.revised,
         **({"output": prompt.reference} if prompt.reference else {}),
         "rewards": prompt.rewards,
-        "edits": {"edit_ratio": prompt.edit_ratio, "original_words": len(words(prompt.original)),
-                  "revised_words": len(words(prompt.revised))},
-        "meta": {"policy": config.policy, "policy_backend": config.policy_backend, "reward": config.reward,
-                 "reviser": config.reviser, "config_hash": run.keys["rescore"]},
+        "edits": {
+            "edit_ratio": prompt.edit_ratio,
+            "original_words": len(words(prompt.original)),
+            "revised_words": len(words(prompt.revised)),
+        },
+        "meta": {
+            "policy": config.policy,
+            "policy_backend": config.policy_backend,
+            "reward": config.reward,
+            "reviser": config.reviser,
+            "config_hash": run.keys["rescore"],
+        },
     }
 
 
@@ -198,8 +231,16 @@ def write_outputs(prompts: list[Prompt], report: LoadReport, run: _Run) -> Curat
     out = run.config.output_dir
     train = [spa_record(prompt, run) for prompt in _live(prompts)]
     rejected = [{"id": None, "stage": "input", "reason": problem} for problem in report.skipped]
-    rejected += [{"id": p.id, "stage": p.rejected[0], "reason": p.rejected[1],
-                  **({"original_output": p.original} if p.original else {})} for p in prompts if p.rejected]
+    rejected += [
+        {
+            "id": p.id,
+            "stage": p.rejected[0],
+            "reason": p.rejected[1],
+            **({"original_output": p.original} if p.original else {}),
+        }
+        for p in prompts
+        if p.rejected
+    ]
     stats = curation_stats(prompts, report, train, rejected)
     write_jsonl(os.path.join(out, "train.jsonl"), train)
     write_jsonl(os.path.join(out, "rejected.jsonl"), rejected)
@@ -226,21 +267,30 @@ def curate(config: CurateConfig) -> CurateResult:
     config.check()
     if config.push_to_hub:
         check_hub_access(f"--push_to_hub {config.push_to_hub}")
-    check_outputs({f"--output_dir's {name}": os.path.join(config.output_dir, name) for name in OUTPUT_NAMES},
-                  {"--prompts": config.prompts, "--revision_template": config.revision_template})
+    check_outputs(
+        {f"--output_dir's {name}": os.path.join(config.output_dir, name) for name in OUTPUT_NAMES},
+        {"--prompts": config.prompts, "--revision_template": config.revision_template},
+    )
     prepare_output_dir(config.output_dir, "--output_dir")
     template = _template(config)
-    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
-                                   require_responses=False)
-    prompts = [Prompt(r["id"], r, query_text(r), r["output"] or None, line)
-               for r, line in zip(records, report.lines)]
+    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records, require_responses=False)
+    prompts = [Prompt(r["id"], r, query_text(r), r["output"] or None, line) for r, line in zip(records, report.lines)]
     run = _Run(config, template)
     for stage in (rollout, score, select, revise, rescore_and_accept):
         stage(prompts, run)
     result = write_outputs(prompts, report, run)
-    log_numbers(config.report_to, config.output_dir, config.project, "curate", curation_numbers(result.stats),
-                {k: v for k, v in asdict(config).items() if k in ("policy", "reward", "reviser", "eta1", "eta2",
-                                                                   "eta3", "min_gain", "max_edit_ratio")})
+    log_numbers(
+        config.report_to,
+        config.output_dir,
+        config.project,
+        "curate",
+        curation_numbers(result.stats),
+        {
+            k: v
+            for k, v in asdict(config).items()
+            if k in ("policy", "reward", "reviser", "eta1", "eta2", "eta3", "min_gain", "max_edit_ratio")
+        },
+    )
     if config.push_to_hub:
         result.url = push_dataset(config.output_dir, config.push_to_hub, config.hub_private_repo)
     return result

@@ -13,24 +13,43 @@ def distribution(values: list[float]) -> dict:
     if not values:
         return {"count": 0}
     ordered = sorted(values)
-    quantile = lambda q: ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-    return {"count": len(values), "mean": statistics.fmean(values),
-            "std": statistics.pstdev(values) if len(values) > 1 else 0.0, "min": ordered[0],
-            "p25": quantile(0.25), "median": quantile(0.5), "p75": quantile(0.75), "max": ordered[-1]}
+
+    def quantile(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "count": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.pstdev(values) if len(values) > 1 else 0.0,
+        "min": ordered[0],
+        "p25": quantile(0.25),
+        "median": quantile(0.5),
+        "p75": quantile(0.75),
+        "max": ordered[-1],
+    }
 
 
 def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejected: list[dict]) -> dict:
     """`prompts` are the pipeline's `Prompt`s (their rewards and rejections), `train` and `rejected` its rows."""
     stages = Counter(prompt.rejected[0] for prompt in prompts if prompt.rejected)
-    rewards = {name: [p.rewards[name] for p in prompts if name in p.rewards]
-               for name in ("original", "revised", "reference")}
+    rewards = {
+        name: [p.rewards[name] for p in prompts if name in p.rewards] for name in ("original", "revised", "reference")
+    }
     return {
-        "counts": {"read": report.read, "bad_input": len(report.skipped), "prompts": len(prompts),
-                   "rejected_by_stage": dict(stages), "train": len(train), "rejected": len(rejected),
-                   "truncated_rollouts": sum(prompt.truncated for prompt in prompts)},
+        "counts": {
+            "read": report.read,
+            "bad_input": len(report.skipped),
+            "prompts": len(prompts),
+            "rejected_by_stage": dict(stages),
+            "train": len(train),
+            "rejected": len(rejected),
+            "truncated_rollouts": sum(prompt.truncated for prompt in prompts),
+        },
         "rewards": {name: distribution(values) for name, values in rewards.items()},
-        "train_rewards": {name: distribution([r["rewards"][name] for r in train if name in r["rewards"]])
-                          for name in ("original", "revised")},
+        "train_rewards": {
+            name: distribution([r["rewards"][name] for r in train if name in r["rewards"]])
+            for name in ("original", "revised")
+        },
         "edit_ratio": distribution([r["edits"]["edit_ratio"] for r in train]),
     }
 
@@ -54,8 +73,9 @@ def summary_table(stats: dict) -> str:
     lines.append(f"{'reward':<12}{'count':>7}{'mean':>9}{'median':>9}{'min':>9}{'max':>9}")
     for name, d in stats["rewards"].items():
         if d["count"]:
-            lines.append(f"{name:<12}{d['count']:>7}{d['mean']:>9.3f}{d['median']:>9.3f}{d['min']:>9.3f}"
-                         f"{d['max']:>9.3f}")
+            lines.append(
+                f"{name:<12}{d['count']:>7}{d['mean']:>9.3f}{d['median']:>9.3f}{d['min']:>9.3f}{d['max']:>9.3f}"
+            )
     e = stats["edit_ratio"]
     if e["count"]:
         lines.append(f"edit ratio of kept pairs: mean {e['mean']:.3f}, median {e['median']:.3f}, max {e['max']:.3f}")

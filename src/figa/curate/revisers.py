@@ -41,7 +41,9 @@ class OpenAIReviser:
         self.model, self.endpoint, self.template = model, endpoint, template
 
     def one(self, item: dict) -> str:
-        return chat(self.endpoint, self.model, [{"role": "user", "content": fill_template(self.template, item)}]).strip()
+        return chat(
+            self.endpoint, self.model, [{"role": "user", "content": fill_template(self.template, item)}]
+        ).strip()
 
 
 class HFReviser:
@@ -76,8 +78,8 @@ class ReferenceEditReviser:
         def apply(chosen: set[int]) -> str:
             pieces, last = [], 0
             for index, op in enumerate(blocks):
-                pieces += source[last:op.src_start]
-                pieces += target[op.dest_start:op.dest_end] if index in chosen else source[op.src_start:op.src_end]
+                pieces += source[last : op.src_start]
+                pieces += target[op.dest_start : op.dest_end] if index in chosen else source[op.src_start : op.src_end]
                 last = op.src_end
             return "".join(pieces + source[last:]).strip()
 
@@ -109,8 +111,14 @@ class PythonReviser:
         return text
 
 
-def make_reviser(spec: str, reward, endpoint: EndpointConfig, template: str, generation: GenerationConfig,
-                 trust_remote_code: bool = False):
+def make_reviser(
+    spec: str,
+    reward,
+    endpoint: EndpointConfig,
+    template: str,
+    generation: GenerationConfig,
+    trust_remote_code: bool = False,
+):
     kind, rest = split_spec(spec, REVISER_KINDS, "reviser")
     if kind == "openai":
         return OpenAIReviser(rest, endpoint, template)
@@ -131,6 +139,8 @@ def check_template(template: str, source: str = "the revision template") -> str:
         fill_template(template, {"prompt": "", "original": "", "reference": "x"})
     except (KeyError, IndexError, ValueError) as error:
         problem = f"unknown field {{{error.args[0]}}}" if isinstance(error, KeyError) else str(error)
-        raise FigaError(f"{source}: {problem}; the fields are {{prompt}}, {{original}} and {{reference_block}}, "
-                        "and a literal brace is written twice: {{ or }}") from None
+        raise FigaError(
+            f"{source}: {problem}; the fields are {{prompt}}, {{original}} and {{reference_block}}, "
+            "and a literal brace is written twice: {{ or }}"
+        ) from None
     return template

@@ -1,5 +1,5 @@
 """The demo's numbers per method, over seeds and held-out prompts: reward with its interval, paired differences,
-lengths, a length-controlled reward, signs of degeneration, and per-constraint success (README, "figa demo")."""
+lengths, a length-controlled reward, signs of degeneration, and per-constraint success (docs/experiments.md)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,10 @@ def run_name(method: str, seed: int) -> str:
 
 def _matrix(results: dict, method: str, seeds: list[int], key) -> np.ndarray:
     """`key(entry, by_model)` for every (seed, held-out prompt) of METHOD; base repeats over seeds."""
-    return np.array([[key(entry, entry["by_model"][run_name(method, s)]) for entry in results["responses"]]
-                     for s in seeds], dtype=np.float64)
+    return np.array(
+        [[key(entry, entry["by_model"][run_name(method, s)]) for entry in results["responses"]] for s in seeds],
+        dtype=np.float64,
+    )
 
 
 def _wrapped_in_quotes(text: str) -> bool:
@@ -31,7 +33,8 @@ def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
 
 
 def _not_asked(results: dict, method: str, seeds: list[int], kind: str, shows) -> float:
-    """The share of answers that show a constraint's surface form (`shows(text)`) on prompts that did not ask for it."""
+    """The share of answers that show a constraint's surface form (`shows(text)`) on prompts that did not ask for
+    it."""
     unasked = np.array([not any(c.kind == kind for c in constraints_in(e["prompt"])) for e in results["responses"]])
     shown = _matrix(results, method, seeds, lambda e, r: shows(r["response"] or ""))[:, unasked]
     return float(shown.mean()) if shown.size else 0.0
@@ -51,11 +54,15 @@ def stock_sentence(prompt: str, response: str) -> bool:
 def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
     truncated = _matrix(results, method, seeds, lambda e, r: bool(r.get("truncated")))
     repeating = _matrix(results, method, seeds, lambda e, r: degenerate(r["response"] or ""))
-    return {"hit_token_limit": float(truncated.mean()), "repeating": float(repeating.mean()),
-            "quotes_not_asked": _not_asked(results, method, seeds, "quotes", _wrapped_in_quotes),
-            "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase),
-            "stock_sentences": float(_matrix(results, method, seeds,
-                                             lambda e, r: stock_sentence(e["prompt"], r["response"] or "")).mean())}
+    return {
+        "hit_token_limit": float(truncated.mean()),
+        "repeating": float(repeating.mean()),
+        "quotes_not_asked": _not_asked(results, method, seeds, "quotes", _wrapped_in_quotes),
+        "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase),
+        "stock_sentences": float(
+            _matrix(results, method, seeds, lambda e, r: stock_sentence(e["prompt"], r["response"] or "")).mean()
+        ),
+    }
 
 
 def method_summary(results: dict, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:
@@ -63,14 +70,22 @@ def method_summary(results: dict, method: str, seeds: list[int], samples: int = 
     words = _matrix(results, method, seeds, lambda e, r: len((r["response"] or "").split()))
     base_words = _matrix(results, "base", [seeds[0]], lambda e, r: len((r["response"] or "").split()))
     free = np.array([not ({c.kind for c in constraints_in(e["prompt"])} & LENGTH_KINDS) for e in results["responses"]])
-    row = {"method": method, "seeds": len(seeds) if method != "base" else 1, "prompts": reward.shape[1],
-           "reward": _interval(reward, samples, seed), "mean_words": float(words.mean()),
-           "words_vs_base": float(words.mean() / max(base_words.mean(), 1e-9)),
-           "no_length_constraint": {"prompts": int(free.sum()),
-                                    "reward": _interval(reward[:, free], samples, seed) if free.any() else None,
-                                    "words_vs_base": float(words[:, free].mean() / max(base_words[:, free].mean(),
-                                                                                       1e-9)) if free.any() else None},
-           "degeneration": _degeneration(results, method, seeds)}
+    row = {
+        "method": method,
+        "seeds": len(seeds) if method != "base" else 1,
+        "prompts": reward.shape[1],
+        "reward": _interval(reward, samples, seed),
+        "mean_words": float(words.mean()),
+        "words_vs_base": float(words.mean() / max(base_words.mean(), 1e-9)),
+        "no_length_constraint": {
+            "prompts": int(free.sum()),
+            "reward": _interval(reward[:, free], samples, seed) if free.any() else None,
+            "words_vs_base": float(words[:, free].mean() / max(base_words[:, free].mean(), 1e-9))
+            if free.any()
+            else None,
+        },
+        "degeneration": _degeneration(results, method, seeds),
+    }
     for other in ("sft", "dpo"):
         if other != method and method != "base" and f"{other}-s{seeds[0]}" in results["responses"][0]["by_model"]:
             difference = reward - _matrix(results, other, seeds, lambda e, r: r["reward"])
@@ -90,8 +105,10 @@ def per_constraint(results: dict, methods: list[str], seeds: list[int]) -> dict:
                     hit_total = counts.setdefault(kind, [0, 0])
                     hit_total[0] += ok
                     hit_total[1] += 1
-        table[method] = {kind: {"satisfied": hit / total, "prompts": total}
-                         for kind, (hit, total) in sorted(counts.items(), key=lambda kv: CONSTRAINT_KINDS.index(kv[0]))}
+        table[method] = {
+            kind: {"satisfied": hit / total, "prompts": total}
+            for kind, (hit, total) in sorted(counts.items(), key=lambda kv: CONSTRAINT_KINDS.index(kv[0]))
+        }
     return table
 
 

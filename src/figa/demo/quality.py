@@ -35,10 +35,12 @@ def _embedder():
 def relevance(requests: list[str], responses: list[str]) -> list[float]:
     """Per pair: the clipped, rescaled cosine similarity of response and request (0 for an empty response)."""
     vectors = _embedder().encode(requests + responses, normalize_embeddings=True, batch_size=64)
-    similarity = (vectors[:len(requests)] * vectors[len(requests):]).sum(axis=1)
+    similarity = (vectors[: len(requests)] * vectors[len(requests) :]).sum(axis=1)
     span = RELEVANCE_FULL - RELEVANCE_FLOOR
-    return [min(max((float(s) - RELEVANCE_FLOOR) / span, 0.0), 1.0) if r.strip() else 0.0
-            for s, r in zip(similarity, responses)]
+    return [
+        min(max((float(s) - RELEVANCE_FLOOR) / span, 0.0), 1.0) if r.strip() else 0.0
+        for s, r in zip(similarity, responses)
+    ]
 
 
 def needed_words(request: str, word_limit: int | None) -> int:

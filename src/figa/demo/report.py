@@ -21,22 +21,44 @@ def _interval(value: dict | None, signed: bool = False) -> str:
     return f"{value['mean']:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
 
 
-HEADER = ["method", "reward [95% CI]", "vs SFT [95% CI]", "vs DPO [95% CI]", "words", "words / base",
-          "reward, no length constraint", "words / base there", "quotes not asked", "lowercase not asked",
-          "repeating", "hit token limit", "reviser's stock sentences"]
+HEADER = [
+    "method",
+    "reward [95% CI]",
+    "vs SFT [95% CI]",
+    "vs DPO [95% CI]",
+    "words",
+    "words / base",
+    "reward, no length constraint",
+    "words / base there",
+    "quotes not asked",
+    "lowercase not asked",
+    "repeating",
+    "hit token limit",
+    "reviser's stock sentences",
+]
 
 
 def _cells(r: dict) -> list[str]:
     free, deg = r["no_length_constraint"], r["degeneration"]
-    return [r["method"], _interval(r["reward"]), _interval(r.get("vs_sft"), True), _interval(r.get("vs_dpo"), True),
-            f"{r['mean_words']:.1f}", f"{r['words_vs_base']:.2f}", _interval(free["reward"]),
-            f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
-            f"{deg['quotes_not_asked']:.0%}", f"{deg['lowercase_not_asked']:.0%}", f"{deg['repeating']:.0%}",
-            f"{deg['hit_token_limit']:.0%}", f"{deg['stock_sentences']:.0%}"]
+    return [
+        r["method"],
+        _interval(r["reward"]),
+        _interval(r.get("vs_sft"), True),
+        _interval(r.get("vs_dpo"), True),
+        f"{r['mean_words']:.1f}",
+        f"{r['words_vs_base']:.2f}",
+        _interval(free["reward"]),
+        f"{free['words_vs_base']:.2f}" if free["words_vs_base"] is not None else "-",
+        f"{deg['quotes_not_asked']:.0%}",
+        f"{deg['lowercase_not_asked']:.0%}",
+        f"{deg['repeating']:.0%}",
+        f"{deg['hit_token_limit']:.0%}",
+        f"{deg['stock_sentences']:.0%}",
+    ]
 
 
 def table(rows: list[dict]) -> str:
-    """The methods as a markdown table (printed, and pasted into the README)."""
+    """The methods as a markdown table (printed, and pasted into docs/experiments.md)."""
     lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     return "\n".join(lines + ["| " + " | ".join(_cells(r)) + " |" for r in rows])
 
@@ -55,7 +77,7 @@ def _svg(figure) -> str:
     figure.savefig(buffer, format="svg", bbox_inches="tight")
     plt.close(figure)
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    return text[text.index("<svg") :]
 
 
 def _pyplot():
@@ -74,8 +96,10 @@ def _reward_chart(rows: list[dict]) -> str:
     figure, axes = plt.subplots(figsize=(6, 3))
     names = [r["method"] for r in rows]
     means = [r["reward"]["mean"] for r in rows]
-    errors = [[m - r["reward"]["ci95"][0] for m, r in zip(means, rows)],
-              [r["reward"]["ci95"][1] - m for m, r in zip(means, rows)]]
+    errors = [
+        [m - r["reward"]["ci95"][0] for m, r in zip(means, rows)],
+        [r["reward"]["ci95"][1] - m for m, r in zip(means, rows)],
+    ]
     axes.bar(names, means, yerr=errors, capsize=4, color=[COLORS.get(n, "#555") for n in names])
     axes.set_ylabel("mean held-out reward")
     axes.set_title("Held-out reward, 95% CI over seeds and prompts")
@@ -91,8 +115,13 @@ def _constraint_chart(constraints: dict) -> str:
     width = 0.8 / len(methods)
     for i, method in enumerate(methods):
         xs = [k + (i - (len(methods) - 1) / 2) * width for k in range(len(kinds))]
-        axes.bar(xs, [constraints[method].get(k, {}).get("satisfied", 0.0) for k in kinds], width,
-                 label=method, color=COLORS.get(method, "#555"))
+        axes.bar(
+            xs,
+            [constraints[method].get(k, {}).get("satisfied", 0.0) for k in kinds],
+            width,
+            label=method,
+            color=COLORS.get(method, "#555"),
+        )
     axes.set_xticks(range(len(kinds)), kinds, rotation=40, ha="right")
     axes.set_ylabel("share satisfied")
     axes.set_ylim(0, 1.05)
@@ -118,8 +147,11 @@ def _examples(results: dict, names: list[str], count: int = 6) -> str:
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
     for entry in results["responses"][:count]:
-        cells = "".join(f"<td><pre>{html.escape(entry['by_model'][n]['response'] or '')}</pre>"
-                        f"<small>reward {entry['by_model'][n]['reward']}</small></td>" for n in names)
+        cells = "".join(
+            f"<td><pre>{html.escape(entry['by_model'][n]['response'] or '')}</pre>"
+            f"<small>reward {entry['by_model'][n]['reward']}</small></td>"
+            for n in names
+        )
         rows.append(f"<tr><td>{html.escape(entry['prompt'])}</td>{cells}</tr>")
     return f"<table><tr><th>held-out prompt</th>{head}</tr>{''.join(rows)}</table>"
 
@@ -129,15 +161,24 @@ def summary(settings: dict, curation: dict, training: dict, results: dict, timin
     rows = summarize_methods(results, methods, seeds)
     counts = curation["counts"]
     usable = counts["prompts"] - counts["rejected_by_stage"].get("rollout", 0)
-    return {"settings": settings, "timing": {k: round(v, 1) for k, v in timing.items()},
-            "curation": {"counts": counts, "train_rewards": curation["train_rewards"],
-                         "edit_ratio": curation["edit_ratio"],
-                         "pairs_per_minute_of_demo": counts["train"] / (timing["total_seconds"] / 60),
-                         "pairs_per_minute_of_curation": counts["train"] / (timing["curation_seconds"] / 60),
-                         "usable_rollouts": usable / max(counts["prompts"], 1)},
-            "training": {name: {"steps": t["log_history"][-1].get("step"), "metrics": t["metrics"], "loss": t["loss"]}
-                         for name, t in training.items()},
-            "methods": rows, "per_constraint": per_constraint(results, ["base", *methods], seeds)}
+    return {
+        "settings": settings,
+        "timing": {k: round(v, 1) for k, v in timing.items()},
+        "curation": {
+            "counts": counts,
+            "train_rewards": curation["train_rewards"],
+            "edit_ratio": curation["edit_ratio"],
+            "pairs_per_minute_of_demo": counts["train"] / (timing["total_seconds"] / 60),
+            "pairs_per_minute_of_curation": counts["train"] / (timing["curation_seconds"] / 60),
+            "usable_rollouts": usable / max(counts["prompts"], 1),
+        },
+        "training": {
+            name: {"steps": t["log_history"][-1].get("step"), "metrics": t["metrics"], "loss": t["loss"]}
+            for name, t in training.items()
+        },
+        "methods": rows,
+        "per_constraint": per_constraint(results, ["base", *methods], seeds),
+    }
 
 
 def _stage_minutes(timing: dict) -> str:
@@ -148,12 +189,17 @@ def _rounds(settings: dict, counts: dict) -> str:
     rounds = settings.get("later_rounds") or []
     if not rounds:
         return ""
-    items = "".join(f"<li>{html.escape(r['name'])}: rollouts by {html.escape(os.path.basename(r['policy']))}, "
-                    f"{r['pairs']} pairs kept of {r['prompts']} prompts, {r['seconds'] / 60:.1f} minutes "
-                    "(curation and training)</li>" for r in rounds)
-    return (f"<h2>Rounds (figa loop)</h2><p>Round 1 is <code>figa</code>, trained on the {counts['train']} pairs "
-            f"above; each later round curates the same training prompts with the round before's model as the "
-            f"policy and trains from it.</p><ul>{items}</ul>")
+    items = "".join(
+        f"<li>{html.escape(r['name'])}: rollouts by {html.escape(os.path.basename(r['policy']))}, "
+        f"{r['pairs']} pairs kept of {r['prompts']} prompts, {r['seconds'] / 60:.1f} minutes "
+        "(curation and training)</li>"
+        for r in rounds
+    )
+    return (
+        f"<h2>Rounds (figa loop)</h2><p>Round 1 is <code>figa</code>, trained on the {counts['train']} pairs "
+        f"above; each later round curates the same training prompts with the round before's model as the "
+        f"policy and trains from it.</p><ul>{items}</ul>"
+    )
 
 
 def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> str:
@@ -166,23 +212,22 @@ def write_report(out: str, settings: dict, curation: dict, training: dict, resul
 <style>body{{font:14px/1.45 system-ui,sans-serif;margin:24px;max-width:1200px;color:#1d1d1f}}
 pre{{white-space:pre-wrap;margin:0;font-size:12px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{{margin-top:28px}}</style></head>
-<body><h1>figa demo: base vs {html.escape(' vs '.join(settings['methods']))}</h1>
-<p>Model {html.escape(str(settings['model']))}; {settings['train_prompts']} training and {settings['heldout_prompts']}
-held-out prompts on disjoint topics; epochs: {settings['epochs']:g}, at learning rate {settings['learning_rate']}, batch
-{settings['train_batch_size']}, for every method; training seeds {settings['training_seeds']}; {minutes:.1f} minutes
-({html.escape(_stage_minutes(timing))}).</p>
-<h2>Held-out reward</h2>{_html_table(report['methods'])}{_reward_chart(report['methods'])}
-<h2>Per constraint kind</h2>{_constraint_chart(report['per_constraint'])}
-<h2>Curated data</h2><p>{c['read']} prompts, {c['train']} pairs kept, {c['rejected']} rejected
-({html.escape(', '.join(f'{k}: {v}' for k, v in c['rejected_by_stage'].items()))});
-{report['curation']['usable_rollouts']:.0%} of the rollouts usable ({c['truncated_rollouts']} cut at the token
-limit); {report['curation']['pairs_per_minute_of_demo']:.1f} pairs per minute of the whole demo.</p>{_rounds(settings, c)}
+<body><h1>figa demo: base vs {html.escape(" vs ".join(settings["methods"]))}</h1>
+<p>Model {html.escape(str(settings["model"]))}; {settings["train_prompts"]} training and {settings["heldout_prompts"]}
+held-out prompts on disjoint topics; epochs: {settings["epochs"]:g}, at learning rate {settings["learning_rate"]},
+batch {settings["train_batch_size"]}, for every method; training seeds {settings["training_seeds"]};
+{minutes:.1f} minutes ({html.escape(_stage_minutes(timing))}).</p>
+<h2>Held-out reward</h2>{_html_table(report["methods"])}{_reward_chart(report["methods"])}
+<h2>Per constraint kind</h2>{_constraint_chart(report["per_constraint"])}
+<h2>Curated data</h2><p>{c["read"]} prompts, {c["train"]} pairs kept, {c["rejected"]} rejected
+({html.escape(", ".join(f"{k}: {v}" for k, v in c["rejected_by_stage"].items()))});
+{report["curation"]["usable_rollouts"]:.0%} of the rollouts usable ({c["truncated_rollouts"]} cut at the token
+limit); {report["curation"]["pairs_per_minute_of_demo"]:.1f} pairs per minute of the whole demo.</p>
+{_rounds(settings, c)}
 <h2>Training</h2>{_curves(training)}
-<h2>Examples (seed {settings['training_seeds'][0]})</h2>{_examples(results, shown)}
+<h2>Examples (seed {settings["training_seeds"][0]})</h2>{_examples(results, shown)}
 </body></html>"""
     path = os.path.join(out, "report.html")
     with atomic_file(path) as handle:
         handle.write(page)
-    print(table(report["methods"]))
-    print(f"\nreport: {os.path.abspath(path)} (and report.json); {minutes:.1f} minutes")
     return path

@@ -9,9 +9,11 @@ resumes: rerunning the same command continues where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict
+from typing import Any
 
 from ..curate import CurateConfig, CurateResult, curate, summary_table
 from ..errors import FigaError
@@ -27,41 +29,77 @@ from .model import smollm2_checkpoint
 from .report import write_report
 from .task import HELDOUT_TOPICS, TRAIN_TOPICS, answer_from_scratch, make_prompts
 
+logger = logging.getLogger(__name__)
+
+
 def _step(number: int, title: str) -> None:
-    print(f"\n[{number}/6] {title}", flush=True)
+    logger.info(f"\n[{number}/6] {title}")
 
 
 def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> FIGAConfig:
     method, loss, _ = VARIANTS[variant]
-    settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, "tau": config.tau, **loss}
+    settings: dict[str, Any] = {
+        "weighting": "figa",
+        "beta": config.beta,
+        "gamma": config.gamma,
+        "tau": config.tau,
+        **loss,
+    }
     return FIGAConfig(
-        output_dir=out, method=method, num_train_epochs=epochs, learning_rate=config.learning_rate,
-        per_device_train_batch_size=config.train_batch_size, lr_scheduler_type="constant",
-        eos_weight=config.eos_weight, share_prompt=config.share_prompt and method == "figa", dpo_beta=config.dpo_beta,
-        precompute_ref_log_probs=True, seed=seed,
-        logging_steps=1, save_strategy="steps", save_steps=10, save_total_limit=1, max_length=512,
-        report_to=config.report_to, project=config.project, run_name=os.path.basename(out), disable_tqdm=False,
-        **settings)
+        output_dir=out,
+        method=method,
+        num_train_epochs=epochs,
+        learning_rate=config.learning_rate,
+        per_device_train_batch_size=config.train_batch_size,
+        lr_scheduler_type="constant",
+        eos_weight=config.eos_weight,
+        share_prompt=config.share_prompt and method == "figa",
+        dpo_beta=config.dpo_beta,
+        precompute_ref_log_probs=True,
+        seed=seed,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=10,
+        save_total_limit=1,
+        max_length=512,
+        report_to=config.report_to,
+        project=config.project,
+        run_name=os.path.basename(out),
+        disable_tqdm=False,
+        **settings,
+    )
 
 
 def _curation(config: DemoConfig, prompts: str, out: str, policy: str) -> CurateConfig:
-    return CurateConfig(prompts=prompts, output_dir=out, policy=policy, reward=f"{TASK}:reward",
-                        reviser=f"{TASK}:revise", eta1=1.0, report_to=config.report_to, project=config.project,
-                        **_decoding(config))
+    return CurateConfig(
+        prompts=prompts,
+        output_dir=out,
+        policy=policy,
+        reward=f"{TASK}:reward",
+        reviser=f"{TASK}:revise",
+        eta1=1.0,
+        report_to=config.report_to,
+        project=config.project,
+        **_decoding(config),
+    )
 
 
 def _decoding(config: DemoConfig) -> dict:
-    return {"max_new_tokens": config.max_new_tokens, "repetition_penalty": config.repetition_penalty,
-            "batch_size": config.generation_batch_size, "seed": config.seed}
+    return {
+        "max_new_tokens": config.max_new_tokens,
+        "repetition_penalty": config.repetition_penalty,
+        "batch_size": config.generation_batch_size,
+        "seed": config.seed,
+    }
 
 
-def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_seed: int | None
-                   ) -> tuple[str, str]:
+def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_seed: int | None) -> tuple[str, str]:
     paths = os.path.join(out, "prompts-train.jsonl"), os.path.join(out, "prompts-heldout.jsonl")
     write_jsonl(paths[0], make_prompts(TRAIN_TOPICS, n_train, seed, "train"))
     prefix = "heldout" if heldout_seed is None else f"heldout-s{heldout_seed}"
-    write_jsonl(paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1 if heldout_seed is None else heldout_seed,
-                                       prefix))
+    write_jsonl(
+        paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1 if heldout_seed is None else heldout_seed, prefix)
+    )
     return paths
 
 
@@ -71,22 +109,35 @@ def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]
     data = {"pairs": os.path.join(curation.output_dir, "train.jsonl")}
     if any(VARIANTS[method][2] == "scratch" for method in methods):
         data["scratch"] = os.path.join(curation.output_dir, "from-scratch.jsonl")
-        write_jsonl(data["scratch"], [{"id": r["id"], "prompt": r["prompt"], "original_output": r["original_output"],
-                                       "revised_output": answer_from_scratch(r["prompt"])} for r in curation.train])
+        write_jsonl(
+            data["scratch"],
+            [
+                {
+                    "id": r["id"],
+                    "prompt": r["prompt"],
+                    "original_output": r["original_output"],
+                    "revised_output": answer_from_scratch(r["prompt"]),
+                }
+                for r in curation.train
+            ],
+        )
     return data
 
 
-def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: list[str], epochs: float
-               ) -> tuple[dict, dict]:
+def _train_all(
+    config: DemoConfig, model: str, data: dict[str, str], methods: list[str], epochs: float
+) -> tuple[dict, dict]:
     """Train every method with every seed from MODEL: {run name: run report}, {run name: model directory}."""
     reports, models = {}, {}
     for method in methods:
         for seed in config.training_seeds():
             name = run_name(method, seed)
             models[name] = os.path.join(config.output_dir, "models", name)
-            reports[name] = train_or_reuse(DataArguments(data=data[VARIANTS[method][2]]),
-                                           ModelArguments(model_name_or_path=model),
-                                           _training_args(config, models[name], method, seed, epochs)).report
+            reports[name] = train_or_reuse(
+                DataArguments(data=data[VARIANTS[method][2]]),
+                ModelArguments(model_name_or_path=model),
+                _training_args(config, models[name], method, seed, epochs),
+            ).report
     return reports, models
 
 
@@ -97,13 +148,22 @@ def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict
         policy = models[run_name("figa", seed)]
         for number in range(2, config.rounds + 1):
             name = run_name(f"figa-round{number}", seed)
-            done = run_round(number, policy, prompts, os.path.join(config.output_dir, "rounds", name),
-                             lambda p, o, pol: _curation(config, p, o, pol),
-                             lambda pol, o: (ModelArguments(model_name_or_path=pol),
-                                             _training_args(config, o, "figa", seed, epochs)))
+            done = run_round(
+                number,
+                policy,
+                prompts,
+                os.path.join(config.output_dir, "rounds", name),
+                lambda p, o, pol: _curation(config, p, o, pol),
+                lambda pol, o, seed=seed: (  # type: ignore[misc]
+                    ModelArguments(model_name_or_path=pol),
+                    _training_args(config, o, "figa", seed, epochs),
+                ),
+            )
             if done.model is None:
-                raise FigaError(f"round {number} (seed {seed}) kept no pair: FIGA's model of round {number - 1} "
-                                "satisfies every training prompt's constraints")
+                raise FigaError(
+                    f"round {number} (seed {seed}) kept no pair: FIGA's model of round {number - 1} "
+                    "satisfies every training prompt's constraints"
+                )
             with open(os.path.join(done.model, REPORT_NAME), encoding="utf-8") as handle:
                 reports[name] = json.load(handle)
             models[name], policy = done.model, done.model
@@ -118,7 +178,7 @@ def run(config: DemoConfig) -> str:
     prepare_output_dir(out, "--output_dir")
     _step(1, "model")
     model = config.model or smollm2_checkpoint()
-    print(f"policy: {model}")
+    logger.info(f"policy: {model}")
     _step(2, f"prompts: {n_train} for training, {n_heldout} held out (disjoint topics)")
     train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed, config.heldout_seed)
 
@@ -126,7 +186,7 @@ def run(config: DemoConfig) -> str:
     curated = time.time()
     curation = curate(_curation(config, train_prompts, os.path.join(out, "spa"), model))
     curation_seconds = time.time() - curated
-    print(summary_table(curation.stats))
+    logger.info(summary_table(curation.stats))
 
     _step(4, f"figa train: {', '.join(methods)} on the same pairs, steps, learning rate and seeds {seeds}")
     trained = time.time()
@@ -136,13 +196,39 @@ def run(config: DemoConfig) -> str:
 
     _step(5, "figa eval: every model on the held-out prompts")
     evaluated = time.time()
-    results = evaluate(EvalConfig(model=[model, *models.values()], names=["base", *models], prompts=heldout_prompts,
-                                  reward=f"{TASK}:reward", output_dir=os.path.join(out, "eval"), **_decoding(config)))
+    results = evaluate(
+        EvalConfig(
+            model=[model, *models.values()],
+            names=["base", *models],
+            prompts=heldout_prompts,
+            reward=f"{TASK}:reward",
+            output_dir=os.path.join(out, "eval"),
+            **_decoding(config),
+        )
+    )
 
     _step(6, "report")
     round_methods = [f"figa-round{k}" for k in range(2, config.rounds + 1)]
-    settings = dict(asdict(config), methods=[*methods, *round_methods], model=model, train_prompts=n_train,
-                    heldout_prompts=n_heldout, epochs=epochs, training_seeds=seeds, later_rounds=rounds)
-    return write_report(out, settings, curation.stats, training, results, {
-        "total_seconds": time.time() - started, "curation_seconds": curation_seconds,
-        "training_seconds": training_seconds, "evaluation_seconds": time.time() - evaluated})
+    settings = dict(
+        asdict(config),
+        methods=[*methods, *round_methods],
+        model=model,
+        train_prompts=n_train,
+        heldout_prompts=n_heldout,
+        epochs=epochs,
+        training_seeds=seeds,
+        later_rounds=rounds,
+    )
+    return write_report(
+        out,
+        settings,
+        curation.stats,
+        training,
+        results,
+        {
+            "total_seconds": time.time() - started,
+            "curation_seconds": curation_seconds,
+            "training_seconds": training_seconds,
+            "evaluation_seconds": time.time() - evaluated,
+        },
+    )

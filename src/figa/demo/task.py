@@ -10,26 +10,89 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .quality import completeness, relevance
 
 TRAIN_TOPICS = [
-    "autumn leaves", "coffee", "the ocean", "mountains", "city parks", "libraries", "bicycles", "rainy days",
-    "gardening", "the moon", "trains", "honeybees", "friendship", "winter mornings", "bread baking", "museums",
-    "owls", "kites", "lighthouses", "farmers markets", "old maps", "thunderstorms", "penguins", "board games",
-    "volcanoes", "street music", "sunflowers", "rivers", "camping", "clocks", "deserts", "snowmen",
-    "public transport", "recycling", "birthdays", "soap bubbles", "orchards", "paper airplanes", "the wind",
-    "bridges", "fireflies", "picnics", "ice cream", "telescopes", "dolphins", "tea", "pottery", "marathons",
+    "autumn leaves",
+    "coffee",
+    "the ocean",
+    "mountains",
+    "city parks",
+    "libraries",
+    "bicycles",
+    "rainy days",
+    "gardening",
+    "the moon",
+    "trains",
+    "honeybees",
+    "friendship",
+    "winter mornings",
+    "bread baking",
+    "museums",
+    "owls",
+    "kites",
+    "lighthouses",
+    "farmers markets",
+    "old maps",
+    "thunderstorms",
+    "penguins",
+    "board games",
+    "volcanoes",
+    "street music",
+    "sunflowers",
+    "rivers",
+    "camping",
+    "clocks",
+    "deserts",
+    "snowmen",
+    "public transport",
+    "recycling",
+    "birthdays",
+    "soap bubbles",
+    "orchards",
+    "paper airplanes",
+    "the wind",
+    "bridges",
+    "fireflies",
+    "picnics",
+    "ice cream",
+    "telescopes",
+    "dolphins",
+    "tea",
+    "pottery",
+    "marathons",
 ]
 HELDOUT_TOPICS = [
-    "chess", "forests", "space travel", "chocolate", "whales", "sailing", "jazz", "waterfalls", "robots",
-    "rainbows", "castles", "hiking boots", "pancakes", "the night sky", "foxes", "umbrellas", "islands",
-    "violins", "snails", "summer festivals",
+    "chess",
+    "forests",
+    "space travel",
+    "chocolate",
+    "whales",
+    "sailing",
+    "jazz",
+    "waterfalls",
+    "robots",
+    "rainbows",
+    "castles",
+    "hiking boots",
+    "pancakes",
+    "the night sky",
+    "foxes",
+    "umbrellas",
+    "islands",
+    "violins",
+    "snails",
+    "summer festivals",
 ]
-REQUESTS = [  # each asks for a length SmolLM2-135M ends within the demo's token limit (README, "figa demo")
-    "Write a short paragraph of three or four sentences about {topic}.", "Give three short tips about {topic}.",
-    "Describe {topic} to a child in a few sentences.", "Explain in a few sentences why people like {topic}.",
-    "List three facts about {topic}.", "Write a very short story about {topic} in three sentences.",
+REQUESTS = [  # each asks for a length SmolLM2-135M ends within the demo's token limit (docs/experiments.md)
+    "Write a short paragraph of three or four sentences about {topic}.",
+    "Give three short tips about {topic}.",
+    "Describe {topic} to a child in a few sentences.",
+    "Explain in a few sentences why people like {topic}.",
+    "List three facts about {topic}.",
+    "Write a very short story about {topic} in three sentences.",
     "Write a two-sentence summary of what makes {topic} interesting.",
 ]
 KEYWORDS = ["calm", "simple", "bright", "gentle", "warm", "fresh", "special", "peaceful", "lively", "wonderful"]
@@ -41,33 +104,41 @@ SENTENCES = {
     "lowercase": "Your entire response should be in lowercase letters.",
     "uppercase": "Your entire response should be in English, and in all capital letters.",
     "no_commas": "Do not use any commas in your response.",
-    "keywords": "Include the keywords \"{0}\" and \"{1}\" in your response.",
-    "end_phrase": "End your response with the exact phrase \"{0}\".",
+    "keywords": 'Include the keywords "{0}" and "{1}" in your response.',
+    "end_phrase": 'End your response with the exact phrase "{0}".',
     "title": "Give your answer a title wrapped in double angular brackets, such as <<my title>>.",
     "bullets": "Your answer must contain exactly {0} bullet points, using markdown bullets such as * item.",
     "max_words": "Answer with at most {0} words.",
     "quotes": "Wrap your entire response with double quotation marks.",
     "postscript": "At the end of your response, add a postscript starting with P.S.",
-    "avoid_word": "Do not use the word \"{0}\" in your response.",
+    "avoid_word": 'Do not use the word "{0}" in your response.',
     "min_words": "Answer with at least {0} words.",
     "min_sentences": "Your response should contain at least {0} sentences.",
     "paragraphs": "There should be {0} paragraphs. Paragraphs are separated with the markdown divider: ***",
     "highlights": "Highlight at least {0} sections in your answer with markdown, i.e. *highlighted section*.",
-    "keyword_frequency": "In your response, the word \"{0}\" should appear at least {1} times.",
+    "keyword_frequency": 'In your response, the word "{0}" should appear at least {1} times.',
 }
 NUMERIC = {"bullets", "max_words", "min_words", "min_sentences", "paragraphs", "highlights"}
 # Sentences the reviser adds when an answer is too short: on the topic, and free of the words of AVOID.
-MORE = ["Many people have their own stories about {topic}.", "Everyone can learn something new from {topic}.",
-        "Taking a closer look at {topic} can be rewarding.", "People often remember {topic} for a long time.",
-        "Each person finds something different in {topic}.", "Friends can share what they enjoy about {topic}."]
-USING_KEYWORD = ["Many people find {topic} {0}.", "A day with {topic} can feel {0}.",
-                 "Something about {topic} feels {0}."]
+MORE = [
+    "Many people have their own stories about {topic}.",
+    "Everyone can learn something new from {topic}.",
+    "Taking a closer look at {topic} can be rewarding.",
+    "People often remember {topic} for a long time.",
+    "Each person finds something different in {topic}.",
+    "Friends can share what they enjoy about {topic}.",
+]
+USING_KEYWORD = [
+    "Many people find {topic} {0}.",
+    "A day with {topic} can feel {0}.",
+    "Something about {topic} feels {0}.",
+]
 
 
 @dataclass(frozen=True)
 class Constraint:
     kind: str
-    value: object = None
+    value: Any = None
 
     def sentence(self) -> str:
         values = self.value if isinstance(self.value, tuple) else (self.value,)
@@ -131,7 +202,7 @@ class Constraint:
         if self.kind == "max_words":
             return _first_words(text, v)
         if self.kind == "quotes":
-            return f"\"{text.strip()}\""
+            return f'"{text.strip()}"'
         if self.kind == "postscript":
             return f"{text.rstrip()}\n\nP.S. I hope you enjoy {topic}."
         if self.kind in ("min_words", "min_sentences"):
@@ -142,26 +213,63 @@ class Constraint:
             return _fix_highlights(text, v)
         if self.kind == "keyword_frequency":
             word, times = v
-            added = [USING_KEYWORD[i % len(USING_KEYWORD)].format(word, topic=topic)
-                     for i in range(times - _count_word(text, word))]
+            added = [
+                USING_KEYWORD[i % len(USING_KEYWORD)].format(word, topic=topic)
+                for i in range(times - _count_word(text, word))
+            ]
             return _append(text, " ".join(added))
         return re.sub(rf"\s*\b{re.escape(v)}\b", "", text, flags=re.IGNORECASE).strip()
 
 
 # Fixes run in this order: text is added first, then removed, then wrapped, then the case is set.
-FIX_ORDER = ["title", "bullets", "keywords", "keyword_frequency", "min_sentences", "min_words", "paragraphs",
-             "highlights", "postscript", "end_phrase", "avoid_word", "no_commas", "max_words", "quotes", "lowercase",
-             "uppercase"]
-CONFLICTS = [{"lowercase", "uppercase"}, {"lowercase", "postscript"}, {"uppercase", "end_phrase"},
-             {"quotes", "end_phrase"}, {"quotes", "bullets"}, {"max_words", "keywords"},
-             {"max_words", "postscript"}, {"max_words", "end_phrase"}, {"max_words", "bullets"},
-             {"max_words", "title"}, {"avoid_word", "keywords"}, {"avoid_word", "end_phrase"},
-             {"avoid_word", "postscript"}, {"uppercase", "avoid_word"},
-             {"min_words", "max_words"}, {"min_sentences", "max_words"}, {"paragraphs", "max_words"},
-             {"keyword_frequency", "max_words"}, {"highlights", "max_words"}, {"paragraphs", "bullets"},
-             {"paragraphs", "quotes"}, {"paragraphs", "title"}, {"highlights", "bullets"},
-             {"avoid_word", "min_words"}, {"avoid_word", "min_sentences"}, {"avoid_word", "paragraphs"},
-             {"avoid_word", "keyword_frequency"}, {"keywords", "keyword_frequency"}]
+FIX_ORDER = [
+    "title",
+    "bullets",
+    "keywords",
+    "keyword_frequency",
+    "min_sentences",
+    "min_words",
+    "paragraphs",
+    "highlights",
+    "postscript",
+    "end_phrase",
+    "avoid_word",
+    "no_commas",
+    "max_words",
+    "quotes",
+    "lowercase",
+    "uppercase",
+]
+CONFLICTS = [
+    {"lowercase", "uppercase"},
+    {"lowercase", "postscript"},
+    {"uppercase", "end_phrase"},
+    {"quotes", "end_phrase"},
+    {"quotes", "bullets"},
+    {"max_words", "keywords"},
+    {"max_words", "postscript"},
+    {"max_words", "end_phrase"},
+    {"max_words", "bullets"},
+    {"max_words", "title"},
+    {"avoid_word", "keywords"},
+    {"avoid_word", "end_phrase"},
+    {"avoid_word", "postscript"},
+    {"uppercase", "avoid_word"},
+    {"min_words", "max_words"},
+    {"min_sentences", "max_words"},
+    {"paragraphs", "max_words"},
+    {"keyword_frequency", "max_words"},
+    {"highlights", "max_words"},
+    {"paragraphs", "bullets"},
+    {"paragraphs", "quotes"},
+    {"paragraphs", "title"},
+    {"highlights", "bullets"},
+    {"avoid_word", "min_words"},
+    {"avoid_word", "min_sentences"},
+    {"avoid_word", "paragraphs"},
+    {"avoid_word", "keyword_frequency"},
+    {"keywords", "keyword_frequency"},
+]
 CONSTRAINT_KINDS = FIX_ORDER
 
 
@@ -187,7 +295,7 @@ def _append(text: str, sentence: str) -> str:
     return f"{text.rstrip()} {sentence}" if sentence else text
 
 
-def _lengthen(text: str, constraint: "Constraint", topic: str) -> str:
+def _lengthen(text: str, constraint: Constraint, topic: str) -> str:
     """Append on-topic sentences (each one once) until the word or sentence count is reached."""
     for sentence in MORE:
         if constraint.holds(text):
@@ -199,7 +307,7 @@ def _lengthen(text: str, constraint: "Constraint", topic: str) -> str:
 def _fix_paragraphs(text: str, n: int, topic: str) -> str:
     """Regroup the answer's sentences into n paragraphs joined by the divider (adding sentences if too few)."""
     sentences = _sentences(" ".join(p.strip() for p in _paragraphs(text)))
-    sentences += [m.format(topic=topic) for m in MORE[:max(n - len(sentences), 0)]]
+    sentences += [m.format(topic=topic) for m in MORE[: max(n - len(sentences), 0)]]
     size, extra = divmod(len(sentences), n)
     groups, start = [], 0
     for i in range(n):
@@ -234,7 +342,7 @@ def _bullet_lines(text: str) -> list[str]:
 
 def _first_words(text: str, n: int) -> str:
     spans = list(re.finditer(r"\S+", text))
-    return text if len(spans) <= n else text[:spans[n - 1].end()]
+    return text if len(spans) <= n else text[: spans[n - 1].end()]
 
 
 def _fix_bullets(text: str, n: int, topic: str) -> str:
@@ -269,13 +377,18 @@ def _value(kind: str, match: re.Match):
 
 
 PATTERNS = [(kind, _pattern(kind)) for kind in SENTENCES]
-TOPIC = re.compile("|".join(re.escape(r).replace(re.escape("{topic}"), f"(?P<t{i}>.+?)")
-                            for i, r in enumerate(REQUESTS)))
+TOPIC = re.compile(
+    "|".join(re.escape(r).replace(re.escape("{topic}"), f"(?P<t{i}>.+?)") for i, r in enumerate(REQUESTS))
+)
 
 
 def constraints_in(prompt: str) -> list[Constraint]:
-    return [Constraint(kind, _value(kind, match)) for kind, pattern in PATTERNS
-            for match in [pattern.search(prompt)] if match]
+    return [
+        Constraint(kind, _value(kind, match))
+        for kind, pattern in PATTERNS
+        for match in [pattern.search(prompt)]
+        if match
+    ]
 
 
 def topic_of(prompt: str) -> str:
@@ -313,8 +426,11 @@ def reward_parts(prompts: list[str], responses: list[str]) -> list[dict]:
     for prompt, request, response, rel in zip(prompts, requests, responses, relevant):
         result = satisfied(prompt, response)
         limit = next((c.value for c in constraints_in(prompt) if c.kind == "max_words"), None)
-        part = {"constraints": sum(result.values()) / len(result) if result else 0.0, "relevance": rel,
-                "completeness": completeness(request, response, limit)}
+        part = {
+            "constraints": sum(result.values()) / len(result) if result else 0.0,
+            "relevance": rel,
+            "completeness": completeness(request, response, limit),
+        }
         part["reward"] = part["constraints"] * part["relevance"] * part["completeness"]
         parts.append(part)
     return parts
@@ -343,12 +459,18 @@ def answer_from_scratch(prompt: str, original: str | None = None, reference: str
 
 
 def _random_constraint(kind: str, rng: random.Random) -> Constraint:
-    value = {"keywords": tuple(rng.sample(KEYWORDS, 2)), "end_phrase": rng.choice(END_PHRASES),
-             "bullets": rng.randint(2, 4), "max_words": rng.choice([20, 30, 40]),
-             "avoid_word": rng.choice(AVOID), "min_words": rng.choice([40, 50, 60]),
-             "min_sentences": rng.choice([4, 5, 6]), "paragraphs": rng.choice([2, 3]),
-             "highlights": rng.choice([2, 3]),
-             "keyword_frequency": (rng.choice(KEYWORDS), rng.choice([2, 3]))}.get(kind)
+    value = {
+        "keywords": tuple(rng.sample(KEYWORDS, 2)),
+        "end_phrase": rng.choice(END_PHRASES),
+        "bullets": rng.randint(2, 4),
+        "max_words": rng.choice([20, 30, 40]),
+        "avoid_word": rng.choice(AVOID),
+        "min_words": rng.choice([40, 50, 60]),
+        "min_sentences": rng.choice([4, 5, 6]),
+        "paragraphs": rng.choice([2, 3]),
+        "highlights": rng.choice([2, 3]),
+        "keyword_frequency": (rng.choice(KEYWORDS), rng.choice([2, 3])),
+    }.get(kind)
     return Constraint(kind, value)
 
 
@@ -364,5 +486,7 @@ def make_prompts(topics: list[str], count: int, seed: int, prefix: str) -> list[
             kinds.append(rng.choice(second))
         constraints = [_random_constraint(kind, rng) for kind in kinds]
         request = rng.choice(REQUESTS).format(topic=topic)
-        rows.append({"id": f"{prefix}-{index:04d}", "prompt": " ".join([request] + [c.sentence() for c in constraints])})
+        rows.append(
+            {"id": f"{prefix}-{index:04d}", "prompt": " ".join([request] + [c.sentence() for c in constraints])}
+        )
     return rows

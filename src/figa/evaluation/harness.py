@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 import torch
 
 from ..errors import FigaError
 from ..files import make_dir, write_json
+
+logger = logging.getLogger(__name__)
 
 
 def main_metric(task_results: dict) -> tuple[str, float] | None:
@@ -20,8 +23,9 @@ def main_metric(task_results: dict) -> tuple[str, float] | None:
     return None
 
 
-def _evaluate_one(path: str, tasks: list[str], include_path: str | None, limit: int | None, batch_size: int,
-                  trust_remote_code: bool) -> dict:
+def _evaluate_one(
+    path: str, tasks: list[str], include_path: str | None, limit: int | None, batch_size: int, trust_remote_code: bool
+) -> dict:
     try:
         import lm_eval
         from lm_eval.tasks import TaskManager
@@ -30,22 +34,37 @@ def _evaluate_one(path: str, tasks: list[str], include_path: str | None, limit: 
     manager = TaskManager(include_path=include_path) if include_path else TaskManager()
     missing = [t for t in tasks if not manager.match_tasks([t])]
     if missing:
-        raise FigaError(f"--lm_eval: unknown task(s) {', '.join(missing)} (lm-eval's task names, or yours with "
-                        "--lm_eval_include_path DIR)")
+        raise FigaError(
+            f"--lm_eval: unknown task(s) {', '.join(missing)} (lm-eval's task names, or yours with "
+            "--lm_eval_include_path DIR)"
+        )
     results = lm_eval.simple_evaluate(
-        model="hf", model_args={"pretrained": path, "trust_remote_code": trust_remote_code}, tasks=tasks,
-        task_manager=manager, limit=limit, batch_size=batch_size, log_samples=False,
-        device="cuda" if torch.cuda.is_available() else "cpu")
+        model="hf",
+        model_args={"pretrained": path, "trust_remote_code": trust_remote_code},
+        tasks=tasks,
+        task_manager=manager,
+        limit=limit,
+        batch_size=batch_size,
+        log_samples=False,
+        device="cuda" if torch.cuda.is_available() else "cpu",
+    )
     return json.loads(json.dumps(results, default=str))  # lm-eval's results hold numpy values and dtypes
 
 
-def run_lm_eval(models: dict[str, str], tasks: list[str], output_dir: str, include_path: str | None = None,
-                limit: int | None = None, batch_size: int = 8, trust_remote_code: bool = False) -> dict:
+def run_lm_eval(
+    models: dict[str, str],
+    tasks: list[str],
+    output_dir: str,
+    include_path: str | None = None,
+    limit: int | None = None,
+    batch_size: int = 8,
+    trust_remote_code: bool = False,
+) -> dict:
     """{model name: {task: {"metric", "value"}}}; each model's full lm-eval results go to
     OUTPUT_DIR/lm_eval/NAME.json, which a rerun with the same tasks and limit reuses."""
     directory = os.path.join(output_dir, "lm_eval")
     make_dir(directory)
-    summary = {}
+    summary: dict[str, dict] = {}
     for name, path in models.items():
         saved_path = os.path.join(directory, f"{name}.json")
         settings = {"model": path, "tasks": tasks, "limit": limit}
@@ -54,9 +73,11 @@ def run_lm_eval(models: dict[str, str], tasks: list[str], output_dir: str, inclu
             with open(saved_path, encoding="utf-8") as handle:
                 saved = json.load(handle)
         if not saved or saved.get("figa_settings") != settings:
-            print(f"lm-eval {', '.join(tasks)} on {name}", flush=True)
-            saved = {"figa_settings": settings,
-                     **_evaluate_one(path, tasks, include_path, limit, batch_size, trust_remote_code)}
+            logger.info(f"lm-eval {', '.join(tasks)} on {name}")
+            saved = {
+                "figa_settings": settings,
+                **_evaluate_one(path, tasks, include_path, limit, batch_size, trust_remote_code),
+            }
             write_json(saved_path, saved)
         summary[name] = {}
         for task in saved["results"]:

@@ -32,24 +32,34 @@ RESULTS_FORMAT = "figa-eval-results/1"
 
 @dataclass
 class EvalConfig(GenerationOptions, EndpointOptions):
-    model: list[str] = field(default_factory=list, metadata={
-        "help": "Models to evaluate (local path or hub id), the baseline first: --model BASE ALIGNED ..."})
+    model: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Models to evaluate (local path or hub id), the baseline first: --model BASE ALIGNED ..."},
+    )
     names: list[str] = field(default_factory=list, metadata={"help": "Display names, one per --model."})
-    prompts: str | None = field(default=None, metadata={"help": "Held-out prompts (JSONL/JSON/Parquet with "
-                                                                "prompt | messages | instruction)."})
+    prompts: str | None = field(
+        default=None, metadata={"help": "Held-out prompts (JSONL/JSON/Parquet with prompt | messages | instruction)."}
+    )
     reward: str | None = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
     output_dir: str | None = field(default=None, metadata={"help": "Where results.json and stages/ go."})
-    compare: list[str] = field(default_factory=list, metadata={
-        "help": "Compare saved results.json files instead of generating: --compare a.json b.json"})
+    compare: list[str] = field(
+        default_factory=list,
+        metadata={"help": "Compare saved results.json files instead of generating: --compare a.json b.json"},
+    )
     backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
     bootstrap_samples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95%% intervals."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad prompt records instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
-    lm_eval: list[str] = field(default_factory=list, metadata={
-        "help": "lm-evaluation-harness tasks to run on each model too (e.g. --lm_eval arc_easy hellaswag); "
-                "alone, without --prompts and --reward, only these run."})
-    lm_eval_include_path: str | None = field(default=None, metadata={"help": "A directory of your own lm-eval "
-                                                                              "task YAML files."})
+    lm_eval: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "lm-evaluation-harness tasks to run on each model too (e.g. --lm_eval arc_easy hellaswag); "
+            "alone, without --prompts and --reward, only these run."
+        },
+    )
+    lm_eval_include_path: str | None = field(
+        default=None, metadata={"help": "A directory of your own lm-eval task YAML files."}
+    )
     lm_eval_limit: int | None = field(default=None, metadata={"help": "At most this many examples per task."})
 
     def check(self) -> None:
@@ -57,16 +67,19 @@ class EvalConfig(GenerationOptions, EndpointOptions):
             if len(self.compare) < 2:
                 raise FigaError("--compare needs two or more results.json files")
             return
-        for name in ("model", "output_dir") + (("prompts", "reward") if not self.lm_eval or self.prompts
-                                                 or self.reward else ()):
+        for name in ("model", "output_dir") + (
+            ("prompts", "reward") if not self.lm_eval or self.prompts or self.reward else ()
+        ):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required (or use --compare a.json b.json)")
         if self.names and len(self.names) != len(self.model):
             raise FigaError(f"--names gives {len(self.names)} names for {len(self.model)} models")
         for name in self.display_names():
             if not name or name in (".", "..") or "/" in name or os.sep in name:
-                raise FigaError(f"--names {name!r}: a name cannot be empty or hold a path separator (each names a "
-                                "file under --output_dir)")
+                raise FigaError(
+                    f"--names {name!r}: a name cannot be empty or hold a path separator (each names a "
+                    "file under --output_dir)"
+                )
         if len(set(self.display_names())) != len(self.model):
             raise FigaError("two models have the same name; give distinct ones with --names")
         self.check_generation()
@@ -78,8 +91,9 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         return list(self.names) or [os.path.basename(os.path.normpath(m)) or m for m in self.model]
 
 
-def _generate_and_score(name: str, model: str, records: list[dict], lines: list[int], reward, config: EvalConfig
-                        ) -> tuple[dict, dict]:
+def _generate_and_score(
+    name: str, model: str, records: list[dict], lines: list[int], reward, config: EvalConfig
+) -> tuple[dict, dict]:
     """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
@@ -87,20 +101,39 @@ def _generate_and_score(name: str, model: str, records: list[dict], lines: list[
     jobs = [Job(r["id"], r, (r,)) for r in records]
     todo = {job.id for job in pending(jobs, generated)}
     if todo:
-        policy = make_policy(model, config.backend, gen, config.endpoint(config.max_new_tokens),
-                             config.prompt_format, config.trust_remote_code)
+        policy = make_policy(
+            model,
+            config.backend,
+            gen,
+            config.endpoint(config.max_new_tokens),
+            config.prompt_format,
+            config.trust_remote_code,
+        )
         waiting = [(r, line) for r, line in zip(records, lines) if r["id"] in todo]
-        refused = prompts_too_long(policy, [r for r, _ in waiting], [line for _, line in waiting], config.prompts,
-                                   config.skip_bad_records)
-        run_stage(f"generate {name}", jobs, generated, policy, text_row("response", allow_empty=True),
-                  config.concurrency, config.batch_size, refused)
+        refused = prompts_too_long(
+            policy, [r for r, _ in waiting], [line for _, line in waiting], config.prompts, config.skip_bad_records
+        )
+        run_stage(
+            f"generate {name}",
+            jobs,
+            generated,
+            policy,
+            text_row("response", allow_empty=True),
+            config.concurrency,
+            config.batch_size,
+            refused,
+        )
         del policy
         gc.collect()
     responses = {r["id"]: _text(generated.get(r["id"])) for r in records}
     scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
-    score_stage(f"score {name}", [score_job(r["id"], query_text(r), r["output"] or None,
-                                            {"reward": responses[r["id"]]}) for r in records],
-                scored, reward, config.batch_size)
+    score_stage(
+        f"score {name}",
+        [score_job(r["id"], query_text(r), r["output"] or None, {"reward": responses[r["id"]]}) for r in records],
+        scored,
+        reward,
+        config.batch_size,
+    )
     rewards = {r["id"]: finite(scored.get(r["id"]).get("reward")) for r in records}
     generated.close()
     scored.close()
@@ -118,8 +151,10 @@ def evaluate(config: EvalConfig) -> dict:
     OUTPUT_DIR/results.json (when there is an output_dir) and returns the results."""
     config.check()
     if config.output_dir:
-        check_outputs({"--output_dir's results.json": os.path.join(config.output_dir, "results.json")},
-                      {"--prompts": config.prompts, **{f"--compare {path}": path for path in config.compare}})
+        check_outputs(
+            {"--output_dir's results.json": os.path.join(config.output_dir, "results.json")},
+            {"--prompts": config.prompts, **{f"--compare {path}": path for path in config.compare}},
+        )
         prepare_output_dir(config.output_dir, "--output_dir")
     if config.compare:
         results = compare(config.compare, config.bootstrap_samples, config.seed)
@@ -127,34 +162,61 @@ def evaluate(config: EvalConfig) -> dict:
             write_json(os.path.join(config.output_dir, "results.json"), results)
         return results
     names = config.display_names()
-    results = _reward_results(config, names) if config.prompts else {
-        "format": RESULTS_FORMAT, "baseline": names[0], "prompts": 0, "compared": 0, "responses": [],
-        "models": [{"name": name, "model": model} for name, model in zip(names, config.model)]}
+    results = (
+        _reward_results(config, names)
+        if config.prompts
+        else {
+            "format": RESULTS_FORMAT,
+            "baseline": names[0],
+            "prompts": 0,
+            "compared": 0,
+            "responses": [],
+            "models": [{"name": name, "model": model} for name, model in zip(names, config.model)],
+        }
+    )
     if config.lm_eval:
-        results["lm_eval"] = run_lm_eval(dict(zip(names, config.model)), config.lm_eval, config.output_dir,
-                                         config.lm_eval_include_path, config.lm_eval_limit, config.batch_size,
-                                         config.trust_remote_code)
+        results["lm_eval"] = run_lm_eval(
+            dict(zip(names, config.model)),
+            config.lm_eval,
+            config.output_dir,
+            config.lm_eval_include_path,
+            config.lm_eval_limit,
+            config.batch_size,
+            config.trust_remote_code,
+        )
     results["settings"] = {k: v for k, v in asdict(config).items() if k != "compare"}
     write_json(os.path.join(config.output_dir, "results.json"), results)
     return results
 
 
 def _reward_results(config: EvalConfig, names: list[str]) -> dict:
-    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records,
-                                   require_responses=False)
-    reward = make_reward(config.reward, config.endpoint(config.max_new_tokens), config.batch_size,
-                         config.trust_remote_code, config.concurrency)
+    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records, require_responses=False)
+    reward = make_reward(
+        config.reward,
+        config.endpoint(config.max_new_tokens),
+        config.batch_size,
+        config.trust_remote_code,
+        config.concurrency,
+    )
     responses, rewards = {}, {}
     for name, model in zip(names, config.model):
         responses[name], rewards[name] = _generate_and_score(name, model, records, report.lines, reward, config)
-    results = summarize(names, dict(zip(names, config.model)), {r["id"]: query_text(r) for r in records},
-                        responses, rewards, config.bootstrap_samples, config.seed)
+    results = summarize(
+        names,
+        dict(zip(names, config.model)),
+        {r["id"]: query_text(r) for r in records},
+        responses,
+        rewards,
+        config.bootstrap_samples,
+        config.seed,
+    )
     results["skipped_prompts"] = report.skipped
     return results
 
 
-def summarize(names: list[str], models: dict, prompts: dict, responses: dict, rewards: dict, samples: int,
-              seed: int) -> dict:
+def summarize(
+    names: list[str], models: dict, prompts: dict, responses: dict, rewards: dict, samples: int, seed: int
+) -> dict:
     """Statistics over the prompts where every model has a finite reward, the first model as the baseline."""
     ids = [i for i in prompts if all(rewards[name].get(i) is not None for name in names)]
     if not ids:
@@ -163,23 +225,46 @@ def summarize(names: list[str], models: dict, prompts: dict, responses: dict, re
     rows = []
     for name in names:
         values = np.array([rewards[name][i] for i in ids])
-        row = {"name": name, "model": models.get(name), "n": len(ids),
-               "unscored": sum(1 for i in prompts if rewards[name].get(i) is None),
-               "reward": {"mean": float(values.mean()), "std": float(values.std()),
-                          "ci95": bootstrap_mean_ci(values, samples, seed)},
-               "length": length_stats([responses[name][i] or "" for i in ids])}
+        row = {
+            "name": name,
+            "model": models.get(name),
+            "n": len(ids),
+            "unscored": sum(1 for i in prompts if rewards[name].get(i) is None),
+            "reward": {
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "ci95": bootstrap_mean_ci(values, samples, seed),
+            },
+            "length": length_stats([responses[name][i] or "" for i in ids]),
+        }
         if name != names[0]:
-            row["vs_baseline"] = {"delta": float((values - baseline).mean()),
-                                  "ci95": bootstrap_mean_ci(values - baseline, samples, seed),
-                                  **win_tie_loss(values, baseline)}
+            row["vs_baseline"] = {
+                "delta": float((values - baseline).mean()),
+                "ci95": bootstrap_mean_ci(values - baseline, samples, seed),
+                **win_tie_loss(values, baseline),
+            }
         rows.append(row)
     return {
-        "format": RESULTS_FORMAT, "baseline": names[0], "prompts": len(prompts), "compared": len(ids),
+        "format": RESULTS_FORMAT,
+        "baseline": names[0],
+        "prompts": len(prompts),
+        "compared": len(ids),
         "models": rows,
-        "responses": [{"id": i, "prompt": prompts[i],
-                       "by_model": {name: {"response": responses[name].get(i), "reward": rewards[name].get(i),
-                                           "truncated": isinstance(responses[name].get(i), Truncated)}
-                                    for name in names}} for i in prompts],
+        "responses": [
+            {
+                "id": i,
+                "prompt": prompts[i],
+                "by_model": {
+                    name: {
+                        "response": responses[name].get(i),
+                        "reward": rewards[name].get(i),
+                        "truncated": isinstance(responses[name].get(i), Truncated),
+                    }
+                    for name in names
+                },
+            }
+            for i in prompts
+        ],
     }
 
 
@@ -217,7 +302,11 @@ def _results_problem(results: dict) -> str | None:
 
 def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
     """One report over saved results, on the prompts they share; the first file's baseline stays the baseline."""
-    names, models, prompts, responses, rewards = [], {}, {}, {}, {}
+    names: list[str] = []
+    models: dict[str, str | None] = {}
+    prompts: dict[str, str] = {}
+    responses: dict[str, dict] = {}
+    rewards: dict[str, dict] = {}
     for path in paths:
         results = load_results(path)
         label = os.path.basename(os.path.dirname(os.path.abspath(path))) or path
@@ -243,14 +332,18 @@ def table(results: dict) -> str:
     """The printed comparison: reward statistics (when prompts were scored) and each lm-eval task's main metric."""
     harness = results.get("lm_eval") or {}
     tasks = sorted({task for by_task in harness.values() for task in by_task})
-    rows = {row["name"]: "".join(f"{_metric(harness.get(row['name'], {}).get(t)):>14}" for t in tasks)
-            for row in results["models"]}
+    rows = {
+        row["name"]: "".join(f"{_metric(harness.get(row['name'], {}).get(t)):>14}" for t in tasks)
+        for row in results["models"]
+    }
     task_header = "".join(f"{t[:13]:>14}" for t in tasks)
     if not results.get("compared"):
         return "\n".join([f"{'model':<16}{task_header}"] + [f"{name[:15]:<16}{cells}" for name, cells in rows.items()])
     baseline = results["baseline"]
-    header = (f"{'model':<16}{'reward':>8}  {'95% CI':<16}{'vs ' + baseline[:10]:>11}  {'95% CI':<18}"
-              f"{'win/tie/loss':<16}{'words':>7}{task_header}")
+    header = (
+        f"{'model':<16}{'reward':>8}  {'95% CI':<16}{'vs ' + baseline[:10]:>11}  {'95% CI':<18}"
+        f"{'win/tie/loss':<16}{'words':>7}{task_header}"
+    )
     lines = [f"{results['compared']} prompts compared (of {results['prompts']}); baseline: {baseline}", header]
     for row in results["models"]:
         low, high = row["reward"]["ci95"]

@@ -22,17 +22,24 @@ def win_tie_loss(rewards, baseline) -> dict:
     """Fractions of prompts where `rewards` beats, ties or loses to `baseline` (paired by position)."""
     difference = np.asarray(rewards, dtype=np.float64) - np.asarray(baseline, dtype=np.float64)
     n = max(len(difference), 1)
-    return {"win": float((difference > TIE_TOLERANCE).sum() / n),
-            "tie": float((np.abs(difference) <= TIE_TOLERANCE).sum() / n),
-            "loss": float((difference < -TIE_TOLERANCE).sum() / n)}
+    return {
+        "win": float((difference > TIE_TOLERANCE).sum() / n),
+        "tie": float((np.abs(difference) <= TIE_TOLERANCE).sum() / n),
+        "loss": float((difference < -TIE_TOLERANCE).sum() / n),
+    }
 
 
 def length_stats(texts: list[str]) -> dict:
     words = np.array([len(t.split()) for t in texts], dtype=np.float64)
     if len(words) == 0:
         return {"count": 0}
-    return {"count": len(words), "mean_words": float(words.mean()), "median_words": float(np.median(words)),
-            "max_words": int(words.max()), "empty": int(sum(1 for t in texts if not t.strip()))}
+    return {
+        "count": len(words),
+        "mean_words": float(words.mean()),
+        "median_words": float(np.median(words)),
+        "max_words": int(words.max()),
+        "empty": int(sum(1 for t in texts if not t.strip())),
+    }
 
 
 def bootstrap_seeds_prompts_ci(values, samples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:

@@ -1,8 +1,9 @@
 """`figa loop`: N rounds of curate -> train from the last round's model -> evaluate every round's model on the
-held-out prompts, with a per-round table (README, "figa loop")."""
+held-out prompts, with a per-round table (docs/guides/loop.md)."""
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
 
@@ -17,6 +18,8 @@ from ..records import load_records
 from ..trainer import FIGAConfig
 from .rounds import Round, run_round
 
+logger = logging.getLogger(__name__)
+
 FIXED_CURATE = ("prompts", "output_dir", "policy", "reward", "reviser")  # set by figa loop, not by --curate_config
 FIXED_TRAIN = ("output_dir", "model_name_or_path", "data")
 
@@ -24,19 +27,26 @@ FIXED_TRAIN = ("output_dir", "model_name_or_path", "data")
 @dataclass
 class LoopConfig:
     prompts: str = field(default=None, metadata={"help": "Training prompts (as for figa curate)."})
-    heldout_prompts: str = field(default=None, metadata={"help": "Held-out prompts every round's model is "
-                                                                 "evaluated on."})
+    heldout_prompts: str = field(
+        default=None, metadata={"help": "Held-out prompts every round's model is evaluated on."}
+    )
     policy: str = field(default=None, metadata={"help": "The model of round 1 (local path or hub id)."})
     reward: str = field(default=None, metadata={"help": "As for figa curate; it also scores the evaluation."})
     reviser: str = field(default=None, metadata={"help": "As for figa curate."})
     output_dir: str = field(default=None, metadata={"help": "round-K/ (spa/, model/), eval/, rounds.json."})
     rounds: int = field(default=2, metadata={"help": "Rounds; round K's policy is round K-1's model."})
-    prompts_per_round: int | None = field(default=None, metadata={
-        "help": "Each round curates the next slice of this many prompts (default: every round the same prompts)."})
-    curate_config: str | None = field(default=None, metadata={"help": "YAML of other figa curate options "
-                                                                       "(decoding, thresholds, endpoints)."})
-    train_config: str | None = field(default=None, metadata={"help": "YAML of figa train options (loss, learning "
-                                                                     "rate, epochs, LoRA)."})
+    prompts_per_round: int | None = field(
+        default=None,
+        metadata={
+            "help": "Each round curates the next slice of this many prompts (default: every round the same prompts)."
+        },
+    )
+    curate_config: str | None = field(
+        default=None, metadata={"help": "YAML of other figa curate options (decoding, thresholds, endpoints)."}
+    )
+    train_config: str | None = field(
+        default=None, metadata={"help": "YAML of figa train options (loss, learning rate, epochs, LoRA)."}
+    )
 
     def check(self) -> None:
         for name in ("prompts", "heldout_prompts", "policy", "reward", "reviser", "output_dir"):
@@ -68,13 +78,15 @@ def _prompt_files(config: LoopConfig) -> list[str]:
     records, _ = load_records(config.prompts, require_responses=False)
     need = config.rounds * config.prompts_per_round
     if len(records) < need:
-        raise FigaError(f"--prompts {config.prompts}: {len(records)} prompts; {config.rounds} rounds of "
-                        f"{config.prompts_per_round} need {need}")
+        raise FigaError(
+            f"--prompts {config.prompts}: {len(records)} prompts; {config.rounds} rounds of "
+            f"{config.prompts_per_round} need {need}"
+        )
     paths = []
     for k in range(config.rounds):
         path = os.path.join(config.output_dir, f"round-{k + 1}", "prompts.jsonl")
         make_dir(os.path.dirname(path))
-        chunk = records[k * config.prompts_per_round:(k + 1) * config.prompts_per_round]
+        chunk = records[k * config.prompts_per_round : (k + 1) * config.prompts_per_round]
         write_jsonl(path, [{name: value for name, value in r.items() if value is not None} for r in chunk])
         paths.append(path)
     return paths
@@ -83,8 +95,15 @@ def _prompt_files(config: LoopConfig) -> list[str]:
 def evaluation_of(curation: CurateConfig, models: list[str], names: list[str], prompts: str, out: str) -> EvalConfig:
     """Evaluate with the curation's reward, decoding and endpoint settings."""
     shared = {f.name: getattr(curation, f.name) for f in (*fields(GenerationOptions), *fields(EndpointOptions))}
-    return EvalConfig(model=models, names=names, prompts=prompts, reward=curation.reward, output_dir=out,
-                      trust_remote_code=curation.trust_remote_code, **shared)
+    return EvalConfig(
+        model=models,
+        names=names,
+        prompts=prompts,
+        reward=curation.reward,
+        output_dir=out,
+        trust_remote_code=curation.trust_remote_code,
+        **shared,
+    )
 
 
 def loop(config: LoopConfig) -> LoopResult:
@@ -93,41 +112,63 @@ def loop(config: LoopConfig) -> LoopResult:
     train_values = _yaml(config.train_config, "--train_config", FIXED_TRAIN)
 
     def curation(prompts: str, out: str, policy: str) -> CurateConfig:
-        (settings,) = from_values((CurateConfig,), {**curate_values, "prompts": prompts, "output_dir": out,
-                                                    "policy": policy, "reward": config.reward,
-                                                    "reviser": config.reviser}, "--curate_config")
+        (settings,) = from_values(
+            (CurateConfig,),
+            {
+                **curate_values,
+                "prompts": prompts,
+                "output_dir": out,
+                "policy": policy,
+                "reward": config.reward,
+                "reviser": config.reviser,
+            },
+            "--curate_config",
+        )
         if settings.policy_backend == "openai":
             raise FigaError("figa loop trains the policy, so it generates locally: --policy_backend hf or vllm")
         return settings
 
     def training(policy: str, out: str) -> tuple[ModelArguments, FIGAConfig]:
-        return from_values((ModelArguments, FIGAConfig), {**train_values, "output_dir": out,
-                                                           "model_name_or_path": policy}, "--train_config")
+        return from_values(
+            (ModelArguments, FIGAConfig),
+            {**train_values, "output_dir": out, "model_name_or_path": policy},
+            "--train_config",
+        )
 
     # every option is checked before any stage runs, not when the round that uses it starts
     curation(config.prompts, config.output_dir, config.policy).check()
     training(config.policy, config.output_dir)
-    check_outputs({"--output_dir's rounds.json": os.path.join(config.output_dir, "rounds.json")},
-                  {"--prompts": config.prompts, "--heldout_prompts": config.heldout_prompts})
+    check_outputs(
+        {"--output_dir's rounds.json": os.path.join(config.output_dir, "rounds.json")},
+        {"--prompts": config.prompts, "--heldout_prompts": config.heldout_prompts},
+    )
     prepare_output_dir(config.output_dir, "--output_dir")
     rounds: list[Round] = []
     policy = config.policy
     for number, prompts in enumerate(_prompt_files(config), start=1):
-        print(f"\n[round {number}/{config.rounds}] policy: {policy}", flush=True)
-        finished = run_round(number, policy, prompts, os.path.join(config.output_dir, f"round-{number}"), curation,
-                             training)
+        logger.info(f"\n[round {number}/{config.rounds}] policy: {policy}")
+        finished = run_round(
+            number, policy, prompts, os.path.join(config.output_dir, f"round-{number}"), curation, training
+        )
         if finished.model is None:
-            print(f"round {number} kept no pair: the loop stops here")
+            logger.info(f"round {number} kept no pair: the loop stops here")
             break
         rounds.append(finished)
         policy = finished.model
-        results = evaluate(evaluation_of(curation(prompts, "", config.policy),
-                                         [config.policy, *(r.model for r in rounds)],
-                                         ["base", *(f"round-{r.number}" for r in rounds)], config.heldout_prompts,
-                                         os.path.join(config.output_dir, "eval")))
-        write_json(os.path.join(config.output_dir, "rounds.json"),
-                   {"rounds": [asdict(r) for r in rounds], "table": round_rows(rounds, results)})
-        print(round_table(rounds, results))
+        results = evaluate(
+            evaluation_of(
+                curation(prompts, "", config.policy),
+                [config.policy, *(r.model for r in rounds)],
+                ["base", *(f"round-{r.number}" for r in rounds)],
+                config.heldout_prompts,
+                os.path.join(config.output_dir, "eval"),
+            )
+        )
+        write_json(
+            os.path.join(config.output_dir, "rounds.json"),
+            {"rounds": [asdict(r) for r in rounds], "table": round_rows(rounds, results)},
+        )
+        logger.info(round_table(rounds, results))
     if not rounds:
         raise FigaError("round 1 kept no pair: nothing was trained (see round-1/spa/rejected.jsonl)")
     return LoopResult(rounds, results)
@@ -140,18 +181,27 @@ def round_rows(rounds: list[Round], results: dict) -> list[dict]:
     rows = []
     for number, name, trained in [(0, "base", None), *((r.number, f"round-{r.number}", r) for r in rounds)]:
         model = by_name[name]
-        rows.append({"round": number, "reward": model["reward"]["mean"], "ci95": model["reward"]["ci95"],
-                     "vs_base": model.get("vs_baseline", {}).get("delta"),
-                     "vs_base_ci95": model.get("vs_baseline", {}).get("ci95"),
-                     "words": model["length"].get("mean_words"), "pairs": trained.pairs if trained else None,
-                     "prompts": trained.prompts if trained else None,
-                     "minutes": trained.seconds / 60 if trained else None})
+        rows.append(
+            {
+                "round": number,
+                "reward": model["reward"]["mean"],
+                "ci95": model["reward"]["ci95"],
+                "vs_base": model.get("vs_baseline", {}).get("delta"),
+                "vs_base_ci95": model.get("vs_baseline", {}).get("ci95"),
+                "words": model["length"].get("mean_words"),
+                "pairs": trained.pairs if trained else None,
+                "prompts": trained.prompts if trained else None,
+                "minutes": trained.seconds / 60 if trained else None,
+            }
+        )
     return rows
 
 
 def round_table(rounds: list[Round], results: dict) -> str:
-    lines = [f"{'round':<7}{'reward':>8}  {'95% CI':<16}{'vs base':>9}  {'95% CI':<18}{'words':>7}{'pairs':>12}"
-             f"{'minutes':>9}"]
+    lines = [
+        f"{'round':<7}{'reward':>8}  {'95% CI':<16}{'vs base':>9}  {'95% CI':<18}{'words':>7}{'pairs':>12}"
+        f"{'minutes':>9}"
+    ]
     for row in round_rows(rounds, results):
         low, high = row["ci95"]
         line = f"{row['round']:<7}{row['reward']:>8.3f}  {f'[{low:.3f}, {high:.3f}]':<16}"
@@ -160,7 +210,9 @@ def round_table(rounds: list[Round], results: dict) -> str:
         else:
             dl, dh = row["vs_base_ci95"]
             pairs = f"{row['pairs']}/{row['prompts']}"
-            line += (f"{row['vs_base']:>+9.3f}  {f'[{dl:+.3f}, {dh:+.3f}]':<18}{row['words']:>7.1f}{pairs:>12}"
-                     f"{row['minutes']:>9.1f}")
+            line += (
+                f"{row['vs_base']:>+9.3f}  {f'[{dl:+.3f}, {dh:+.3f}]':<18}{row['words']:>7.1f}{pairs:>12}"
+                f"{row['minutes']:>9.1f}"
+            )
         lines.append(line)
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Rounds of revision-based training: round k curates with the model trained in round k-1 as the policy, trains
-from that model, and the models of every round are evaluated on the same held-out prompts (README, "figa loop").
+from that model, and the models of every round are evaluated on the same held-out prompts (docs/guides/loop.md).
 
 Each round lives in its own directory (`spa/`, `model/`, `round.json`); curation and training resume within a
 round, and a finished round (its `round.json` written with the same settings) is not run again.
@@ -8,6 +8,7 @@ round, and a finished round (its `round.json` written with the same settings) is
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from ..files import write_json
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
 from ..training import DataArguments, loss_settings_of, train_or_reuse
+
+logger = logging.getLogger(__name__)
 
 ROUND_NAME = "round.json"
 
@@ -39,9 +42,16 @@ TrainingSettings = Callable[[str, str], tuple[ModelArguments, FIGAConfig]]  # (p
 
 
 def _fingerprint(curation: CurateConfig, training: FIGAConfig) -> str:
-    return settings_key(asdict(curation), loss_settings_of(training), training.learning_rate,
-                        training.num_train_epochs, training.max_steps, training.per_device_train_batch_size,
-                        training.gradient_accumulation_steps, training.seed)
+    return settings_key(
+        asdict(curation),
+        loss_settings_of(training),
+        training.learning_rate,
+        training.num_train_epochs,
+        training.max_steps,
+        training.per_device_train_batch_size,
+        training.gradient_accumulation_steps,
+        training.seed,
+    )
 
 
 def _finished(out: str, settings: str) -> Round | None:
@@ -53,15 +63,16 @@ def _finished(out: str, settings: str) -> Round | None:
     return saved if saved.settings == settings else None
 
 
-def run_round(number: int, policy: str, prompts: str, out: str, curation: CurationSettings,
-              training: TrainingSettings) -> Round:
+def run_round(
+    number: int, policy: str, prompts: str, out: str, curation: CurationSettings, training: TrainingSettings
+) -> Round:
     """Curate PROMPTS with POLICY into OUT/spa and train from POLICY into OUT/model (or reuse the finished round)."""
     curate_config = curation(prompts, os.path.join(out, "spa"), policy)
     model_args, train_args = training(policy, os.path.join(out, "model"))
     settings = _fingerprint(curate_config, train_args)
     done = _finished(out, settings)
     if done is not None:
-        print(f"round {number}: already done ({done.pairs} pairs, model {done.model})")
+        logger.info(f"round {number}: already done ({done.pairs} pairs, model {done.model})")
         return done
     started = time.time()
     curated = curate(curate_config)
@@ -69,7 +80,8 @@ def run_round(number: int, policy: str, prompts: str, out: str, curation: Curati
     if curated.train:
         data = os.path.join(curated.output_dir, "train.jsonl")
         model = train_or_reuse(DataArguments(data=data), model_args, train_args).output_dir
-    result = Round(number, policy, model, curated.stats["counts"]["read"], len(curated.train),
-                   time.time() - started, settings)
+    result = Round(
+        number, policy, model, curated.stats["counts"]["read"], len(curated.train), time.time() - started, settings
+    )
     write_json(os.path.join(out, ROUND_NAME), asdict(result))
     return result

@@ -28,11 +28,15 @@ PIECES = re.compile(r"\s*[\w']+|\s*[^\w\s]|\s+")
 
 @dataclass
 class ViewConfig:
-    data: str | None = field(default=None, metadata={"help": "SPA records (train.jsonl from `figa curate`, "
-                                                             "or any JSONL/JSON/Parquet of SPA records)."})
+    data: str | None = field(
+        default=None,
+        metadata={"help": "SPA records (train.jsonl from `figa curate`, or any JSONL/JSON/Parquet of SPA records)."},
+    )
     output: str = field(default="view.html", metadata={"aliases": ["-o"], "help": "The HTML file to write."})
-    tokenizer: str | None = field(default=None, metadata={"help": "Show the model's tokens (a local tokenizer "
-                                                                   "or model path); default: word pieces."})
+    tokenizer: str | None = field(
+        default=None,
+        metadata={"help": "Show the model's tokens (a local tokenizer or model path); default: word pieces."},
+    )
     alpha: float = field(default=LossSettings.alpha, metadata={"help": "Weight of added/substituted revised tokens."})
     beta: float = field(default=LossSettings.beta, metadata={"help": "Weight of deleted/substituted original tokens."})
     gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of kept revised tokens."})
@@ -70,15 +74,26 @@ def pairs_for_view(records: list[dict], splitter, alpha: float, beta: float, gam
         original, original_keys = splitter.split(record["original_output"])
         revised, revised_keys = splitter.split(record["revised_output"])
         o_codes, r_codes = edit_codes(original_keys, revised_keys)
-        weights = pair_weights({"original_ids": original_keys, "original_codes": o_codes, "revised_ids": revised_keys,
-                                "revised_codes": r_codes}, settings)  # the page shows no EOS
+        weights = pair_weights(
+            {
+                "original_ids": original_keys,
+                "original_codes": o_codes,
+                "revised_ids": revised_keys,
+                "revised_codes": r_codes,
+            },
+            settings,
+        )  # the page shows no EOS
         r_weights = weights["revised"].tolist()
         o_weights = weights["original"].tolist() if "original" in weights else [0.0] * len(o_codes)
-        pairs.append({
-            "id": record["id"], "prompt": query_text(record), "rewards": record.get("rewards") or {},
-            "original": [[t, int(c), w] for t, c, w in zip(original, o_codes, o_weights)],
-            "revised": [[t, int(c), w] for t, c, w in zip(revised, r_codes, r_weights)],
-        })
+        pairs.append(
+            {
+                "id": record["id"],
+                "prompt": query_text(record),
+                "rewards": record.get("rewards") or {},
+                "original": [[t, int(c), w] for t, c, w in zip(original, o_codes, o_weights)],
+                "revised": [[t, int(c), w] for t, c, w in zip(revised, r_codes, r_weights)],
+            }
+        )
     return pairs
 
 
@@ -91,17 +106,32 @@ def _summary(pairs: list[dict], read: int, skipped: list[str]) -> dict:
         values = [p["rewards"][name] for p in pairs if isinstance(p["rewards"].get(name), (int, float))]
         if values:
             rewards[name] = sum(values) / len(values)
-    return {"pairs": len(pairs), "read": read, "skipped": len(skipped), "skipped_examples": skipped[:20],
-            "tokens": {"original": sum(len(p["original"]) for p in pairs),
-                       "revised": sum(len(p["revised"]) for p in pairs),
-                       "added": count("revised", ADD), "deleted": count("original", DEL),
-                       "substituted_revised": count("revised", SUB), "substituted_original": count("original", SUB)},
-            "mean_rewards": rewards}
+    return {
+        "pairs": len(pairs),
+        "read": read,
+        "skipped": len(skipped),
+        "skipped_examples": skipped[:20],
+        "tokens": {
+            "original": sum(len(p["original"]) for p in pairs),
+            "revised": sum(len(p["revised"]) for p in pairs),
+            "added": count("revised", ADD),
+            "deleted": count("original", DEL),
+            "substituted_revised": count("revised", SUB),
+            "substituted_original": count("original", SUB),
+        },
+        "mean_rewards": rewards,
+    }
 
 
 def _script_json(value) -> str:
-    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace(
-        "&", "\\u0026").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (
+        json.dumps(value, ensure_ascii=False)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )
 
 
 def build_page(config: ViewConfig) -> dict:
@@ -117,10 +147,14 @@ def build_page(config: ViewConfig) -> dict:
     splitter = _ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else _WordPieces()
     pairs = pairs_for_view(records, splitter, config.alpha, config.beta, config.gamma)
     summary = _summary(pairs, report.read, report.skipped)
-    data = {"summary": summary, "pairs": pairs,
-            "weights": {"alpha": config.alpha, "beta": config.beta, "gamma": config.gamma},
-            "tokens": f"tokenizer {os.path.basename(os.path.normpath(config.tokenizer))}" if config.tokenizer
-            else "word pieces"}
+    data = {
+        "summary": summary,
+        "pairs": pairs,
+        "weights": {"alpha": config.alpha, "beta": config.beta, "gamma": config.gamma},
+        "tokens": f"tokenizer {os.path.basename(os.path.normpath(config.tokenizer))}"
+        if config.tokenizer
+        else "word pieces",
+    }
     title = config.title or f"figa view: {os.path.basename(config.data)}"
     template = resources.files("figa.view").joinpath("page.html").read_text(encoding="utf-8")
     fills = {"TITLE": html.escape(title), "DATA": _script_json(data)}

@@ -19,11 +19,10 @@ JUDGE_KINDS = ("openai", "hf")
 RETRY_TEMPERATURE = 0.7
 
 _SHAPE = {
-    "binary": '{"wrong": ["<text copied from the response>", ...], "fixes": ["<text copied from the revision>", '
-              '...]}',
+    "binary": '{"wrong": ["<text copied from the response>", ...], "fixes": ["<text copied from the revision>", ...]}',
     "weighted": '{"wrong": [{"text": "<text copied from the response>", "score": <how wrong, 0 to 1>}, ...], '
-                '"fixes": [{"text": "<text copied from the revision>", "score": <how much it helps, 0 to 1>}, '
-                '...]}',
+    '"fixes": [{"text": "<text copied from the revision>", "score": <how much it helps, 0 to 1>}, '
+    "...]}",
 }
 JUDGE_TEMPLATE = (
     "Compare a response with its revision. List the parts of the response that are wrong, missing something or "
@@ -35,8 +34,9 @@ JUDGE_TEMPLATE = (
 
 
 def judge_prompt(item: dict, mode: str) -> str:
-    return JUDGE_TEMPLATE.format(prompt=item["prompt"], original=item["original"], revised=item["revised"],
-                                 shape=_SHAPE[mode])
+    return JUDGE_TEMPLATE.format(
+        prompt=item["prompt"], original=item["original"], revised=item["revised"], shape=_SHAPE[mode]
+    )
 
 
 class OpenAIJudge:
@@ -52,19 +52,34 @@ class OpenAIJudge:
 class HFJudge:
     per_record = False
 
-    def __init__(self, model: str, generation: GenerationConfig, mode: str, prompt_format: str = "auto",
-                 trust_remote_code: bool = False):
+    def __init__(
+        self,
+        model: str,
+        generation: GenerationConfig,
+        mode: str,
+        prompt_format: str = "auto",
+        trust_remote_code: bool = False,
+    ):
         self.policy = HFPolicy(model, generation, prompt_format, trust_remote_code)
         self.greedy, self.mode = generation, mode
 
     def batch(self, items: list[dict], attempt: int = 0) -> list[str]:
-        self.policy.generation = self.greedy if attempt == 0 else replace(
-            self.greedy, temperature=RETRY_TEMPERATURE, seed=self.greedy.seed + attempt)
+        self.policy.generation = (
+            self.greedy
+            if attempt == 0
+            else replace(self.greedy, temperature=RETRY_TEMPERATURE, seed=self.greedy.seed + attempt)
+        )
         return self.policy.batch([{"prompt": judge_prompt(item, self.mode)} for item in items])
 
 
-def make_judge(spec: str, mode: str, endpoint: EndpointConfig, generation: GenerationConfig,
-               prompt_format: str = "auto", trust_remote_code: bool = False):
+def make_judge(
+    spec: str,
+    mode: str,
+    endpoint: EndpointConfig,
+    generation: GenerationConfig,
+    prompt_format: str = "auto",
+    trust_remote_code: bool = False,
+):
     kind, model = split_spec(spec, JUDGE_KINDS, "judge")
     if kind == "openai":
         return OpenAIJudge(model, endpoint, mode)

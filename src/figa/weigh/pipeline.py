@@ -1,4 +1,4 @@
-"""`figa weigh`: span weights from a judge for every SPA record, resumably (README, "figa weigh").
+"""`figa weigh`: span weights from a judge for every SPA record, resumably (docs/guides/weigh.md).
 
 Each judged record is saved in a stage store as soon as its reply is read, so a rerun of the same command only
 asks about the records that have no saved result. A reply that cannot be used is asked again (`--attempts`);
@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.protocols import ReplyError
-from ..backends.stages import Job, run_stage
 from ..backends.specs import split_spec
+from ..backends.stages import Job, run_stage
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import check_outputs, make_dir, prepare_output_file, write_jsonl
@@ -24,18 +24,30 @@ from .replies import MODES, UnusableReply, parse_reply
 
 @dataclass
 class WeighConfig(GenerationOptions, EndpointOptions):
-    data: str = field(default=None, metadata={"help": "SPA records (JSONL/JSON/Parquet), e.g. figa curate's "
-                                                      "train.jsonl."})
+    data: str = field(
+        default=None, metadata={"help": "SPA records (JSONL/JSON/Parquet), e.g. figa curate's train.jsonl."}
+    )
     judge: str = field(default=None, metadata={"help": "openai:MODEL (any OpenAI-compatible server) or hf:MODEL."})
-    mode: str = field(default="binary", metadata={"help": "binary: every marked span weighs 1; weighted: the "
-                                                          "judge's score from 0 to 1.", "choices": list(MODES)})
-    output: str = field(default=None, metadata={"aliases": ["-o"], "help": "The weighted records (JSONL); next to "
-                                                        "it: NAME.rejected.jsonl and NAME.stages/ (the saved "
-                                                        "replies)."})
-    attempts: int = field(default=3, metadata={"help": "Times to ask about one record when its reply cannot be "
-                                                       "used."})
-    skip_bad_records: bool = field(default=False, metadata={"help": "Reject bad input records (listed in the "
-                                                                    "rejected file) instead of stopping."})
+    mode: str = field(
+        default="binary",
+        metadata={
+            "help": "binary: every marked span weighs 1; weighted: the judge's score from 0 to 1.",
+            "choices": list(MODES),
+        },
+    )
+    output: str = field(
+        default=None,
+        metadata={
+            "aliases": ["-o"],
+            "help": "The weighted records (JSONL); next to "
+            "it: NAME.rejected.jsonl and NAME.stages/ (the saved "
+            "replies).",
+        },
+    )
+    attempts: int = field(default=3, metadata={"help": "Times to ask about one record when its reply cannot be used."})
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "Reject bad input records (listed in the rejected file) instead of stopping."}
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
 
     def check(self) -> None:
@@ -50,12 +62,14 @@ class WeighConfig(GenerationOptions, EndpointOptions):
         if self.attempts < 1:
             raise FigaError(f"--attempts must be at least 1, got {self.attempts}")
         rejected, stages = self.paths()
-        check_outputs({"--output": self.output, "the rejected file": rejected, "the stage directory": stages},
-                      {"--data": self.data})
+        check_outputs(
+            {"--output": self.output, "the rejected file": rejected, "the stage directory": stages},
+            {"--data": self.data},
+        )
 
     def paths(self) -> tuple[str, str]:
         """The rejected file and the stage directory, named after the output."""
-        stem = self.output[:-len(".jsonl")] if self.output.endswith(".jsonl") else self.output
+        stem = self.output[: -len(".jsonl")] if self.output.endswith(".jsonl") else self.output
         return f"{stem}.rejected.jsonl", f"{stem}.stages"
 
 
@@ -123,12 +137,31 @@ def weigh(config: WeighConfig) -> WeighResult:
     prepare_output_file(config.output, "--output")
     make_dir(stage_dir, "the stage directory")
     generation = config.generation()
-    judge = _AskingAgain(make_judge(config.judge, config.mode, config.endpoint(config.max_new_tokens), generation,
-                                    config.prompt_format, config.trust_remote_code), config.mode, config.attempts)
-    store = StageStore(stage_dir, "judge", settings_key("judge", config.judge, config.mode, config.attempts,
-                                                        asdict(generation), JUDGE_TEMPLATE))
-    jobs = [Job(r["id"], {"prompt": query_text(r), "original": r["original_output"], "revised": r["revised_output"]},
-                (query_text(r), r["original_output"], r["revised_output"])) for r in records]
+    judge = _AskingAgain(
+        make_judge(
+            config.judge,
+            config.mode,
+            config.endpoint(config.max_new_tokens),
+            generation,
+            config.prompt_format,
+            config.trust_remote_code,
+        ),
+        config.mode,
+        config.attempts,
+    )
+    store = StageStore(
+        stage_dir,
+        "judge",
+        settings_key("judge", config.judge, config.mode, config.attempts, asdict(generation), JUDGE_TEMPLATE),
+    )
+    jobs = [
+        Job(
+            r["id"],
+            {"prompt": query_text(r), "original": r["original_output"], "revised": r["revised_output"]},
+            (query_text(r), r["original_output"], r["revised_output"]),
+        )
+        for r in records
+    ]
     try:
         run_stage("judge", jobs, store, judge, _row, config.concurrency, config.batch_size)
     finally:
@@ -143,7 +176,9 @@ def weigh(config: WeighConfig) -> WeighResult:
         weighed.append({**kept, "span_weights": row["span_weights"]})
     write_jsonl(rejected_path, rejected)
     if not weighed:
-        raise FigaError(f"no record was weighed ({len(rejected)} rejected; the reasons are in {rejected_path}); "
-                        f"{config.output} was not written")
+        raise FigaError(
+            f"no record was weighed ({len(rejected)} rejected; the reasons are in {rejected_path}); "
+            f"{config.output} was not written"
+        )
     write_jsonl(config.output, weighed)
     return WeighResult(weighed, rejected, config.output)

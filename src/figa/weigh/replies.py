@@ -1,4 +1,4 @@
-"""A judge's reply -> `span_weights` (README, "figa weigh").
+"""A judge's reply -> `span_weights` (docs/guides/weigh.md).
 
 The judge quotes text instead of giving offsets: `{"wrong": [...], "fixes": [...]}`, each item the exact text of
 a part of the original that is wrong (`wrong`) or of the revision that fixes it (`fixes`). In `binary` mode an
@@ -32,7 +32,7 @@ def _json_object(reply: str) -> dict:
     if start < 0 or end < start:
         raise UnusableReply("the reply has no JSON object")
     try:
-        value = json.loads(text[start:end + 1])
+        value = json.loads(text[start : end + 1])
     except json.JSONDecodeError as error:
         raise UnusableReply(f"the reply's JSON does not parse: {error.msg}") from None
     if not isinstance(value, dict) or set(SIDES) - set(value):
@@ -49,8 +49,12 @@ def _quote(item, mode: str, where: str) -> tuple[str, float]:
     if mode == "binary":
         return item["text"], 1.0
     score = item.get("score")
-    if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
-            or not 0 <= score <= 1:
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, (int, float))
+        or not math.isfinite(score)
+        or not 0 <= score <= 1
+    ):
         raise UnusableReply(f"{where}: the score must be a number from 0 to 1, got {score!r}")
     return item["text"], float(score)
 

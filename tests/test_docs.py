@@ -1,0 +1,61 @@
+"""The documentation site: built with --strict, its CLI reference equal to each command's --help, its pages
+opened in a real headless Chromium."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from figa.cli import COMMANDS
+
+from .conftest import REPO, open_page
+
+MKDOCS = os.path.join(os.path.dirname(sys.executable), "mkdocs")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    out = tmp_path_factory.mktemp("site")
+    built = subprocess.run(
+        [MKDOCS, "build", "--strict", "--site-dir", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert built.returncode == 0, built.stderr[-3000:]
+    return out
+
+
+def help_text(command):
+    return subprocess.run([sys.executable, "-m", "figa", command, "--help"], capture_output=True, text=True).stdout
+
+
+def test_the_cli_reference_is_each_commands_help(site):
+    import html
+
+    page = html.unescape((site / "cli" / "index.html").read_text())
+    for command in COMMANDS:
+        assert f"figa {command}" in page
+    for command in ("train", "curate"):
+        for line in help_text(command).splitlines()[-20:]:  # the end of each help: the last options' text
+            assert line.strip() in page, line
+
+
+@pytest.mark.parametrize(
+    "path,heading",
+    [
+        ("index.html", "figa"),
+        ("loss/index.html", "The loss"),
+        ("cli/index.html", "CLI reference"),
+        ("reliability/index.html", "Reliability"),
+        ("guides/curate/index.html", "Curate"),
+    ],
+)
+def test_pages_render_in_a_browser_without_errors(site, browser, path, heading):
+    page, errors = open_page(browser, site / path)
+    assert heading in page.inner_text("h1")
+    assert page.locator("nav a").count() > 10  # the navigation with every page
+    assert not errors, errors
+    page.close()
