@@ -17,7 +17,7 @@ edited.
   figa_shared_prompt  figa with share_prompt=True: a pair's two rows in one, the prompt run once (4D mask)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
-  sft_revised      FIGATrainer, weighting=sft, revised rows only (`figa train --weighting sft`)
+  sft_revised      FIGATrainer at alpha=gamma=1, beta=0 (SFT), revised rows only
   trl_sft          TRL's SFTTrainer on prompt + revised response (completion-only loss)
   trl_dpo          TRL's DPOTrainer, chosen = revised, rejected = original, with a reference model
   naive            a first reimplementation: full-vocabulary logits everywhere, revised and original rows in
@@ -111,7 +111,7 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
         output_dir=tempfile.mkdtemp(),
         report_to="none",
         disable_tqdm=True,
-        weighting="sft" if variant.startswith("sft") else "figa",
+        **({"alpha": 1.0, "gamma": 1.0, "beta": 0.0} if variant.startswith("sft") else {}),
         cut_rows=variant not in ("figa_full_rows", "naive"),
         share_prompt=variant == "figa_shared_prompt",
         prompt_format=args.prompt_format,

@@ -1,16 +1,12 @@
 """`figa train --method sft|dpo|apo_zero`: the baselines train through TRL on the same SPA data."""
 
 import json
-import os
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from figa.cli import main
-from figa.testing import make_spa_records
-
-from .conftest import write_jsonl
 
 COMMON = [
     "--max_steps",
@@ -90,59 +86,54 @@ def test_dpo_and_apo_zero_are_different_losses(tiny_model_dir, spa_file, tmp_pat
 
 
 def test_unknown_method_is_a_clear_error(tiny_model_dir, spa_file, tmp_path, capsys):
-    with pytest.raises(SystemExit) as exit_info:
+    args = ["train", "--method", "ppo", "--model_name_or_path", tiny_model_dir, "--data", spa_file]
+    assert main([*args, "--output_dir", str(tmp_path / "x")]) == 2
+    assert "--method must be one of figa, sft, dpo, apo_zero, got 'ppo'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "method, flags, foreign",
+    [
+        ("dpo", ["--alpha", "1"], "--alpha"),
+        ("sft", ["--tau=0.6", "--share_prompt"], "--share_prompt, --tau"),
+        ("figa", ["--loss_type", "sigmoid"], "--loss_type"),
+        ("apo_zero", ["--weighting", "bow"], "--weighting"),
+    ],
+)
+def test_a_flag_of_another_method_is_refused(method, flags, foreign, tiny_model_dir, spa_file, tmp_path, capsys):
+    args = ["train", "--method", method, "--model_name_or_path", tiny_model_dir, "--data", spa_file]
+    assert main([*args, "--output_dir", str(tmp_path / "x"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    see = f"(see `figa train --method {method} --help`)"
+    assert err == f"figa train: error: {foreign}: not an option of --method {method} {see}"
+    assert not (tmp_path / "x").exists()
+
+
+def test_each_method_has_its_own_config_with_trls_defaults(tiny_model_dir, spa_file, tmp_path):
+    import trl
+
+    from figa.trainer import FIGAConfig
+
+    with pytest.raises(TypeError):
+        FIGAConfig(output_dir=str(tmp_path), method="dpo")  # FIGA's config holds FIGA's settings only
+    config = tmp_path / "dpo.yaml"
+    config.write_text("method: dpo\nmax_steps: 1\nsave_strategy: 'no'\nper_device_train_batch_size: 4\n")
+    out = tmp_path / "dpo"
+    assert (
         main(
             [
                 "train",
-                "--method",
-                "ppo",
+                f"--config={config}",
                 "--model_name_or_path",
                 tiny_model_dir,
                 "--data",
                 spa_file,
                 "--output_dir",
-                str(tmp_path / "x"),
+                str(out),
             ]
         )
-    assert exit_info.value.code == 2
-    assert "invalid choice: 'ppo'" in capsys.readouterr().err
-
-
-def test_dpo_and_apo_zero_share_the_precomputed_reference_log_probs(tiny_model_dir, spa_file, tmp_path, capsys):
-    def first_step(method, data, seed):
-        out = tmp_path / f"{method}-{seed}-{os.path.basename(data)}"
-        assert (
-            main(
-                [
-                    "train",
-                    "--method",
-                    method,
-                    "--model_name_or_path",
-                    tiny_model_dir,
-                    "--data",
-                    data,
-                    "--output_dir",
-                    str(out),
-                    "--precompute_ref_log_probs",
-                    "true",
-                    "--seed",
-                    str(seed),
-                    *COMMON,
-                ]
-            )
-            == 0
-        )
-        reused = "reusing those of an earlier run" in capsys.readouterr().out
-        return reused, next(
-            e for e in json.loads((out / "figa_train_report.json").read_text())["log_history"] if "loss" in e
-        )
-
-    assert not first_step("dpo", spa_file, 0)[0]
-    for method, seed in (("apo_zero", 0), ("dpo", 1)):  # another loss, another seed: the same reference
-        reused, logged = first_step(method, spa_file, seed)
-        assert reused
-        # the policy starts as the reference: with the right reference log-probs every implicit reward is 0
-        assert logged["rewards/chosen"] == pytest.approx(0, abs=1e-5)
-        assert logged["rewards/rejected"] == pytest.approx(0, abs=1e-5)
-    other = write_jsonl(tmp_path / "other.jsonl", make_spa_records(20))
-    assert not first_step("apo_zero", other, 0)[0]  # other data: computed again
+        == 0
+    )
+    report = json.loads((out / "figa_train_report.json").read_text())
+    assert report["loss"] == {"method": "dpo", "beta": trl.DPOConfig.beta, "loss_type": ["sigmoid"]}
+    assert report["training"]["learning_rate"] == trl.DPOConfig.learning_rate == 1e-6  # TRL's default, not 5e-5

@@ -564,6 +564,7 @@ def test_incomplete_results_and_bad_output_locations_are_one_line_errors(tmp_pat
     one_line_error(capsys, f"--output_dir {unwritable}: cannot create the directory")
 
 
+@pytest.mark.slow
 def test_latest_skips_a_checkpoint_whose_weights_or_optimizer_are_cut(tiny_model_dir, spa_file, tmp_path):
     out = tmp_path / "out"
     args = [

@@ -1,6 +1,5 @@
 """Model and dataset cards, and `--push_to_hub` without network: one clear line, before any work."""
 
-
 import yaml
 
 from figa.cli import main

@@ -58,7 +58,7 @@ def _trainer(model_dir, tmp_path, **config):
 
 
 def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_path):
-    trainer = _trainer(tiny_model_dir, tmp_path, weighting="sft", cut_rows=False)  # transformers' labels: full rows
+    trainer = _trainer(tiny_model_dir, tmp_path, alpha=1.0, gamma=1.0, beta=0.0, cut_rows=False)  # SFT; full rows
     batch = next(iter(trainer.get_train_dataloader()))
     assert batch["input_ids"].shape[0] == 4  # sft: revised rows only
     labels = torch.full_like(batch["input_ids"], -100)
@@ -103,9 +103,10 @@ def test_external_weights_of_ones_equal_sft_and_wrong_lengths_name_the_field(tin
         n_rev = len(tokenizer(r["revised_output"], add_special_tokens=False)["input_ids"])
         r["token_weights"] = {"original": [0.0] * n_orig, "revised": [1.0] * n_rev}
     losses = {}
-    for weighting in ("external", "sft"):
+    sft = {"alpha": 1.0, "gamma": 1.0, "beta": 0.0}  # the FIGA loss at these settings is SFT on the revisions
+    for weighting, settings in (("external", {"weighting": "external", "beta": 0.0}), ("sft", sft)):
         args = FIGAConfig(
-            output_dir=str(tmp_path / weighting), per_device_train_batch_size=8, report_to="none", weighting=weighting
+            output_dir=str(tmp_path / weighting), per_device_train_batch_size=8, report_to="none", **settings
         )
         trainer = FIGATrainer(
             model=AutoModelForCausalLM.from_pretrained(tiny_model_dir),

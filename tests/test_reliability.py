@@ -112,6 +112,7 @@ def with_file_size_limit(limit):
     return lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
 
 
+@pytest.mark.slow
 def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_output(tmp_path):
     env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}
     with Server(faults=False) as server:
@@ -149,6 +150,7 @@ def test_curate_stopped_by_a_full_disk_says_which_file_and_resumes_to_the_same_o
     assert stage_lines(cut) == total  # the lines cut by the failed writes were dropped, none was done twice
 
 
+@pytest.mark.slow
 def test_eval_and_view_stopped_by_a_full_disk_name_the_file_and_leave_nothing_half_written(tiny_model_dir, tmp_path):
     env = {**os.environ, "PYTHONPATH": REPO}
     prompts = write_jsonl(

@@ -18,14 +18,14 @@ def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: 
     """Every dataclass field is a flag; values in `--config` YAML are defaults that flags override."""
     parser = HfArgumentParser(dataclass_types, prog=prog, description=description)
     parser.add_argument("--config", default=None, help="YAML file of option values (flags override it).")
-    config_path = _config_path(argv)
-    if config_path:
-        values = read_yaml(config_path, "--config")
+    config_file = config_path(argv)
+    if config_file:
+        values = read_yaml(config_file, "--config")
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise FigaError(f"--config {config_path}: unknown options {', '.join(unknown)}")
-        check_types(dataclass_types, values, f"--config {config_path}")
+            raise FigaError(f"--config {config_file}: unknown options {', '.join(unknown)}")
+        check_types(dataclass_types, values, f"--config {config_file}")
         parser.set_defaults(**values)
         for action in parser._actions:
             if action.dest in values:
@@ -37,7 +37,7 @@ def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: 
     return tuple(parsed[: len(dataclass_types)])
 
 
-def _config_path(argv: list[str]) -> str | None:
+def config_path(argv: list[str]) -> str | None:
     """The value of `--config PATH` or `--config=PATH` (the last one given), None without one."""
     path = None
     for index, arg in enumerate(argv):

@@ -1,16 +1,17 @@
-"""Baselines trained by TRL on the same SPA data and training arguments as FIGA (`figa train --method`):
+"""Baselines trained by TRL on SPA data (`figa train --method`), each with TRL's own config:
 
 - `sft`: TRL's `SFTTrainer` on prompt + revised response (loss on the completion only);
 - `dpo`: TRL's `DPOTrainer`, chosen = revised, rejected = original, the reference model a frozen copy of the
   starting model (TRL's default);
-- `apo_zero`: the same with `loss_type="apo_zero"` (D'Oosterlinck et al., 2024, the loss published with
+- `apo_zero`: the same with `loss_type=["apo_zero"]` (D'Oosterlinck et al., 2024, the loss published with
   minimal-revision preference data).
 
-With `precompute_ref_log_probs`, the reference log-probabilities TRL computes are kept for the rest of the process
-and reused by a later run whose reference weights, tokenized data and settings other than the loss are the same:
-DPO and APO-zero (and their other seeds) in `figa demo` compute them once.
+`SFTConfig` and `DPOConfig` here are TRL's, with the two options every method has for reading SPA records
+(`prompt_format`, `skip_bad_records`) and, for SFT, `completion_only_loss=True` by default. Only TRL's public API is
+used: its trainers, its configs, and `precompute_ref_log_probs` with TRL's own cache.
 
-Records are validated by `figa.records.load_records` as for FIGA. With a chat template the data is
+Records are validated by `figa.records.load_records` as for FIGA, and a prompt too long for `max_length` is an
+error (or skipped) by FIGA's rule, where TRL would drop it without a word. With a chat template the data is
 conversational (TRL applies the template, as figa does); without one, the prompt is rendered by
 `figa.prompts.render_prompt` and the responses are plain completions.
 """
@@ -18,19 +19,65 @@ conversational (TRL applies the template, as figa does); without one, the prompt
 from __future__ import annotations
 
 import logging
-from dataclasses import fields
+from dataclasses import dataclass, field
 from typing import Any
 
-from transformers import TrainingArguments
+import trl
 
 from .data import token_ids
 from .errors import FigaError, RecordError
-from .prompts import adds_special_tokens, as_messages, render_prompt, resolve_format
+from .modeling import has_accelerator
+from .prompts import FORMATS, adds_special_tokens, as_messages, render_prompt, resolve_format
 from .records import LoadReport, load_records
 
 logger = logging.getLogger(__name__)
 
 METHODS = ("figa", "sft", "dpo", "apo_zero")
+
+
+@dataclass
+class SPAReading:
+    """How SPA records are read, for every method (FIGA's `FIGAConfig` declares the same two options)."""
+
+    prompt_format: str = field(
+        default="auto",
+        metadata={
+            "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
+            "choices": list(FORMATS),
+        },
+    )
+    skip_bad_records: bool = field(
+        default=False, metadata={"help": "Skip bad records (counted and reported) instead of stopping at the first."}
+    )
+
+    def __post_init__(self):
+        if getattr(self, "bf16", False) is None and not getattr(self, "fp16", False) and not has_accelerator():
+            self.bf16 = False  # TRL's configs default to bf16, which a machine without an accelerator refuses
+        super().__post_init__()
+
+
+@dataclass
+class SFTConfig(SPAReading, trl.SFTConfig):
+    """TRL's `SFTConfig`, reading SPA records; the loss is on the completion (the revised response) only."""
+
+    completion_only_loss: bool | None = field(
+        default=True, metadata={"help": "Loss on the completion only (the revised response), not on the prompt."}
+    )
+
+
+@dataclass
+class DPOConfig(SPAReading, trl.DPOConfig):
+    """TRL's `DPOConfig`, reading SPA records (chosen = revised, rejected = original). `--method apo_zero` sets
+    `loss_type=["apo_zero"]`."""
+
+
+def method_of(config) -> str:
+    """The method a training config trains: figa, sft, dpo or apo_zero."""
+    if isinstance(config, trl.SFTConfig):
+        return "sft"
+    if isinstance(config, trl.DPOConfig):
+        return "apo_zero" if list(config.loss_type) == ["apo_zero"] else "dpo"
+    return "figa"
 
 
 def _query(record: dict, tokenizer, prompt_format: str):
@@ -95,80 +142,19 @@ def _dataset(source, method: str, tokenizer, config) -> tuple[Any, LoadReport]:
     return Dataset.from_list(trl_rows(records, method, tokenizer, prompt_format)), report
 
 
-def _trl_args(config, method: str):
-    """TRL's config for METHOD with every `TrainingArguments` value of `config` (a `FIGAConfig`)."""
-    from trl import DPOConfig, SFTConfig
-
-    shared = {f.name: getattr(config, f.name) for f in fields(TrainingArguments) if f.init}
-    shared.update(max_length=config.max_length, dataset_num_proc=config.dataset_num_proc)
-    if method == "sft":
-        return SFTConfig(**shared, completion_only_loss=True)
-    return DPOConfig(
-        **shared,
-        beta=config.dpo_beta,
-        loss_type=["sigmoid" if method == "dpo" else "apo_zero"],
-        precompute_ref_log_probs=config.precompute_ref_log_probs,
-    )
-
-
-# Settings that do not change the reference log-probabilities: the loss and where the run writes.
-_LOSS_ONLY = {"loss_type", "loss_weights", "beta", "label_smoothing", "output_dir", "run_name", "logging_dir"}
-_reference_log_probs: dict[str, object] = {}
-
-
-def _reference_key(trainer, dataset, batch_size: int) -> str | None:
-    """What the reference log-probabilities depend on, hashed; None where figa cannot tell (then TRL computes)."""
-    from datasets.fingerprint import Hasher
-
-    columns = ["prompt_ids", "chosen_ids", "rejected_ids"]
-    model_hash = getattr(trainer, "_precompute_model_hash", None)
-    if trainer.accelerator.num_processes > 1 or model_hash is None or not set(columns) <= set(dataset.column_names):
-        return None  # several ranks would each need the same answer; another TRL or data layout
-    settings = {k: v for k, v in trainer.args.to_dict().items() if k not in _LOSS_ONLY}
-    if getattr(trainer.args, "disable_dropout", False):  # a deterministic reference forward: the seed does not matter
-        settings = {k: v for k, v in settings.items() if k not in ("seed", "data_seed")}
-    return Hasher.hash((model_hash, batch_size, settings, dataset.select_columns(columns).to_dict()))
-
-
-def _dpo_trainer_class():
-    from datasets import concatenate_datasets
-    from trl import DPOTrainer
-
-    class SharedReferenceDPOTrainer(DPOTrainer):
-        """TRL's DPOTrainer; its precomputed reference log-probabilities are reused within the process (above)."""
-
-        def _precompute_ref_logps(self, dataset, name, batch_size):
-            key = _reference_key(self, dataset, batch_size)
-            if key is None:
-                return super()._precompute_ref_logps(dataset, name, batch_size)
-            if key not in _reference_log_probs:
-                computed = super()._precompute_ref_logps(dataset, name, batch_size)
-                _reference_log_probs[key] = computed.select_columns(["ref_chosen_logps", "ref_rejected_logps"])
-                return computed
-            logger.info(
-                f"reference log probs for the {name} dataset: reusing those of an earlier run on the same data"
-            )
-            return concatenate_datasets([dataset, _reference_log_probs[key]], axis=1)
-
-    return SharedReferenceDPOTrainer
-
-
-def trl_trainer(method: str, model, tokenizer, config, train_data, eval_data=None, peft_config=None):
-    """A TRL trainer for `method` and the load reports of its data."""
-    try:
-        from trl import SFTTrainer
-    except ImportError:
-        raise FigaError(f"--method {method} trains with TRL: pip install trl") from None
+def trl_trainer(model, tokenizer, config: SFTConfig | DPOConfig, train_data, eval_data=None, peft_config=None):
+    """TRL's trainer for the method of CONFIG, with the load reports of its data."""
+    method = method_of(config)
     train, report = _dataset(train_data, method, tokenizer, config)
     reports = [report]
     evaluation = None
     if eval_data is not None:
         evaluation, eval_report = _dataset(eval_data, method, tokenizer, config)
         reports.append(eval_report)
-    trainer_class: type = SFTTrainer if method == "sft" else _dpo_trainer_class()
+    trainer_class: type = trl.SFTTrainer if method == "sft" else trl.DPOTrainer
     trainer = trainer_class(
         model=model,
-        args=_trl_args(config, method),
+        args=config,
         train_dataset=train,
         eval_dataset=evaluation,
         processing_class=tokenizer,

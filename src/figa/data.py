@@ -243,7 +243,7 @@ class FIGACollator:
             weights[i, : len(inputs)] = row_weights
             positions[i, : len(inputs)] = torch.tensor(row_positions)
             segments[i, : len(inputs)] = torch.tensor(row_segments)
-        sides = 1 if self.loss.weighting == "sft" or self.loss.beta == 0 else 2
+        sides = 1 if self.loss.beta == 0 else 2
         response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
         batch = {
             "input_ids": input_ids,

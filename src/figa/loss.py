@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from .edits import KEEP
 from .errors import FigaError
 
-WEIGHTINGS = ("figa", "bow", "sft", "external")
+WEIGHTINGS = ("figa", "bow", "external")
 LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run reports record (and eos_weight when set)
 
 
@@ -35,7 +35,7 @@ LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run repor
 class LossSettings:
     """The loss's settings; the defaults are those of the authors' released code. `alpha=gamma=1, beta=0` is SFT."""
 
-    weighting: str = "figa"  # figa: edit kinds; bow: bag of words; sft: every revised token 1; external: records'
+    weighting: str = "figa"  # figa: edit kinds; bow: bag of words; external: the records'
     alpha: float = 1.0
     beta: float = 0.5
     gamma: float = 0.0
@@ -64,8 +64,6 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
     `revised_ids`, `revised_codes`, `original_ids`, `original_codes`, and for `external` weighting the records'
     `revised_ext` / `original_ext`). Returns {"revised": w} and, when the loss has a push-down term, "original"."""
     n_revised, n_original = len(pair["revised_ids"]), len(pair["original_ids"])
-    if settings.weighting == "sft":
-        return {"revised": torch.ones(n_revised)}
     if settings.weighting == "external":
         if pair.get("revised_ext") is None:
             raise FigaError(

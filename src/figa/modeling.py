@@ -13,6 +13,15 @@ from .errors import FigaError
 DTYPES = {"auto": "auto", "float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
+def has_accelerator() -> bool:
+    """A GPU (CUDA or ROCm), an XPU or Apple's MPS: what bf16 training and DDP over NCCL need."""
+    return (
+        torch.cuda.is_available()
+        or (hasattr(torch, "xpu") and torch.xpu.is_available())
+        or torch.backends.mps.is_available()
+    )
+
+
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(

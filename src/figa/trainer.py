@@ -21,12 +21,11 @@ from transformers import (
 )
 from transformers.trainer_utils import unwrap_peft_model
 
-from .baselines import METHODS
+from .baselines import SPAReading
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
 from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, scale_for_processes
-from .modeling import pad_with_eos, require_eos
-from .prompts import FORMATS
+from .modeling import has_accelerator, pad_with_eos, require_eos
 from .records import MAX_WEIGHT, LoadReport, load_records
 
 _STAT_NAMES = (
@@ -40,7 +39,7 @@ _STAT_NAMES = (
 
 
 @dataclass
-class FIGAConfig(TrainingArguments):
+class FIGAConfig(SPAReading, TrainingArguments):
     """Training arguments plus the FIGA loss and data settings. `alpha=gamma=1, beta=0` is SFT."""
 
     alpha: float = field(
@@ -64,26 +63,10 @@ class FIGAConfig(TrainingArguments):
     weighting: str = field(
         default=LossSettings.weighting,
         metadata={
-            "help": "figa: weights from edit kinds; bow: from bag-of-words changes; sft: every revised token weight "
-            "1, no push-down (baseline); "
-            "external: per-token weights from each record's `token_weights`.",
+            "help": "figa: weights from edit kinds; bow: from bag-of-words changes; external: per-token weights from "
+            "each record's `token_weights` or `span_weights`. (SFT on the revisions is --alpha 1 --gamma 1 --beta 0, "
+            "or TRL's trainer with `figa train --method sft`.)",
             "choices": list(WEIGHTINGS),
-        },
-    )
-    method: str = field(
-        default="figa",
-        metadata={
-            "help": "figa: the FIGA loss (with --weighting); sft, dpo, apo_zero: the baselines, trained by TRL's "
-            "SFTTrainer and DPOTrainer on the same data and training arguments.",
-            "choices": list(METHODS),
-        },
-    )
-    dpo_beta: float = field(default=0.1, metadata={"help": "dpo and apo_zero: the beta of TRL's DPOConfig."})
-    precompute_ref_log_probs: bool = field(
-        default=False,
-        metadata={
-            "help": "dpo and apo_zero: compute the reference model's log-probabilities once before training (TRL's "
-            "option) instead of at every step."
         },
     )
     cut_rows: bool = field(
@@ -103,16 +86,6 @@ class FIGAConfig(TrainingArguments):
     max_length: int = field(
         default=1024, metadata={"help": "Longest prompt + response in tokens; longer responses are truncated."}
     )
-    prompt_format: str = field(
-        default="auto",
-        metadata={
-            "help": "auto (chat template if the tokenizer has one), chat, alpaca or plain.",
-            "choices": list(FORMATS),
-        },
-    )
-    skip_bad_records: bool = field(
-        default=False, metadata={"help": "Skip bad records (counted and reported) instead of stopping at the first."}
-    )
     dataset_num_proc: int | None = field(default=None, metadata={"help": "Processes for preprocessing."})
     remove_unused_columns: bool = field(
         default=False, metadata={"help": "Kept False: FIGA batches need their own columns."}
@@ -120,11 +93,9 @@ class FIGAConfig(TrainingArguments):
     logging_steps: float = field(default=10, metadata={"help": "Log every N steps."})
 
     def __post_init__(self):
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not _has_accelerator():
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not has_accelerator():
             self.use_cpu = True  # DDP over gloo when launched on several processes of a CPU-only machine
         super().__post_init__()
-        if self.method not in METHODS:
-            raise FigaError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
         if self.weighting not in WEIGHTINGS:
             raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
         for name in ("alpha", "beta", "gamma", "eos_weight"):
@@ -147,14 +118,6 @@ def _logits_mode(forward) -> str:
     if "logits_to_keep" not in inspect.signature(forward).parameters:
         return "all"
     return "mask" if hasattr(modeling_utils, "slice_logits_to_keep") else "columns"
-
-
-def _has_accelerator() -> bool:
-    return (
-        torch.cuda.is_available()
-        or (hasattr(torch, "xpu") and torch.xpu.is_available())
-        or torch.backends.mps.is_available()
-    )
 
 
 class FIGATrainer(Trainer):

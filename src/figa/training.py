@@ -19,7 +19,7 @@ import torch
 from transformers import TrainerCallback, set_seed
 from transformers.trainer_utils import sort_checkpoints
 
-from .baselines import trl_trainer
+from .baselines import DPOConfig, SFTConfig, method_of, trl_trainer
 from .checkpoints import checkpoint_problem
 from .errors import FigaError
 from .files import prepare_output_dir, write_json
@@ -30,6 +30,8 @@ from .records import LoadReport
 from .trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
 
 logger = logging.getLogger(__name__)
+
+TrainingConfig = FIGAConfig | SFTConfig | DPOConfig  # one config per method: FIGA, TRL's SFT, TRL's DPO / APO-zero
 
 REPORT_NAME = "figa_train_report.json"
 
@@ -99,17 +101,15 @@ class _NoFinalCheckpoint(TrainerCallback):
     on_epoch_end = on_step_end
 
 
-def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig):
+def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig):
     tokenizer = load_tokenizer(
         model_args.tokenizer_name_or_path or model_args.model_name_or_path,
         trust_remote_code=model_args.trust_remote_code,
         gguf_file=model_args.gguf_file,
     )
     peft_config = lora_config(model_args) if model_args.use_peft else None
-    if config.method != "figa":
-        return trl_trainer(
-            config.method, load_model(model_args), tokenizer, config, data_args.data, data_args.eval_data, peft_config
-        )
+    if not isinstance(config, FIGAConfig):
+        return trl_trainer(load_model(model_args), tokenizer, config, data_args.data, data_args.eval_data, peft_config)
     return FIGATrainer(
         model=load_model(model_args),
         args=config,
@@ -120,7 +120,7 @@ def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config:
     )
 
 
-def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) -> None:
+def _save(trainer: FIGATrainer, model_args: ModelArguments, config: TrainingConfig) -> None:
     with saving(
         config.output_dir,
         "The checkpoints are kept: free some space and run the same command with `--resume_from_checkpoint latest`",
@@ -133,10 +133,10 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: FIGAConfig) 
 
 
 def train(
-    data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig, final_checkpoint: bool = True
+    data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig, final_checkpoint: bool = True
 ) -> TrainResult:
-    """Train `model_args`' model on `data_args.data` with the FIGA loss (or the baseline that `config.method` or
-    `config.weighting` names) and save it, with its tokenizer and the run report, to `config.output_dir`.
+    """Train `model_args`' model on `data_args.data` with the FIGA loss (a `FIGAConfig`) or a TRL baseline (its
+    `SFTConfig` or `DPOConfig`) and save it, with its tokenizer and the run report, to `config.output_dir`.
     `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same)."""
     if not data_args.data:
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
@@ -181,7 +181,7 @@ def train(
     return TrainResult(config.output_dir, report)
 
 
-def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: FIGAConfig) -> TrainResult:
+def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig) -> TrainResult:
     """For pipelines that need only the final model (`figa demo`, `figa loop`): reuse a finished run in
     `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last
     complete checkpoint when a run was stopped part-way; no checkpoint is written at the last step, and once the
@@ -221,7 +221,7 @@ def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config:
     return result
 
 
-def _write_card(model_args: ModelArguments, config: FIGAConfig, report: dict) -> None:
+def _write_card(model_args: ModelArguments, config: TrainingConfig, report: dict) -> None:
     card = model_card(
         model_args.model_name_or_path,
         report["data"],
@@ -234,15 +234,17 @@ def _write_card(model_args: ModelArguments, config: FIGAConfig, report: dict) ->
         card.save(os.path.join(config.output_dir, "README.md"))
 
 
-def loss_settings_of(config: FIGAConfig) -> dict:
+def loss_settings_of(config: TrainingConfig) -> dict:
     """What the run report records of the loss: FIGA's settings, or the baseline method and its settings."""
-    if config.method == "figa":
+    if isinstance(config, FIGAConfig):
         settings = {name: getattr(config, name) for name in LOSS_SETTINGS}
         return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
-    return {"method": config.method, **({"dpo_beta": config.dpo_beta} if config.method != "sft" else {})}
+    if isinstance(config, DPOConfig):
+        return {"method": method_of(config), "beta": config.beta, "loss_type": list(config.loss_type)}
+    return {"method": method_of(config)}
 
 
-def training_settings_of(data_args: DataArguments, config: FIGAConfig) -> dict:
+def training_settings_of(data_args: DataArguments, config: TrainingConfig) -> dict:
     """What the run report records of the budget (the model card's fields) and of the data (its file's hash)."""
     return {**{name: getattr(config, name) for name in TRAINING_FIELDS}, "data_sha256": _file_sha256(data_args.data)}
 

@@ -12,9 +12,12 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
+from transformers import TrainingArguments
+
+from ..baselines import DPOConfig, SFTConfig
 from ..curate import CurateConfig, CurateResult, curate, summary_table
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
@@ -22,7 +25,7 @@ from ..files import prepare_output_dir, write_jsonl
 from ..loop import run_round
 from ..modeling import ModelArguments
 from ..trainer import FIGAConfig
-from ..training import REPORT_NAME, DataArguments, train_or_reuse
+from ..training import REPORT_NAME, DataArguments, TrainingConfig, train_or_reuse
 from .analysis import run_name
 from .config import TASK, VARIANTS, DemoConfig
 from .model import smollm2_checkpoint
@@ -36,37 +39,41 @@ def _step(number: int, title: str) -> None:
     logger.info(f"\n[{number}/6] {title}")
 
 
-def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> FIGAConfig:
+def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> TrainingConfig:
+    """The variant's config: every method gets the same `TrainingArguments` values (budget, schedule, seed,
+    logging), then its own settings (FIGA's loss settings; DPO's beta and loss type)."""
     method, loss, _ = VARIANTS[variant]
-    settings: dict[str, Any] = {
-        "weighting": "figa",
-        "beta": config.beta,
-        "gamma": config.gamma,
-        "tau": config.tau,
-        **loss,
-    }
-    return FIGAConfig(
+    budget: dict[str, Any] = dict(
         output_dir=out,
-        method=method,
         num_train_epochs=epochs,
         learning_rate=config.learning_rate,
         per_device_train_batch_size=config.train_batch_size,
         lr_scheduler_type="constant",
-        eos_weight=config.eos_weight,
-        share_prompt=config.share_prompt and method == "figa",
-        dpo_beta=config.dpo_beta,
-        precompute_ref_log_probs=True,
         seed=seed,
         logging_steps=1,
         save_strategy="steps",
         save_steps=10,
         save_total_limit=1,
-        max_length=512,
         report_to=config.report_to,
         project=config.project,
         run_name=os.path.basename(out),
         disable_tqdm=False,
-        **settings,
+        remove_unused_columns=False,
+    )
+    if method == "figa":
+        settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, "tau": config.tau, **loss}
+        return FIGAConfig(
+            **budget, max_length=512, eos_weight=config.eos_weight, share_prompt=config.share_prompt, **settings
+        )
+    # TRL's configs change some TrainingArguments defaults (gradient checkpointing, bf16, logging): every
+    # TrainingArguments value is given, so that all methods train with the same ones
+    arguments = TrainingArguments(**budget)
+    shared = {f.name: getattr(arguments, f.name) for f in fields(TrainingArguments) if f.init}
+    if method == "sft":
+        return SFTConfig(**shared, max_length=512)
+    loss_type = ["sigmoid" if method == "dpo" else "apo_zero"]
+    return DPOConfig(
+        **shared, max_length=512, beta=config.dpo_beta, loss_type=loss_type, precompute_ref_log_probs=True
     )
 
 
@@ -154,7 +161,7 @@ def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict
                 prompts,
                 os.path.join(config.output_dir, "rounds", name),
                 lambda p, o, pol: _curation(config, p, o, pol),
-                lambda pol, o, seed=seed: (  # type: ignore[misc]
+                lambda pol, o, seed=seed: (  # type: ignore[misc,arg-type]
                     ModelArguments(model_name_or_path=pol),
                     _training_args(config, o, "figa", seed, epochs),
                 ),
