@@ -3,8 +3,8 @@ import json
 import pytest
 
 from figa.cli import main
+from figa.demo.constraints import REGISTRY, conflict
 from figa.demo.task import (
-    CONFLICTS,
     CONSTRAINT_KINDS,
     HELDOUT_TOPICS,
     TRAIN_TOPICS,
@@ -117,8 +117,17 @@ def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constra
     assert len({r["id"] for r in rows}) == 300
     for row in rows:
         kinds = {c.kind for c in constraints_in(row["prompt"])}
-        assert 1 <= len(kinds) <= 2 and kinds not in CONFLICTS
+        assert 1 <= len(kinds) <= 2 and not (len(kinds) == 2 and conflict(*kinds))
     assert {c.kind for r in rows for c in constraints_in(r["prompt"])} == set(CONSTRAINT_KINDS)
+
+
+def test_each_constraint_kind_is_one_registry_class_and_an_unknown_kind_is_an_error():
+    assert CONSTRAINT_KINDS == list(REGISTRY) and len(REGISTRY) == 16
+    for name, kind in REGISTRY.items():
+        assert kind.name == name and "{" not in Constraint(name, (2, 3) if "{1}" in kind.sentence else 2).sentence()
+    assert conflict("lowercase", "uppercase") and conflict("uppercase", "lowercase")  # declared once, read both ways
+    with pytest.raises(ValueError, match="unknown constraint kind 'rhyme'; the kinds are title, bullets"):
+        Constraint("rhyme", None).holds("text")
 
 
 @pytest.mark.slow

@@ -19,6 +19,10 @@ COMMANDS = {
     "loop": ("figa.commands.loop", "rounds of curate -> train -> eval, each from the last round's model"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
+    "import": (
+        "figa.commands.import_data",
+        "human edit data (LAMP's writers' edits) -> SPA records, span weights",
+    ),
 }
 
 WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a full disk, a quota, a file size limit

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from .errors import FigaError
+from .results import CurateStats
 
 CITATION = """@article{guo2023beyond,
   title   = {Beyond Imitation: Leveraging Fine-grained Quality Signals for Alignment},
@@ -96,7 +97,7 @@ Trained with [figa](https://arxiv.org/abs/2311.04072) `figa train --method {meth
     return ModelCard(text)
 
 
-def dataset_card(repo: str, settings: dict, stats: dict):
+def dataset_card(repo: str, settings: dict, stats: CurateStats):
     """The README.md of an SPA data set pushed by `figa curate --push_to_hub`."""
     from huggingface_hub import DatasetCard, DatasetCardData
 

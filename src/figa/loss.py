@@ -19,7 +19,7 @@ Weights are signed so that one tensor carries both terms: w > 0 pushes a token u
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -41,6 +41,23 @@ class LossSettings:
     gamma: float = 0.0
     tau: float = 0.6
     eos_weight: float | None = None  # the weight of the EOS ending the revision; None: alpha (the paper's rule)
+
+
+LOSS_HELP = {  # the one help text of each loss setting, for every command that exposes it
+    "alpha": "FIGA: weight of the revised tokens that were added or substituted.",
+    "beta": "FIGA: weight of the push-down term on the deleted/substituted original tokens (0 turns it off).",
+    "gamma": "FIGA: weight of the revised tokens that were kept.",
+    "tau": "FIGA: the gate: push an original token down only while its nll <= tau.",
+    "eos_weight": "FIGA: weight of the EOS that ends each revision (default: alpha, the paper's rule).",
+    "weighting": "FIGA: figa: weights from edit kinds; bow: from bag-of-words changes; external: per-token weights "
+    "from each record's `token_weights` or `span_weights`. (SFT on the revisions is --alpha 1 --gamma 1 --beta 0, "
+    "or TRL's trainer with `figa train --method sft`.)",
+}
+
+
+def loss_field(name: str, **metadata):
+    """A dataclass field for the loss setting NAME: LossSettings' default and LOSS_HELP's text."""
+    return field(default=getattr(LossSettings, name), metadata={"help": LOSS_HELP[name], **metadata})
 
 
 def revised_weights(codes: torch.Tensor, alpha: float, gamma: float) -> torch.Tensor:

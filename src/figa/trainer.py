@@ -24,7 +24,7 @@ from transformers.trainer_utils import unwrap_peft_model
 from .baselines import SPAReading
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
-from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, scale_for_processes
+from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, loss_field, scale_for_processes
 from .modeling import has_accelerator, pad_with_eos, require_eos
 from .records import MAX_WEIGHT, LoadReport, load_records
 
@@ -42,33 +42,12 @@ _STAT_NAMES = (
 class FIGAConfig(SPAReading, TrainingArguments):
     """Training arguments plus the FIGA loss and data settings. `alpha=gamma=1, beta=0` is SFT."""
 
-    alpha: float = field(
-        default=LossSettings.alpha, metadata={"help": "Weight of revised tokens that were added or substituted."}
-    )
-    beta: float = field(
-        default=LossSettings.beta,
-        metadata={"help": "Weight of the push-down term on deleted/substituted original tokens (0 turns it off)."},
-    )
-    gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of revised tokens that were kept."})
-    tau: float = field(
-        default=LossSettings.tau, metadata={"help": "Gate: push an original token down only while its nll <= tau."}
-    )
-    eos_weight: float | None = field(
-        default=None,
-        metadata={
-            "help": "Weight of the EOS that ends each revision (default: alpha, the paper's rule; figa and bow "
-            "weightings)."
-        },
-    )
-    weighting: str = field(
-        default=LossSettings.weighting,
-        metadata={
-            "help": "figa: weights from edit kinds; bow: from bag-of-words changes; external: per-token weights from "
-            "each record's `token_weights` or `span_weights`. (SFT on the revisions is --alpha 1 --gamma 1 --beta 0, "
-            "or TRL's trainer with `figa train --method sft`.)",
-            "choices": list(WEIGHTINGS),
-        },
-    )
+    alpha: float = loss_field("alpha")
+    beta: float = loss_field("beta")
+    gamma: float = loss_field("gamma")
+    tau: float = loss_field("tau")
+    eos_weight: float | None = loss_field("eos_weight")
+    weighting: str = loss_field("weighting", choices=list(WEIGHTINGS))
     cut_rows: bool = field(
         default=True,
         metadata={

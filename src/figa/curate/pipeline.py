@@ -21,6 +21,7 @@ from ..files import atomic_file, check_outputs, prepare_output_dir, write_json, 
 from ..hub import check_hub_access, dataset_card, push_dataset
 from ..prompts import query_text
 from ..records import QUERY_COLUMNS, LoadReport, load_records
+from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
@@ -52,7 +53,7 @@ class Prompt:
 class CurateResult:
     train: list[dict]
     rejected: list[dict]
-    stats: dict
+    stats: CurateStats
     output_dir: str
     url: str | None = None  # where --push_to_hub put the data set
 

@@ -7,9 +7,10 @@ import statistics
 from collections import Counter
 
 from ..records import LoadReport
+from ..results import CURATE_STATS_FORMAT, CurateStats, Distribution
 
 
-def distribution(values: list[float]) -> dict:
+def distribution(values: list[float]) -> Distribution:
     if not values:
         return {"count": 0}
     ordered = sorted(values)
@@ -29,13 +30,14 @@ def distribution(values: list[float]) -> dict:
     }
 
 
-def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejected: list[dict]) -> dict:
+def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejected: list[dict]) -> CurateStats:
     """`prompts` are the pipeline's `Prompt`s (their rewards and rejections), `train` and `rejected` its rows."""
     stages = Counter(prompt.rejected[0] for prompt in prompts if prompt.rejected)
     rewards = {
         name: [p.rewards[name] for p in prompts if name in p.rewards] for name in ("original", "revised", "reference")
     }
     return {
+        "format": CURATE_STATS_FORMAT,
         "counts": {
             "read": report.read,
             "bad_input": len(report.skipped),
@@ -54,16 +56,18 @@ def curation_stats(prompts: list, report: LoadReport, train: list[dict], rejecte
     }
 
 
-def curation_numbers(stats: dict) -> dict[str, float]:
+def curation_numbers(stats: CurateStats) -> dict[str, float]:
     """The counts and reward means of a run, flat, for trackers (`curate/train`, `curate/rejected/rollout`, ...)."""
     counts = stats["counts"]
-    numbers = {f"curate/{k}": counts[k] for k in ("read", "prompts", "train", "rejected", "truncated_rollouts")}
+    numbers: dict[str, float] = {
+        f"curate/{k}": counts[k] for k in ("read", "prompts", "train", "rejected", "truncated_rollouts")
+    }
     numbers.update({f"curate/rejected/{stage}": n for stage, n in counts["rejected_by_stage"].items()})
     numbers.update({f"curate/reward_{name}_mean": d["mean"] for name, d in stats["rewards"].items() if d["count"]})
     return numbers
 
 
-def summary_table(stats: dict) -> str:
+def summary_table(stats: CurateStats) -> str:
     c = stats["counts"]
     lines = [f"prompts read {c['read']}  ->  train {c['train']}, rejected {c['rejected']}"]
     if c["bad_input"]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.stats import bootstrap_seeds_prompts_ci
+from ..results import EvalResults
 from .task import CONSTRAINT_KINDS, MORE, Constraint, constraints_in, degenerate, satisfied, topic_of
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
@@ -15,7 +16,7 @@ def run_name(method: str, seed: int) -> str:
     return method if method == "base" else f"{method}-s{seed}"
 
 
-def _matrix(results: dict, method: str, seeds: list[int], key) -> np.ndarray:
+def _matrix(results: EvalResults, method: str, seeds: list[int], key) -> np.ndarray:
     """`key(entry, by_model)` for every (seed, held-out prompt) of METHOD; base repeats over seeds."""
     return np.array(
         [[key(entry, entry["by_model"][run_name(method, s)]) for entry in results["responses"]] for s in seeds],
@@ -32,7 +33,7 @@ def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
     return {"mean": float(values.mean()), "ci95": [low, high]}
 
 
-def _not_asked(results: dict, method: str, seeds: list[int], kind: str, shows) -> float:
+def _not_asked(results: EvalResults, method: str, seeds: list[int], kind: str, shows) -> float:
     """The share of answers that show a constraint's surface form (`shows(text)`) on prompts that did not ask for
     it."""
     unasked = np.array([not any(c.kind == kind for c in constraints_in(e["prompt"])) for e in results["responses"]])
@@ -51,7 +52,7 @@ def stock_sentence(prompt: str, response: str) -> bool:
     return any(sentence.format(topic=topic).lower() in text for sentence in MORE)
 
 
-def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
+def _degeneration(results: EvalResults, method: str, seeds: list[int]) -> dict:
     truncated = _matrix(results, method, seeds, lambda e, r: bool(r.get("truncated")))
     repeating = _matrix(results, method, seeds, lambda e, r: degenerate(r["response"] or ""))
     return {
@@ -65,7 +66,7 @@ def _degeneration(results: dict, method: str, seeds: list[int]) -> dict:
     }
 
 
-def method_summary(results: dict, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:
+def method_summary(results: EvalResults, method: str, seeds: list[int], samples: int = 1000, seed: int = 0) -> dict:
     reward = _matrix(results, method, seeds, lambda e, r: r["reward"])
     words = _matrix(results, method, seeds, lambda e, r: len((r["response"] or "").split()))
     base_words = _matrix(results, "base", [seeds[0]], lambda e, r: len((r["response"] or "").split()))
@@ -93,7 +94,7 @@ def method_summary(results: dict, method: str, seeds: list[int], samples: int = 
     return row
 
 
-def per_constraint(results: dict, methods: list[str], seeds: list[int]) -> dict:
+def per_constraint(results: EvalResults, methods: list[str], seeds: list[int]) -> dict:
     """Per method and constraint kind: the share of held-out prompts with that kind whose constraint holds."""
     table = {}
     for method in methods:
@@ -112,5 +113,5 @@ def per_constraint(results: dict, methods: list[str], seeds: list[int]) -> dict:
     return table
 
 
-def summarize_methods(results: dict, methods: list[str], seeds: list[int], samples: int = 1000) -> list[dict]:
+def summarize_methods(results: EvalResults, methods: list[str], seeds: list[int], samples: int = 1000) -> list[dict]:
     return [method_summary(results, method, seeds, samples) for method in ["base", *methods]]

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import FigaError
-from ..loss import LossSettings
+from ..loss import loss_field
 
 TASK = "python:figa.demo.task"
-METHODS = ("sft", "dpo", "apo_zero", "figa")
+DEFAULT_METHODS = ("sft", "dpo", "apo_zero", "figa")  # what `figa demo` trains unless --methods says
 # Every method the demo can train: name -> (figa train --method, FIGA loss settings over the demo's own, data).
 # "pairs" is the curated SPA file; "scratch" the same prompts with the reviser's answer written from scratch
 # in place of the revision (`figa.demo.task.answer_from_scratch`).
@@ -43,7 +43,7 @@ class DemoConfig:
     heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 32, quick 16)."})
     epochs: float = field(default=1.0, metadata={"help": "Training epochs of every method."})
     methods: list[str] = field(
-        default_factory=lambda: list(METHODS),
+        default_factory=lambda: list(DEFAULT_METHODS),
         metadata={
             "help": "Methods trained on the curated pairs and compared with the base model: sft, dpo, apo_zero (TRL) "
             "and figa; the ablation's figa_bow, figa_beta0, figa_gamma0.3 and sft_from_scratch (SFT on the "
@@ -85,16 +85,10 @@ class DemoConfig:
     )
     learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of every method."})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float = field(
-        default=LossSettings.beta, metadata={"help": "FIGA: weight of the deleted/substituted original tokens."}
-    )
-    gamma: float = field(
-        default=LossSettings.gamma, metadata={"help": "FIGA: weight of the revised tokens that were kept."}
-    )
-    tau: float = field(default=LossSettings.tau, metadata={"help": "FIGA: the gate on the original tokens' nll."})
-    eos_weight: float | None = field(
-        default=None, metadata={"help": "FIGA: weight of the EOS ending each revision (default: alpha)."}
-    )
+    beta: float = loss_field("beta")
+    gamma: float = loss_field("gamma")
+    tau: float = loss_field("tau")
+    eos_weight: float | None = loss_field("eos_weight")
     share_prompt: bool = field(
         default=True,
         metadata={

@@ -8,6 +8,7 @@ import io
 import os
 
 from ..files import atomic_file, write_json
+from ..results import DEMO_REPORT_FORMAT, CurateStats, DemoReport, EvalResults
 from .analysis import per_constraint, run_name, summarize_methods
 
 COLORS = {"base": "#8c8c8c", "sft": "#2563eb", "dpo": "#d97706", "apo_zero": "#9333ea", "figa": "#16a34a"}
@@ -143,7 +144,7 @@ def _curves(training: dict) -> str:
     return _svg(figure)
 
 
-def _examples(results: dict, names: list[str], count: int = 6) -> str:
+def _examples(results: EvalResults, names: list[str], count: int = 6) -> str:
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
     for entry in results["responses"][:count]:
@@ -156,12 +157,13 @@ def _examples(results: dict, names: list[str], count: int = 6) -> str:
     return f"<table><tr><th>held-out prompt</th>{head}</tr>{''.join(rows)}</table>"
 
 
-def summary(settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> dict:
+def summary(settings: dict, curation: CurateStats, training: dict, results: EvalResults, timing: dict) -> DemoReport:
     methods, seeds = settings["methods"], settings["training_seeds"]
     rows = summarize_methods(results, methods, seeds)
     counts = curation["counts"]
     usable = counts["prompts"] - counts["rejected_by_stage"].get("rollout", 0)
     return {
+        "format": DEMO_REPORT_FORMAT,
         "settings": settings,
         "timing": {k: round(v, 1) for k, v in timing.items()},
         "curation": {
@@ -202,7 +204,9 @@ def _rounds(settings: dict, counts: dict) -> str:
     )
 
 
-def write_report(out: str, settings: dict, curation: dict, training: dict, results: dict, timing: dict) -> str:
+def write_report(
+    out: str, settings: dict, curation: CurateStats, training: dict, results: EvalResults, timing: dict
+) -> str:
     report = summary(settings, curation, training, results, timing)
     write_json(os.path.join(out, "report.json"), report)
     c, minutes = report["curation"]["counts"], timing["total_seconds"] / 60

@@ -24,10 +24,12 @@ from ..errors import FigaError
 from ..files import check_outputs, prepare_output_dir, write_json
 from ..prompts import query_text
 from ..records import load_records
+from ..results import EVAL_RESULTS_FORMAT, EvalResults, ModelRow
 from .harness import run_lm_eval
+from .likelihood import likelihood_comparison
 from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
 
-RESULTS_FORMAT = "figa-eval-results/1"
+RESULTS_FORMAT = EVAL_RESULTS_FORMAT  # kept for earlier imports
 
 
 @dataclass
@@ -61,6 +63,14 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         default=None, metadata={"help": "A directory of your own lm-eval task YAML files."}
     )
     lm_eval_limit: int | None = field(default=None, metadata={"help": "At most this many examples per task."})
+    pairs: str | None = field(
+        default=None,
+        metadata={
+            "help": "Held-out SPA pairs (e.g. `figa import --heldout_fraction`'s NAME.heldout.jsonl): compare how "
+            "each model's log-probabilities moved on them against the baseline, without generating; alone, "
+            "without --prompts and --reward, only this runs."
+        },
+    )
 
     def check(self) -> None:
         if self.compare:
@@ -68,7 +78,7 @@ class EvalConfig(GenerationOptions, EndpointOptions):
                 raise FigaError("--compare needs two or more results.json files")
             return
         for name in ("model", "output_dir") + (
-            ("prompts", "reward") if not self.lm_eval or self.prompts or self.reward else ()
+            ("prompts", "reward") if not (self.lm_eval or self.pairs) or self.prompts or self.reward else ()
         ):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required (or use --compare a.json b.json)")
@@ -146,7 +156,7 @@ def _text(row: dict) -> str | None:
     return Truncated(text) if text is not None and row.get("truncated") else text
 
 
-def evaluate(config: EvalConfig) -> dict:
+def evaluate(config: EvalConfig) -> EvalResults:
     """Generate with each model, score, compare (or, with `compare`, compare saved results); writes
     OUTPUT_DIR/results.json (when there is an output_dir) and returns the results."""
     config.check()
@@ -174,6 +184,8 @@ def evaluate(config: EvalConfig) -> dict:
             "models": [{"name": name, "model": model} for name, model in zip(names, config.model)],
         }
     )
+    if config.pairs:
+        results["likelihood"] = likelihood_comparison(names, config.model, config.pairs)
     if config.lm_eval:
         results["lm_eval"] = run_lm_eval(
             dict(zip(names, config.model)),
@@ -189,7 +201,7 @@ def evaluate(config: EvalConfig) -> dict:
     return results
 
 
-def _reward_results(config: EvalConfig, names: list[str]) -> dict:
+def _reward_results(config: EvalConfig, names: list[str]) -> EvalResults:
     records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records, require_responses=False)
     reward = make_reward(
         config.reward,
@@ -216,16 +228,16 @@ def _reward_results(config: EvalConfig, names: list[str]) -> dict:
 
 def summarize(
     names: list[str], models: dict, prompts: dict, responses: dict, rewards: dict, samples: int, seed: int
-) -> dict:
+) -> EvalResults:
     """Statistics over the prompts where every model has a finite reward, the first model as the baseline."""
     ids = [i for i in prompts if all(rewards[name].get(i) is not None for name in names)]
     if not ids:
         raise FigaError("no prompt has a finite reward for every model: nothing to compare")
     baseline = np.array([rewards[names[0]][i] for i in ids])
-    rows = []
+    rows: list[ModelRow] = []
     for name in names:
         values = np.array([rewards[name][i] for i in ids])
-        row = {
+        row: ModelRow = {
             "name": name,
             "model": models.get(name),
             "n": len(ids),
@@ -238,7 +250,7 @@ def summarize(
             "length": length_stats([responses[name][i] or "" for i in ids]),
         }
         if name != names[0]:
-            row["vs_baseline"] = {
+            row["vs_baseline"] = {  # type: ignore[typeddict-item]
                 "delta": float((values - baseline).mean()),
                 "ci95": bootstrap_mean_ci(values - baseline, samples, seed),
                 **win_tie_loss(values, baseline),
@@ -268,7 +280,7 @@ def summarize(
     }
 
 
-def load_results(path: str) -> dict:
+def load_results(path: str) -> EvalResults:
     if not os.path.isfile(path):
         raise FigaError(f"--compare {path}: no such file")
     try:
@@ -281,7 +293,7 @@ def load_results(path: str) -> dict:
     problem = _results_problem(results)
     if problem:
         raise FigaError(f"--compare {path}: incomplete or damaged results: {problem}")
-    return results
+    return results  # type: ignore[return-value]
 
 
 def _results_problem(results: dict) -> str | None:
@@ -300,7 +312,7 @@ def _results_problem(results: dict) -> str | None:
     return None
 
 
-def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
+def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> EvalResults:
     """One report over saved results, on the prompts they share; the first file's baseline stays the baseline."""
     names: list[str] = []
     models: dict[str, str | None] = {}
@@ -319,7 +331,7 @@ def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
             responses[name], rewards[name] = {}, {}
             for entry in results["responses"]:
                 prompts.setdefault(entry["id"], entry["prompt"])
-                got = entry["by_model"].get(row["name"], {})
+                got: dict = dict(entry["by_model"].get(row["name"], {}))
                 responses[name][entry["id"]] = _text(got)
                 rewards[name][entry["id"]] = finite(got.get("reward"))
     shared = {i: p for i, p in prompts.items() if all(i in responses[name] for name in names)}
@@ -328,7 +340,7 @@ def compare(paths: list[str], samples: int = 1000, seed: int = 0) -> dict:
     return results
 
 
-def table(results: dict) -> str:
+def table(results: EvalResults) -> str:
     """The printed comparison: reward statistics (when prompts were scored) and each lm-eval task's main metric."""
     harness = results.get("lm_eval") or {}
     tasks = sorted({task for by_task in harness.values() for task in by_task})
@@ -337,8 +349,10 @@ def table(results: dict) -> str:
         for row in results["models"]
     }
     task_header = "".join(f"{t[:13]:>14}" for t in tasks)
+    likelihood = _likelihood_table(results.get("likelihood"), results["baseline"])
     if not results.get("compared"):
-        return "\n".join([f"{'model':<16}{task_header}"] + [f"{name[:15]:<16}{cells}" for name, cells in rows.items()])
+        lines = [f"{'model':<16}{task_header}"] + [f"{name[:15]:<16}{cells}" for name, cells in rows.items()]
+        return "\n".join((lines if tasks else []) + likelihood)
     baseline = results["baseline"]
     header = (
         f"{'model':<16}{'reward':>8}  {'95% CI':<16}{'vs ' + baseline[:10]:>11}  {'95% CI':<18}"
@@ -356,7 +370,23 @@ def table(results: dict) -> str:
         else:
             line += f"{'-':>11}  {'':<18}{'':<16}"
         lines.append(line + f"{row['length'].get('mean_words', 0):>7.1f}" + rows[row["name"]])
-    return "\n".join(lines)
+    return "\n".join(lines + likelihood)
+
+
+def _likelihood_table(likelihood: dict | None, baseline: str) -> list[str]:
+    if not likelihood:
+        return []
+    pairs = next(iter(likelihood.values()))["pairs"]
+    lines = [
+        f"\nlikelihood on {pairs} held-out edited pairs, against {baseline}:",
+        f"{'model':<16}{'pairs gained':>14}{'edited tokens moved':>21}{'margin gain':>13}{'mean margin':>13}",
+    ]
+    for name, row in likelihood.items():
+        lines.append(
+            f"{name[:15]:<16}{row['pairs_gained']:>14.0%}{row['tokens_moved']:>21.0%}{row['margin_gain']:>+13.2f}"
+            f"{row['mean_margin']:>+13.2f}"
+        )
+    return lines
 
 
 def _metric(value: dict | None) -> str:

@@ -15,6 +15,7 @@ from ..evaluation import EvalConfig, evaluate
 from ..files import check_outputs, make_dir, prepare_output_dir, write_json, write_jsonl
 from ..modeling import ModelArguments
 from ..records import load_records
+from ..results import EvalResults
 from ..trainer import FIGAConfig
 from .rounds import Round, run_round
 
@@ -69,7 +70,7 @@ def _yaml(path: str | None, option: str, fixed: tuple[str, ...]) -> dict:
 @dataclass
 class LoopResult:
     rounds: list[Round]
-    results: dict  # figa eval's results: base and every round's model on the held-out prompts
+    results: EvalResults  # figa eval's results: base and every round's model on the held-out prompts
 
 
 def _prompt_files(config: LoopConfig) -> list[str]:
@@ -174,7 +175,7 @@ def loop(config: LoopConfig) -> LoopResult:
     return LoopResult(rounds, results)
 
 
-def round_rows(rounds: list[Round], results: dict) -> list[dict]:
+def round_rows(rounds: list[Round], results: EvalResults) -> list[dict]:
     """One row per model: the base (round 0) and each round's, with its reward, interval, difference to the base,
     mean words, the pairs it was trained on and the minutes its round took."""
     by_name = {row["name"]: row for row in results["models"]}
@@ -197,7 +198,7 @@ def round_rows(rounds: list[Round], results: dict) -> list[dict]:
     return rows
 
 
-def round_table(rounds: list[Round], results: dict) -> str:
+def round_table(rounds: list[Round], results: EvalResults) -> str:
     lines = [
         f"{'round':<7}{'reward':>8}  {'95% CI':<16}{'vs base':>9}  {'95% CI':<18}{'words':>7}{'pairs':>12}"
         f"{'minutes':>9}"

@@ -19,7 +19,7 @@ from importlib import resources
 from ..edits import ADD, DEL, SUB, edit_codes
 from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_file
-from ..loss import LossSettings, pair_weights
+from ..loss import LossSettings, loss_field, pair_weights
 from ..prompts import query_text
 from ..records import MAX_WEIGHT, load_records
 
@@ -37,9 +37,9 @@ class ViewConfig:
         default=None,
         metadata={"help": "Show the model's tokens (a local tokenizer or model path); default: word pieces."},
     )
-    alpha: float = field(default=LossSettings.alpha, metadata={"help": "Weight of added/substituted revised tokens."})
-    beta: float = field(default=LossSettings.beta, metadata={"help": "Weight of deleted/substituted original tokens."})
-    gamma: float = field(default=LossSettings.gamma, metadata={"help": "Weight of kept revised tokens."})
+    alpha: float = loss_field("alpha")
+    beta: float = loss_field("beta")
+    gamma: float = loss_field("gamma")
     title: str | None = field(default=None, metadata={"help": "Page title (default: the data file name)."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad records (counted on the page)."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow tokenizer repository code to run."})

@@ -1,9 +1,10 @@
 """Judges for `figa weigh`: a model shown the request, the original and the revision, asked which parts of the
 original are wrong and which parts of the revision fix them (`openai:MODEL` or `hf:MODEL`).
 
-A judge returns the reply text; `figa.weigh.replies` reads it. `attempt` > 0 asks again after an unusable reply:
-the OpenAI judge repeats the request (servers do not answer twice alike), the hf judge samples (temperature 0.7,
-a seed per attempt), since greedy decoding would repeat the same reply.
+A span judge returns the reply text; `figa.weigh.replies` reads it. (A reward judge, which answers with one
+rating, is `figa.backends.rewards.OpenAIJudge`: another contract, another name.) `attempt` > 0 asks again after an
+unusable reply: the OpenAI judge repeats the request (servers do not answer twice alike), the hf judge samples
+(temperature 0.7, a seed per attempt), since greedy decoding would repeat the same reply.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def judge_prompt(item: dict, mode: str) -> str:
     )
 
 
-class OpenAIJudge:
+class OpenAISpanJudge:
     per_record = True
 
     def __init__(self, model: str, endpoint: EndpointConfig, mode: str):
@@ -49,7 +50,7 @@ class OpenAIJudge:
         return chat(self.endpoint, self.model, [{"role": "user", "content": judge_prompt(item, self.mode)}])
 
 
-class HFJudge:
+class HFSpanJudge:
     per_record = False
 
     def __init__(
@@ -82,5 +83,5 @@ def make_judge(
 ):
     kind, model = split_spec(spec, JUDGE_KINDS, "judge")
     if kind == "openai":
-        return OpenAIJudge(model, endpoint, mode)
-    return HFJudge(model, generation, mode, prompt_format, trust_remote_code)
+        return OpenAISpanJudge(model, endpoint, mode)
+    return HFSpanJudge(model, generation, mode, prompt_format, trust_remote_code)
