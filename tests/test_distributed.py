@@ -42,10 +42,11 @@ STEP = [
 
 
 @pytest.mark.slow
-def test_ddp_two_processes_match_one_process(tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("loss", [[], ["--prob_scale"]], ids=["figa", "prob_scale"])
+def test_ddp_two_processes_match_one_process(loss, tiny_model_dir, tmp_path):
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8, seed=2))
-    common = ["train", "--model_name_or_path", tiny_model_dir, "--data", data, *STEP]
+    common = ["train", "--model_name_or_path", tiny_model_dir, "--data", data, *STEP, *loss]
     result = subprocess.run(
         [
             accelerate,

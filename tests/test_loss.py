@@ -44,6 +44,21 @@ def test_loss_matches_hand_computation_with_gate_and_normalisation():
     assert logits.grad[5].abs().sum() == 0  # the gated-off token gets no gradient
 
 
+def test_prob_scale_weights_each_raised_token_by_its_probability_without_differentiating_it():
+    weights = torch.tensor([0.2, 1.0, 1.0, -0.5])
+    p = [0.5, 0.25, 0.8, 0.7]  # the pushed-down token (nll 0.357 <= tau) is not scaled
+    targets = torch.tensor([0, 1, 2, 1])
+    logits = logits_giving(p, targets).requires_grad_()
+    loss, _ = figa_loss(logits, targets, weights, tau=0.6, num_items=4, prob_scale=True)
+    nll = [-math.log(x) for x in p]
+    expected = (0.2 * p[0] * nll[0] + p[1] * nll[1] + p[2] * nll[2] - 0.5 * nll[3]) / 4  # DFT: p · nll, p constant
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    plain = logits_giving(p, targets).requires_grad_()
+    torch.nn.functional.cross_entropy(plain, targets, reduction="none")[1].backward()
+    torch.testing.assert_close(logits.grad[1], plain.grad[1] * p[1] / 4)  # the gradient of p·nll with p held fixed
+
+
 def test_plain_sft_is_a_special_case_of_the_weights():
     w = revised_weights(torch.tensor([KEEP, SUB, ADD]), alpha=1.0, gamma=1.0)
     assert w.tolist() == [1.0, 1.0, 1.0]
@@ -71,8 +86,9 @@ def test_sft_weighting_equals_transformers_causal_lm_loss(tiny_model_dir, tmp_pa
     assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
 
 
-def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
-    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0, cut_rows=False)
+@pytest.mark.parametrize("prob_scale", [False, True])
+def test_trainer_loss_equals_token_by_token_reference(prob_scale, tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, gamma=0.1, tau=100.0, cut_rows=False, prob_scale=prob_scale)
     batch = next(iter(trainer.get_train_dataloader()))
     with torch.no_grad():
         ours = trainer.compute_loss(trainer.model, batch).item()
@@ -87,7 +103,8 @@ def test_trainer_loss_equals_token_by_token_reference(tiny_model_dir, tmp_path):
             w = batch["weights"][row, pos].item()
             if w != 0:
                 nll = -log_probs[row, pos, batch["input_ids"][row, pos + 1]].item()
-                total += w * nll  # tau=100: every push-down token passes the gate
+                scale = math.exp(-nll) if prob_scale and w > 0 else 1.0  # DFT scales the raised tokens only
+                total += w * scale * nll  # tau=100: every push-down token passes the gate
                 count += 1
     assert batch["input_ids"].shape[0] == 8  # revised and original rows
     assert ours == pytest.approx(total / count, rel=1e-4)

@@ -41,6 +41,7 @@ class LossSettings:
     gamma: float = 0.0
     tau: float = 0.6
     eos_weight: float | None = None  # the weight of the EOS ending the revision; None: alpha (the paper's rule)
+    prob_scale: bool = False  # scale each raised token's weight by its probability (DFT, Wu et al. 2025)
 
 
 LOSS_HELP = {  # the one help text of each loss setting, for every command that exposes it
@@ -49,6 +50,9 @@ LOSS_HELP = {  # the one help text of each loss setting, for every command that 
     "gamma": "FIGA: weight of the revised tokens that were kept.",
     "tau": "FIGA: the gate: push an original token down only while its nll <= tau.",
     "eos_weight": "FIGA: weight of the EOS that ends each revision (default: alpha, the paper's rule).",
+    "prob_scale": "Scale the weight of each raised (revised) token by the model's current probability of it, not "
+    "differentiated, as TRL's loss_type='dft' does (Wu et al., 2025). With --alpha 1 --gamma 1 --beta 0 it is DFT on "
+    "the revisions, a weighting that needs no diff.",
     "weighting": "FIGA: figa: weights from edit kinds; bow: from bag-of-words changes; external: per-token weights "
     "from each record's `token_weights` or `span_weights`. (SFT on the revisions is --alpha 1 --gamma 1 --beta 0, "
     "or TRL's trainer with `figa train --method sft`.)",
@@ -111,7 +115,12 @@ def count_weighted(weights: Iterable[torch.Tensor]) -> torch.Tensor:
 
 
 def figa_loss(
-    logits: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor, tau: float, num_items: torch.Tensor | float
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    tau: float,
+    num_items: torch.Tensor | float,
+    prob_scale: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The FIGA loss over the weighted positions of a micro-batch.
 
@@ -121,6 +130,7 @@ def figa_loss(
         weights: `[M]` signed weights (see `pair_weights`); none is zero.
         tau: the gate threshold on nll for the push-down term.
         num_items: N (`count_weighted`) of the whole optimizer step.
+        prob_scale: multiply each positive weight by exp(-nll), detached (DFT).
 
     Returns the loss and detached statistics (sums and counts) for logging.
     """
@@ -128,7 +138,10 @@ def figa_loss(
     positive = weights > 0
     negative = weights < 0
     gate = negative & (nll.detach() <= tau)
-    up = torch.where(positive, weights, 0.0) * nll
+    raise_weights = torch.where(positive, weights, 0.0)
+    if prob_scale:
+        raise_weights = raise_weights * torch.exp(-nll.detach())
+    up = raise_weights * nll
     down = torch.where(gate, -weights, 0.0) * nll
     loss = (up.sum() - down.sum()) / num_items
     stats = {

@@ -48,6 +48,7 @@ class FIGAConfig(SPAReading, TrainingArguments):
     tau: float = loss_field("tau")
     eos_weight: float | None = loss_field("eos_weight")
     weighting: str = loss_field("weighting", choices=list(WEIGHTINGS))
+    prob_scale: bool = loss_field("prob_scale")
     cut_rows: bool = field(
         default=True,
         metadata={
@@ -88,7 +89,9 @@ class FIGAConfig(SPAReading, TrainingArguments):
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
 
     def loss_settings(self) -> LossSettings:
-        return LossSettings(self.weighting, self.alpha, self.beta, self.gamma, self.tau, self.eos_weight)
+        return LossSettings(
+            self.weighting, self.alpha, self.beta, self.gamma, self.tau, self.eos_weight, self.prob_scale
+        )
 
 
 def _logits_mode(forward) -> str:
@@ -193,7 +196,9 @@ class FIGATrainer(Trainer):
         outputs, logits = self._weighted_logits(model, inputs, active)
         distributed = num_items_in_batch is not None and self.accelerator.num_processes > 1
         num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
-        loss, stats = figa_loss(logits, inputs["targets"][active], weights[active], self.args.tau, num_items)
+        loss, stats = figa_loss(
+            logits, inputs["targets"][active], weights[active], self.args.tau, num_items, self.args.prob_scale
+        )
         if not torch.isfinite(loss):
             raise FigaError(
                 f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "

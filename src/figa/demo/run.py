@@ -178,6 +178,17 @@ def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict
     return rounds
 
 
+def _evaluation(config: DemoConfig, base: str, models: dict[str, str], prompts: str) -> EvalConfig:
+    return EvalConfig(
+        model=[base, *models.values()],
+        names=["base", *models],
+        prompts=prompts,
+        reward=f"{TASK}:reward",
+        output_dir=os.path.join(config.output_dir, "eval"),
+        **_decoding(config),
+    )
+
+
 def run(config: DemoConfig) -> str:
     started = time.time()
     n_train, n_heldout, epochs = config.sizes()
@@ -203,16 +214,7 @@ def run(config: DemoConfig) -> str:
 
     _step(5, "figa eval: every model on the held-out prompts")
     evaluated = time.time()
-    results = evaluate(
-        EvalConfig(
-            model=[model, *models.values()],
-            names=["base", *models],
-            prompts=heldout_prompts,
-            reward=f"{TASK}:reward",
-            output_dir=os.path.join(out, "eval"),
-            **_decoding(config),
-        )
-    )
+    results = evaluate(_evaluation(config, model, models, heldout_prompts))
 
     _step(6, "report")
     round_methods = [f"figa-round{k}" for k in range(2, config.rounds + 1)]

@@ -3,6 +3,7 @@ held-out prompts, with a per-round table (docs/guides/loop.md)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -57,6 +58,10 @@ class LoopConfig:
             raise FigaError(f"--rounds must be at least 1, got {self.rounds}")
         if self.prompts_per_round is not None and self.prompts_per_round < 1:
             raise FigaError(f"--prompts_per_round must be at least 1, got {self.prompts_per_round}")
+        check_outputs(
+            {"--output_dir's rounds.json": os.path.join(self.output_dir, "rounds.json")},
+            {"--prompts": self.prompts, "--heldout_prompts": self.heldout_prompts},
+        )
 
 
 def _yaml(path: str | None, option: str, fixed: tuple[str, ...]) -> dict:
@@ -107,42 +112,35 @@ def evaluation_of(curation: CurateConfig, models: list[str], names: list[str], p
     )
 
 
+def _curation(config: LoopConfig, values: dict, prompts: str, out: str, policy: str) -> CurateConfig:
+    """A round's curation settings: the --curate_config values, and what figa loop sets for each round."""
+    fixed = {
+        "prompts": prompts,
+        "output_dir": out,
+        "policy": policy,
+        "reward": config.reward,
+        "reviser": config.reviser,
+    }
+    (settings,) = from_values((CurateConfig,), {**values, **fixed}, "--curate_config")
+    if settings.policy_backend == "openai":
+        raise FigaError("figa loop trains the policy, so it generates locally: --policy_backend hf or vllm")
+    return settings
+
+
+def _training(values: dict, policy: str, out: str) -> tuple[ModelArguments, FIGAConfig]:
+    fixed = {"output_dir": out, "model_name_or_path": policy}
+    return from_values((ModelArguments, FIGAConfig), {**values, **fixed}, "--train_config")
+
+
 def loop(config: LoopConfig) -> LoopResult:
     config.check()
     curate_values = _yaml(config.curate_config, "--curate_config", FIXED_CURATE)
     train_values = _yaml(config.train_config, "--train_config", FIXED_TRAIN)
-
-    def curation(prompts: str, out: str, policy: str) -> CurateConfig:
-        (settings,) = from_values(
-            (CurateConfig,),
-            {
-                **curate_values,
-                "prompts": prompts,
-                "output_dir": out,
-                "policy": policy,
-                "reward": config.reward,
-                "reviser": config.reviser,
-            },
-            "--curate_config",
-        )
-        if settings.policy_backend == "openai":
-            raise FigaError("figa loop trains the policy, so it generates locally: --policy_backend hf or vllm")
-        return settings
-
-    def training(policy: str, out: str) -> tuple[ModelArguments, FIGAConfig]:
-        return from_values(
-            (ModelArguments, FIGAConfig),
-            {**train_values, "output_dir": out, "model_name_or_path": policy},
-            "--train_config",
-        )
-
+    curation = functools.partial(_curation, config, curate_values)
+    training = functools.partial(_training, train_values)
     # every option is checked before any stage runs, not when the round that uses it starts
     curation(config.prompts, config.output_dir, config.policy).check()
     training(config.policy, config.output_dir)
-    check_outputs(
-        {"--output_dir's rounds.json": os.path.join(config.output_dir, "rounds.json")},
-        {"--prompts": config.prompts, "--heldout_prompts": config.heldout_prompts},
-    )
     prepare_output_dir(config.output_dir, "--output_dir")
     rounds: list[Round] = []
     policy = config.policy
