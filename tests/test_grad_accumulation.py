@@ -6,12 +6,12 @@ from figa import FIGAConfig, FIGATrainer
 from figa.testing import make_spa_records
 
 
-def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, prob_scale=False):
+def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, loss=None):
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
     args = FIGAConfig(
-        output_dir=str(tmp_path / f"out-{batch_size}-{accumulation}-{prob_scale}"),
-        prob_scale=prob_scale,
+        output_dir=str(tmp_path / f"out-{batch_size}-{accumulation}-{sorted((loss or {}).items())}"),
+        **(loss or {}),
         report_to="none",
         per_device_train_batch_size=batch_size,
         gradient_accumulation_steps=accumulation,
@@ -35,14 +35,14 @@ def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, prob_scale=False
     return loss, update
 
 
-@pytest.mark.parametrize("prob_scale", [False, True])
-def test_one_step_is_the_same_whole_or_accumulated(prob_scale, tiny_model_dir, tmp_path):
+@pytest.mark.parametrize("loss", [{}, {"prob_scale": True}, {"anchor_tau": 0.0}], ids=["figa", "prob_scale", "anchor"])
+def test_one_step_is_the_same_whole_or_accumulated(loss, tiny_model_dir, tmp_path):
     lengths = [len(r["original_output"]) + len(r["revised_output"]) for r in make_spa_records(8, seed=1)]
     assert len(set(lengths)) > 2  # micro-batches really have unequal token counts
-    whole_loss, whole = one_sgd_step(tiny_model_dir, tmp_path, 4, 1, prob_scale)
+    whole_loss, whole = one_sgd_step(tiny_model_dir, tmp_path, 4, 1, loss)
     for batch_size, accumulation in ((1, 4), (2, 2)):
-        loss, update = one_sgd_step(tiny_model_dir, tmp_path, batch_size, accumulation, prob_scale)
-        assert loss == pytest.approx(whole_loss, rel=1e-4)
+        step_loss, update = one_sgd_step(tiny_model_dir, tmp_path, batch_size, accumulation, loss)
+        assert step_loss == pytest.approx(whole_loss, rel=1e-4)
         for name, value in whole.items():
             torch.testing.assert_close(update[name], value, rtol=1e-4, atol=1e-6, msg=name)
     assert any(v.abs().sum() > 0 for v in whole.values())

@@ -59,6 +59,56 @@ def test_prob_scale_weights_each_raised_token_by_its_probability_without_differe
     torch.testing.assert_close(logits.grad[1], plain.grad[1] * p[1] / 4)  # the gradient of p·nll with p held fixed
 
 
+def test_anchored_push_down_gates_by_the_distance_to_the_reference():
+    weights = torch.tensor([1.0, -0.5, -0.5, -0.5])
+    p = [0.5, 0.1, 0.1, 0.9]  # nll 0.69, 2.30, 2.30, 0.105: with tau = 0.6 only the last would be pushed down
+    reference = torch.tensor([0.0, 2.0, 1.0, 0.0])  # the first pushed token has moved 0.30 nats, the second 1.30
+    targets = torch.tensor([0, 1, 2, 3])
+    logits = logits_giving(p, targets)
+    loss, stats = figa_loss(logits, targets, weights, tau=0.6, num_items=4, reference_nll=reference, anchor_tau=0.5)
+    nll = [-math.log(x) for x in p]
+    # gate: nll - reference <= 0.5 -> 0.30 yes, 1.30 no, 0.105 yes
+    assert loss.item() == pytest.approx((nll[0] - 0.5 * nll[1] - 0.5 * nll[3]) / 4, rel=1e-5)
+    assert stats["gate_pass_count"].item() == 2
+
+
+@pytest.mark.parametrize("anchor_tau", [0.0, 0.3])
+def test_anchored_trainer_loss_equals_token_by_token_reference(anchor_tau, tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, anchor_tau=anchor_tau, cut_rows=False)
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():  # move the policy away from the reference (the trainer keeps its own frozen copy)
+        for parameter in trainer.model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter, generator=torch.Generator().manual_seed(0)))
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, batch).item()
+        args = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        policy = trainer.model(**args).logits.float().log_softmax(-1)
+        ref = reference(**args).logits.float().log_softmax(-1)
+    total, count, gated = 0.0, 0, 0
+    for row, pos in (batch["weights"] != 0).nonzero().tolist():
+        w, target = batch["weights"][row, pos].item(), batch["input_ids"][row, pos + 1]
+        nll, ref_nll = -policy[row, pos, target].item(), -ref[row, pos, target].item()
+        count += 1
+        if w > 0:
+            total += w * nll
+        elif nll - ref_nll <= anchor_tau:
+            total += w * nll
+            gated += 1
+    if anchor_tau > 0:
+        assert 0 < gated < (batch["weights"] < 0).sum()  # the anchor lets some pushed tokens through, not all
+    assert ours == pytest.approx(total / count, rel=1e-4)
+
+
+def test_at_the_first_step_the_anchored_gate_lets_every_pushed_token_through(tiny_model_dir, tmp_path):
+    losses = {}
+    for name, settings in (("anchored", {"anchor_tau": 0.0}), ("open gate", {"tau": 100.0})):
+        trainer = _trainer(tiny_model_dir, tmp_path / name, cut_rows=False, **settings)
+        with torch.no_grad():
+            losses[name] = trainer.compute_loss(trainer.model, next(iter(trainer.get_train_dataloader()))).item()
+    assert losses["anchored"] == pytest.approx(losses["open gate"], rel=1e-6)  # the policy is still the reference
+
+
 def test_plain_sft_is_a_special_case_of_the_weights():
     w = revised_weights(torch.tensor([KEEP, SUB, ADD]), alpha=1.0, gamma=1.0)
     assert w.tolist() == [1.0, 1.0, 1.0]

@@ -42,6 +42,7 @@ class LossSettings:
     tau: float = 0.6
     eos_weight: float | None = None  # the weight of the EOS ending the revision; None: alpha (the paper's rule)
     prob_scale: bool = False  # scale each raised token's weight by its probability (DFT, Wu et al. 2025)
+    anchor_tau: float | None = None  # gate the push-down by nll - reference nll <= anchor_tau instead of nll <= tau
 
 
 LOSS_HELP = {  # the one help text of each loss setting, for every command that exposes it
@@ -50,6 +51,9 @@ LOSS_HELP = {  # the one help text of each loss setting, for every command that 
     "gamma": "FIGA: weight of the revised tokens that were kept.",
     "tau": "FIGA: the gate: push an original token down only while its nll <= tau.",
     "eos_weight": "FIGA: weight of the EOS that ends each revision (default: alpha, the paper's rule).",
+    "anchor_tau": "Anchor the push-down to the reference (the starting model): an original token is pushed down "
+    "only while its nll exceeds the reference's nll by at most anchor_tau nats, instead of while nll <= tau; so "
+    "unlikelihood stops once the token is suppressed relative to where training began (keeps a frozen copy).",
     "prob_scale": "Scale the weight of each raised (revised) token by the model's current probability of it, not "
     "differentiated, as TRL's loss_type='dft' does (Wu et al., 2025). With --alpha 1 --gamma 1 --beta 0 it is DFT on "
     "the revisions, a weighting that needs no diff.",
@@ -121,6 +125,8 @@ def figa_loss(
     tau: float,
     num_items: torch.Tensor | float,
     prob_scale: bool = False,
+    reference_nll: torch.Tensor | None = None,
+    anchor_tau: float | None = None,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """The FIGA loss over the weighted positions of a micro-batch.
 
@@ -131,13 +137,18 @@ def figa_loss(
         tau: the gate threshold on nll for the push-down term.
         num_items: N (`count_weighted`) of the whole optimizer step.
         prob_scale: multiply each positive weight by exp(-nll), detached (DFT).
+        reference_nll, anchor_tau: with both, the gate is nll - reference_nll <= anchor_tau (anchored to the
+            reference model) instead of nll <= tau.
 
     Returns the loss and detached statistics (sums and counts) for logging.
     """
     nll = F.cross_entropy(logits.float(), targets, reduction="none")  # log-softmax in float32
     positive = weights > 0
     negative = weights < 0
-    gate = negative & (nll.detach() <= tau)
+    if anchor_tau is not None and reference_nll is not None:
+        gate = negative & (nll.detach() - reference_nll <= anchor_tau)
+    else:
+        gate = negative & (nll.detach() <= tau)
     raise_weights = torch.where(positive, weights, 0.0)
     if prob_scale:
         raise_weights = raise_weights * torch.exp(-nll.detach())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import inspect
 import math
 import os
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from datasets import Dataset
 from transformers import (
     AutoModelForCausalLM,
@@ -49,6 +51,7 @@ class FIGAConfig(SPAReading, TrainingArguments):
     eos_weight: float | None = loss_field("eos_weight")
     weighting: str = loss_field("weighting", choices=list(WEIGHTINGS))
     prob_scale: bool = loss_field("prob_scale")
+    anchor_tau: float | None = loss_field("anchor_tau")
     cut_rows: bool = field(
         default=True,
         metadata={
@@ -82,6 +85,8 @@ class FIGAConfig(SPAReading, TrainingArguments):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
                 raise FigaError(f"{name} must be a number from 0 to {MAX_WEIGHT:g}, got {value}")
+        if self.anchor_tau is not None and not (math.isfinite(self.anchor_tau) and self.anchor_tau >= 0):
+            raise FigaError(f"anchor_tau must be a finite number >= 0, got {self.anchor_tau}")
         for name in ("tau", "learning_rate"):
             if not math.isfinite(getattr(self, name)):
                 raise FigaError(f"{name} must be a finite number, got {getattr(self, name)}")
@@ -90,7 +95,14 @@ class FIGAConfig(SPAReading, TrainingArguments):
 
     def loss_settings(self) -> LossSettings:
         return LossSettings(
-            self.weighting, self.alpha, self.beta, self.gamma, self.tau, self.eos_weight, self.prob_scale
+            self.weighting,
+            self.alpha,
+            self.beta,
+            self.gamma,
+            self.tau,
+            self.eos_weight,
+            self.prob_scale,
+            self.anchor_tau,
         )
 
 
@@ -129,6 +141,9 @@ class FIGATrainer(Trainer):
             raise FigaError("FIGATrainer needs the tokenizer: pass processing_class=tokenizer")
         require_eos(processing_class)
         pad_with_eos(processing_class)
+        # the reference of an anchored push-down: the model as training starts, frozen (with LoRA, the base model
+        # with its adapters disabled would do; a copy keeps one code path)
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if args.anchor_tau is not None else None
         if peft_config is not None:
             from peft import get_peft_model
 
@@ -196,8 +211,16 @@ class FIGATrainer(Trainer):
         outputs, logits = self._weighted_logits(model, inputs, active)
         distributed = num_items_in_batch is not None and self.accelerator.num_processes > 1
         num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
+        targets = inputs["targets"][active]
         loss, stats = figa_loss(
-            logits, inputs["targets"][active], weights[active], self.args.tau, num_items, self.args.prob_scale
+            logits,
+            targets,
+            weights[active],
+            self.args.tau,
+            num_items,
+            self.args.prob_scale,
+            self._reference_nll(inputs, active, targets),
+            self.args.anchor_tau,
         )
         if not torch.isfinite(loss):
             raise FigaError(
@@ -212,6 +235,17 @@ class FIGATrainer(Trainer):
         if distributed:
             loss = scale_for_processes(loss, self.accelerator.num_processes)
         return (loss, outputs) if return_outputs else loss
+
+    def _reference_nll(self, inputs: dict, active: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+        """The reference model's nll of each active target, for the anchored push-down (None without one)."""
+        if self.reference is None:
+            return None
+        device = inputs["input_ids"].device
+        if next(self.reference.parameters()).device != device:
+            self.reference.to(device)
+        with torch.no_grad():
+            _, logits = self._weighted_logits(self.reference, inputs, active)
+            return F.cross_entropy(logits.float(), targets, reduction="none")
 
     def _weighted_logits(self, model, inputs: dict, active: torch.Tensor):
         """The model's outputs and its logits `[M, V]` at the M active positions, projecting onto the vocabulary

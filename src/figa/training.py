@@ -240,6 +240,8 @@ def loss_settings_of(config: TrainingConfig) -> dict:
         settings = {name: getattr(config, name) for name in LOSS_SETTINGS}
         if config.prob_scale:  # recorded when set, so that earlier reports compare equal
             settings["prob_scale"] = True
+        if config.anchor_tau is not None:
+            settings["anchor_tau"] = config.anchor_tau
         return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
     if isinstance(config, DPOConfig):
         return {"method": method_of(config), "beta": config.beta, "loss_type": list(config.loss_type)}
