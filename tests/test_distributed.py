@@ -42,7 +42,11 @@ STEP = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("loss", [[], ["--prob_scale"], ["--anchor_tau", "0.0"]], ids=["figa", "prob_scale", "anchor"])
+@pytest.mark.parametrize(
+    "loss",
+    [[], ["--prob_scale"], ["--anchor_tau", "0.0"], ["--objective", "preference"]],
+    ids=["figa", "prob_scale", "anchor", "preference"],
+)
 def test_ddp_two_processes_match_one_process(loss, tiny_model_dir, tmp_path):
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8, seed=2))

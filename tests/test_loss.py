@@ -109,6 +109,51 @@ def test_at_the_first_step_the_anchored_gate_lets_every_pushed_token_through(tin
     assert losses["anchored"] == pytest.approx(losses["open gate"], rel=1e-6)  # the policy is still the reference
 
 
+def test_edit_preference_loss_matches_hand_computation():
+    from figa.loss import edit_preference_loss
+
+    # pair 0: revised tokens (w 1.0 edited, 0.2 kept), original tokens (w -1.0 edited); pair 1: one of each side
+    log_probs = torch.tensor([-1.0, -2.0, -3.0, -0.5, -1.5], requires_grad=True)
+    reference = torch.tensor([-1.5, -2.0, -2.0, -1.0, -1.0])
+    weights = torch.tensor([1.0, 0.2, -1.0, 1.0, -1.0])
+    pairs = torch.tensor([0, 0, 0, 1, 1])
+    loss, _ = edit_preference_loss(log_probs, reference, weights, pairs, 2, num_items=4, beta=0.1)
+    z0 = 1.0 * 0.5 + 0.2 * 0.0 - 1.0 * (-1.0)  # 1.5
+    z1 = 1.0 * 0.5 - 1.0 * (-0.5)  # 1.0
+    expected = (math.log(1 + math.exp(-0.1 * z0)) + math.log(1 + math.exp(-0.1 * z1))) / 4  # N: pairs of the step
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+
+
+def test_preference_objective_at_the_first_step_is_log_two_per_pair(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, objective="preference", gamma=0.3)
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        loss = trainer.compute_loss(trainer.model, batch).item()
+    assert loss == pytest.approx(math.log(2), rel=1e-6)  # policy = reference: every margin is 0
+
+
+def test_preference_trainer_loss_equals_pair_by_pair_reference(tiny_model_dir, tmp_path):
+    trainer = _trainer(tiny_model_dir, tmp_path, objective="preference", gamma=0.3, pref_beta=0.5, cut_rows=False)
+    reference = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    with torch.no_grad():
+        for parameter in trainer.model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter, generator=torch.Generator().manual_seed(0)))
+    batch = next(iter(trainer.get_train_dataloader()))
+    with torch.no_grad():
+        ours = trainer.compute_loss(trainer.model, batch).item()
+        args = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+        policy = trainer.model(**args).logits.float().log_softmax(-1)
+        ref = reference(**args).logits.float().log_softmax(-1)
+    margins = [0.0] * len(batch["ids"])
+    for row, pos in (batch["weights"] != 0).nonzero().tolist():
+        target = batch["input_ids"][row, pos + 1]
+        ratio = (policy[row, pos, target] - ref[row, pos, target]).item()
+        margins[batch["pairs"][row]] += batch["weights"][row, pos].item() * ratio
+    expected = sum(math.log(1 + math.exp(-0.5 * z)) for z in margins) / len(margins)
+    assert batch["input_ids"].shape[0] == 2 * len(margins)  # each pair's revised and original rows
+    assert ours == pytest.approx(expected, rel=1e-4)
+
+
 def test_plain_sft_is_a_special_case_of_the_weights():
     w = revised_weights(torch.tensor([KEEP, SUB, ADD]), alpha=1.0, gamma=1.0)
     assert w.tolist() == [1.0, 1.0, 1.0]

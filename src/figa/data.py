@@ -228,7 +228,8 @@ class FIGACollator:
         ]
 
     def __call__(self, pairs: list[dict]) -> dict:
-        rows = [row for pair in pairs for row in self._segmented(pair)]
+        segmented = [(k, row) for k, pair in enumerate(pairs) for row in self._segmented(pair)]
+        rows = [row for _, row in segmented]
         length = max(len(inputs) for inputs, *_ in rows)
         input_ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
@@ -243,7 +244,7 @@ class FIGACollator:
             weights[i, : len(inputs)] = row_weights
             positions[i, : len(inputs)] = torch.tensor(row_positions)
             segments[i, : len(inputs)] = torch.tensor(row_segments)
-        sides = 1 if self.loss.beta == 0 else 2
+        sides = 1 if self.loss.beta == 0 and self.loss.objective == "figa" else 2
         response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
         batch = {
             "input_ids": input_ids,
@@ -252,6 +253,7 @@ class FIGACollator:
             "weights": weights,
             "num_response_tokens": torch.tensor(response_tokens),
             "ids": [pair["id"] for pair in pairs],
+            "pairs": torch.tensor([k for k, _ in segmented], dtype=torch.long),  # each row's pair in the batch
         }
         if self.share_prompt:
             batch["position_ids"] = positions

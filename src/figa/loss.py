@@ -28,6 +28,7 @@ from .edits import KEEP
 from .errors import FigaError
 
 WEIGHTINGS = ("figa", "bow", "external")
+OBJECTIVES = ("figa", "preference")
 LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run reports record (and eos_weight when set)
 
 
@@ -43,6 +44,8 @@ class LossSettings:
     eos_weight: float | None = None  # the weight of the EOS ending the revision; None: alpha (the paper's rule)
     prob_scale: bool = False  # scale each raised token's weight by its probability (DFT, Wu et al. 2025)
     anchor_tau: float | None = None  # gate the push-down by nll - reference nll <= anchor_tau instead of nll <= tau
+    objective: str = "figa"  # figa: the weighted nll above; preference: the edit-weighted preference loss
+    pref_beta: float = 0.1  # the preference loss's beta (DPO's)
 
 
 LOSS_HELP = {  # the one help text of each loss setting, for every command that exposes it
@@ -54,6 +57,11 @@ LOSS_HELP = {  # the one help text of each loss setting, for every command that 
     "anchor_tau": "Anchor the push-down to the reference (the starting model): an original token is pushed down "
     "only while its nll exceeds the reference's nll by at most anchor_tau nats, instead of while nll <= tau; so "
     "unlikelihood stops once the token is suppressed relative to where training began (keeps a frozen copy).",
+    "objective": "figa: the FIGA loss (weighted nll, push-down); preference: the edit-weighted preference loss, "
+    "-log sigmoid(pref_beta * (sum_t w_t log-ratio(revised_t) - sum_t w_t log-ratio(original_t))), the log-ratio "
+    "to the reference (the starting model, kept frozen), w_t alpha on edited tokens and gamma on kept ones, on both "
+    "sides.",
+    "pref_beta": "The preference objective's beta (DPO's; TRL's default 0.1).",
     "prob_scale": "Scale the weight of each raised (revised) token by the model's current probability of it, not "
     "differentiated, as TRL's loss_type='dft' does (Wu et al., 2025). With --alpha 1 --gamma 1 --beta 0 it is DFT on "
     "the revisions, a weighting that needs no diff.",
@@ -104,7 +112,14 @@ def pair_weights(pair: Mapping, settings: LossSettings) -> dict[str, torch.Tenso
         down = original_weights(torch.as_tensor(pair[f"original_{kind}"]), settings.beta)
     eos = settings.alpha if settings.eos_weight is None else settings.eos_weight
     weights = {"revised": _ending_with_eos(up, n_revised, eos)}
-    if settings.beta != 0:
+    if settings.objective == "preference":  # the original side weighted like the revised one, with the minus sign
+        if settings.weighting == "external":
+            against = -torch.tensor(pair["original_ext"], dtype=torch.float32)
+        else:
+            kind = "codes" if settings.weighting == "figa" else "bow"
+            against = -revised_weights(torch.as_tensor(pair[f"original_{kind}"]), settings.alpha, settings.gamma)
+        weights["original"] = _ending_with_eos(against, n_original, -eos)
+    elif settings.beta != 0:
         weights["original"] = _ending_with_eos(down, n_original, 0.0)
     return weights
 
@@ -161,6 +176,36 @@ def figa_loss(
         "negative_nll_sum": (nll.detach() * negative).sum(),
         "negative_count": negative.sum(),
         "gate_pass_count": gate.sum(),
+    }
+    return loss, stats
+
+
+def edit_preference_loss(
+    log_probs: torch.Tensor,
+    reference_log_probs: torch.Tensor,
+    weights: torch.Tensor,
+    pair_index: torch.Tensor,
+    num_pairs_here: int,
+    num_items: torch.Tensor | float,
+    beta: float,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """The edit-weighted preference loss over the weighted positions of a micro-batch (docs/loss.md).
+
+    For each pair p: z_p = sum_t w_t (log pi - log pi_ref)(token t) over its revised tokens (w_t > 0) and its
+    original tokens (w_t < 0), and the loss is sum_p -log sigmoid(beta z_p) / N, N the pairs of the whole optimizer
+    step. `pair_index` gives each position's pair among the `num_pairs_here` of this micro-batch.
+    """
+    margins = torch.zeros(num_pairs_here, device=log_probs.device, dtype=torch.float32)
+    margins = margins.index_add(0, pair_index, weights * (log_probs - reference_log_probs))
+    loss = -F.logsigmoid(beta * margins).sum() / num_items
+    positive, negative = weights > 0, weights < 0
+    nll = -log_probs.detach()
+    stats = {
+        "positive_nll_sum": (nll * positive).sum(),
+        "positive_count": positive.sum(),
+        "negative_nll_sum": (nll * negative).sum(),
+        "negative_count": negative.sum(),
+        "gate_pass_count": (margins.detach() > 0).sum(),  # here: the pairs whose implicit reward prefers the revision
     }
     return loss, stats
 

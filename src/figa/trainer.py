@@ -26,7 +26,16 @@ from transformers.trainer_utils import unwrap_peft_model
 from .baselines import SPAReading
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
-from .loss import WEIGHTINGS, LossSettings, count_weighted, figa_loss, loss_field, scale_for_processes
+from .loss import (
+    OBJECTIVES,
+    WEIGHTINGS,
+    LossSettings,
+    count_weighted,
+    edit_preference_loss,
+    figa_loss,
+    loss_field,
+    scale_for_processes,
+)
 from .modeling import has_accelerator, pad_with_eos, require_eos
 from .records import MAX_WEIGHT, LoadReport, load_records
 
@@ -52,6 +61,8 @@ class FIGAConfig(SPAReading, TrainingArguments):
     weighting: str = loss_field("weighting", choices=list(WEIGHTINGS))
     prob_scale: bool = loss_field("prob_scale")
     anchor_tau: float | None = loss_field("anchor_tau")
+    objective: str = loss_field("objective", choices=list(OBJECTIVES))
+    pref_beta: float = loss_field("pref_beta")
     cut_rows: bool = field(
         default=True,
         metadata={
@@ -85,6 +96,10 @@ class FIGAConfig(SPAReading, TrainingArguments):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
                 raise FigaError(f"{name} must be a number from 0 to {MAX_WEIGHT:g}, got {value}")
+        if self.objective not in OBJECTIVES:
+            raise FigaError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
+        if not (math.isfinite(self.pref_beta) and self.pref_beta > 0):
+            raise FigaError(f"pref_beta must be a finite number > 0, got {self.pref_beta}")
         if self.anchor_tau is not None and not (math.isfinite(self.anchor_tau) and self.anchor_tau >= 0):
             raise FigaError(f"anchor_tau must be a finite number >= 0, got {self.anchor_tau}")
         for name in ("tau", "learning_rate"):
@@ -103,6 +118,8 @@ class FIGAConfig(SPAReading, TrainingArguments):
             self.eos_weight,
             self.prob_scale,
             self.anchor_tau,
+            self.objective,
+            self.pref_beta,
         )
 
 
@@ -143,7 +160,8 @@ class FIGATrainer(Trainer):
         pad_with_eos(processing_class)
         # the reference of an anchored push-down: the model as training starts, frozen (with LoRA, the base model
         # with its adapters disabled would do; a copy keeps one code path)
-        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if args.anchor_tau is not None else None
+        anchored = args.anchor_tau is not None or args.objective == "preference"
+        self.reference = copy.deepcopy(model).eval().requires_grad_(False) if anchored else None
         if peft_config is not None:
             from peft import get_peft_model
 
@@ -200,7 +218,10 @@ class FIGATrainer(Trainer):
         """N of the loss: the non-zero weights of the whole optimizer step, over all processes."""
         if not batch_samples:
             return None
-        count = count_weighted(batch["weights"] for batch in batch_samples).to(device)
+        if self.args.objective == "preference":  # N: the pairs of the step
+            count = torch.tensor(sum(len(batch["ids"]) for batch in batch_samples), device=device)
+        else:
+            count = count_weighted(batch["weights"] for batch in batch_samples).to(device)
         if self.args.world_size > 1:
             count = self.accelerator.gather(count).sum()
         return count
@@ -209,19 +230,28 @@ class FIGATrainer(Trainer):
         weights = inputs["weights"]
         active = weights != 0
         outputs, logits = self._weighted_logits(model, inputs, active)
-        distributed = num_items_in_batch is not None and self.accelerator.num_processes > 1
-        num_items = num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1)
         targets = inputs["targets"][active]
-        loss, stats = figa_loss(
-            logits,
-            targets,
-            weights[active],
-            self.args.tau,
-            num_items,
-            self.args.prob_scale,
-            self._reference_nll(inputs, active, targets),
-            self.args.anchor_tau,
-        )
+        if self.args.objective == "preference":
+            loss, stats = edit_preference_loss(
+                -F.cross_entropy(logits.float(), targets, reduction="none"),
+                -self._reference_nll(inputs, active, targets),
+                weights[active],
+                inputs["pairs"][:, None].expand_as(active)[active],
+                len(inputs["ids"]),
+                num_items_in_batch if num_items_in_batch is not None else len(inputs["ids"]),
+                self.args.pref_beta,
+            )
+        else:
+            loss, stats = figa_loss(
+                logits,
+                targets,
+                weights[active],
+                self.args.tau,
+                num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1),
+                self.args.prob_scale,
+                self._reference_nll(inputs, active, targets),
+                self.args.anchor_tau,
+            )
         if not torch.isfinite(loss):
             raise FigaError(
                 f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "
@@ -232,7 +262,7 @@ class FIGATrainer(Trainer):
         mode = "train" if model.training else "eval"
         step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
         self._stats[mode] = self._stats[mode] + step_stats if mode in self._stats else step_stats
-        if distributed:
+        if num_items_in_batch is not None and self.accelerator.num_processes > 1:
             loss = scale_for_processes(loss, self.accelerator.num_processes)
         return (loss, outputs) if return_outputs else loss
 

@@ -242,6 +242,8 @@ def loss_settings_of(config: TrainingConfig) -> dict:
             settings["prob_scale"] = True
         if config.anchor_tau is not None:
             settings["anchor_tau"] = config.anchor_tau
+        if config.objective != "figa":
+            settings.update(objective=config.objective, pref_beta=config.pref_beta)
         return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
     if isinstance(config, DPOConfig):
         return {"method": method_of(config), "beta": config.beta, "loss_type": list(config.loss_type)}
