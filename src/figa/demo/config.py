@@ -23,6 +23,10 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "figa_gamma0.3": ("figa", {"gamma": 0.3}, "pairs"),
     "figa_gamma1": ("figa", {"gamma": 1.0}, "pairs"),
     "figa_tau3": ("figa", {"tau": 3.0}, "pairs"),
+    # the token-level objectives beyond the paper (docs/loss.md); their settings are not tuned yet
+    "figa_preference": ("figa", {"objective": "preference"}, "pairs"),
+    "figa_anchor": ("figa", {"anchor_tau": 1.0}, "pairs"),
+    "figa_dft": ("figa", {"alpha": 1.0, "gamma": 1.0, "beta": 0.0, "prob_scale": True}, "pairs"),
     "sft_from_scratch": ("sft", {}, "scratch"),
 }
 ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch")
