@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# LAMP's writers' edits (../shared/data/lamp-reannotation) as training pairs for SmolLM2-135M-Instruct, and the
+# likelihood evaluation on held-out paragraphs (docs/experiments.md, "Human edits: LAMP").
+#   bash experiments/lamp_likelihood.sh [LAMP_DIR] [OUT_DIR]
+# Every training is reused once finished (its report exists), so a rerun goes on where it stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+lamp=${1:-../shared/data/lamp-reannotation}
+out=${2:-$HOME/.cache/figa-experiments/lamp}
+figa=.venv/bin/figa
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$out"
+base=$(.venv/bin/python -c "from figa.demo.model import smollm2_checkpoint; print(smollm2_checkpoint())")
+[ -f "$out/lamp.jsonl" ] || $figa import --format lamp --data "$lamp"/W*_edits.json -o "$out/lamp.jsonl" \
+  --heldout_fraction 0.2 --seed 0
+# one epoch, batch 8, seed 0 for every method; each at its published default learning rate (not tuned)
+common=(--model_name_or_path "$base" --data "$out/lamp.jsonl" --num_train_epochs 1 --per_device_train_batch_size 8
+        --lr_scheduler_type constant --seed 0 --save_strategy no --report_to none --logging_steps 1)
+train() {  # NAME ARGS...
+  local name=$1; shift
+  [ -f "$out/$name/figa_train_report.json" ] || $figa train "${common[@]}" --output_dir "$out/$name" "$@"
+}
+train sft --method sft --learning_rate 2e-5 --gradient_checkpointing false --bf16 false
+train dpo --method dpo --learning_rate 1e-6 --gradient_checkpointing false --bf16 false
+train figa-spans --weighting external --learning_rate 1e-5
+train figa-edits --weighting figa --learning_rate 1e-5
+train figa-preference --objective preference --weighting external --learning_rate 1e-6
+$figa eval --model "$base" "$out"/{sft,dpo,figa-spans,figa-edits,figa-preference} \
+  --names base sft dpo figa-spans figa-edits figa-preference --pairs "$out/lamp.heldout.jsonl" \
+  --output_dir "$out/eval"
