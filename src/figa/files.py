@@ -19,7 +19,7 @@ import tempfile
 from collections.abc import Iterable
 
 from .errors import FigaError
-from .redaction import redact, redact_value
+from .redaction import redact
 
 
 @contextlib.contextmanager
@@ -134,13 +134,13 @@ def atomic_file(path: str):
 
 def write_json(path: str, value) -> None:
     with atomic_file(path) as handle:
-        handle.write(json.dumps(redact_value(value), indent=2))
+        handle.write(json.dumps(value, indent=2))
 
 
 def write_jsonl(path: str, rows: Iterable[dict]) -> None:
     with atomic_file(path) as handle:
         for row in rows:
-            handle.write(json.dumps(redact_value(row), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def open_append(path: str):

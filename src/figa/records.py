@@ -42,7 +42,10 @@ MAX_LINE_BYTES = 8 << 20  # one record; a longer line is refused before it is pa
 MAX_WEIGHT = 1e6  # token and span weights: larger ones overflow the float32 loss sums
 
 
-class _FieldError(Exception):
+class FieldError(Exception):
+    """A bad field of one raw record, before its file and line are known (`load_records` and the importers turn it
+    into a `RecordError` that names them)."""
+
     def __init__(self, field: str | None, problem: str):
         super().__init__(problem)
         self.field, self.problem = field, problem
@@ -69,23 +72,23 @@ def _text(raw: dict, name: str, required: bool) -> str | None:
     value = raw.get(name)
     if value is None:
         if required:
-            raise _FieldError(name, "missing")
+            raise FieldError(name, "missing")
         return None
     if not isinstance(value, str):
-        raise _FieldError(name, f"expected a string, got {type(value).__name__}")
+        raise FieldError(name, f"expected a string, got {type(value).__name__}")
     _check_characters(value, name)
     if required and not value.strip():
-        raise _FieldError(name, "is empty")
+        raise FieldError(name, "is empty")
     return value
 
 
 def _check_characters(value: str, name: str) -> None:
     if "\x00" in value:
-        raise _FieldError(name, "contains a NUL character")
+        raise FieldError(name, "contains a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:  # JSON allows "\ud800"; no tokenizer or file can hold it
-        raise _FieldError(
+        raise FieldError(
             name,
             f"contains a lone surrogate ({value[error.start]!r} at character {error.start}), "
             "which is not valid Unicode",
@@ -94,7 +97,7 @@ def _check_characters(value: str, name: str) -> None:
 
 def _messages(value: Any, name: str) -> list[dict]:
     if not isinstance(value, list) or not value:
-        raise _FieldError(name, "expected a non-empty list of {'role', 'content'} messages")
+        raise FieldError(name, "expected a non-empty list of {'role', 'content'} messages")
     messages = []
     for i, message in enumerate(value):
         if (
@@ -102,9 +105,9 @@ def _messages(value: Any, name: str) -> list[dict]:
             or not isinstance(message.get("role"), str)
             or not isinstance(message.get("content"), str)
         ):
-            raise _FieldError(f"{name}[{i}]", "expected an object with string 'role' and 'content'")
+            raise FieldError(f"{name}[{i}]", "expected an object with string 'role' and 'content'")
         if message["role"] not in ROLES:
-            raise _FieldError(f"{name}[{i}].role", f"unknown role {message['role']!r} (one of {', '.join(ROLES)})")
+            raise FieldError(f"{name}[{i}].role", f"unknown role {message['role']!r} (one of {', '.join(ROLES)})")
         _check_characters(message["content"], f"{name}[{i}].content")
         messages.append({"role": message["role"], "content": message["content"]})
     return messages
@@ -118,20 +121,20 @@ def _response(raw: dict, name: str) -> str:
     if isinstance(value, list):
         messages = _messages(value, key)
         if len(messages) != 1 or messages[0]["role"] != "assistant":
-            raise _FieldError(key, "a conversational response must be exactly one assistant message")
+            raise FieldError(key, "a conversational response must be exactly one assistant message")
         value = messages[0]["content"]
         raw = {key: value}
     if value is None:
-        raise _FieldError(name, f"missing (nor its alias '{alias}')")
+        raise FieldError(name, f"missing (nor its alias '{alias}')")
     return _text(raw, key, required=True)
 
 
 def _query(raw: dict) -> dict:
     present = [name for name in QUERY_FIELDS if raw.get(name) is not None]
     if not present:
-        raise _FieldError("prompt", "missing: a record needs one of 'prompt', 'messages' or 'instruction'")
+        raise FieldError("prompt", "missing: a record needs one of 'prompt', 'messages' or 'instruction'")
     if len(present) > 1:
-        raise _FieldError(present[1], f"a record has one query field, found {' and '.join(present)}")
+        raise FieldError(present[1], f"a record has one query field, found {' and '.join(present)}")
     name = present[0]
     query: dict[str, Any] = {"prompt": None, "messages": None, "instruction": None, "input": None}
     if name == "prompt" and isinstance(raw["prompt"], list):  # TRL conversational prompt
@@ -144,7 +147,7 @@ def _query(raw: dict) -> dict:
         if name == "instruction":
             query["input"] = _text(raw, "input", required=False) or ""
     if query["messages"] is not None and query["messages"][-1]["role"] != "user":
-        raise _FieldError(name, "a chat history must end with a user turn")
+        raise FieldError(name, "a chat history must end with a user turn")
     return query
 
 
@@ -153,12 +156,12 @@ def _rewards(raw: dict) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise _FieldError("rewards", 'expected an object like {"original": 0.1, "revised": 0.8}')
+        raise FieldError("rewards", 'expected an object like {"original": 0.1, "revised": 0.8}')
     for key, reward in value.items():
         if reward is not None and (
             isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward)
         ):
-            raise _FieldError(f"rewards.{key}", f"expected a finite number, got {reward!r}")
+            raise FieldError(f"rewards.{key}", f"expected a finite number, got {reward!r}")
     return {key: (None if v is None else float(v)) for key, v in value.items()}
 
 
@@ -167,10 +170,10 @@ def _token_weights(raw: dict) -> dict | None:
     if value is None:
         return None
     if not isinstance(value, dict) or set(value) != {"original", "revised"}:
-        raise _FieldError("token_weights", 'expected {"original": [...], "revised": [...]}')
+        raise FieldError("token_weights", 'expected {"original": [...], "revised": [...]}')
     for side, weights in value.items():
         if not isinstance(weights, list) or any(not _finite_number(w) or not 0 <= w <= MAX_WEIGHT for w in weights):
-            raise _FieldError(f"token_weights.{side}", f"expected a list of numbers from 0 to {MAX_WEIGHT:g}")
+            raise FieldError(f"token_weights.{side}", f"expected a list of numbers from 0 to {MAX_WEIGHT:g}")
     return {side: [float(w) for w in value[side]] for side in ("original", "revised")}
 
 
@@ -182,7 +185,7 @@ def _spans(value, side: str, text: str) -> list[dict]:
     """Character spans of one response: in range, not overlapping, each with a finite weight >= 0."""
     name = f"span_weights.{side}"
     if not isinstance(value, list):
-        raise _FieldError(name, 'expected a list of {"start", "end", "weight"}')
+        raise FieldError(name, 'expected a list of {"start", "end", "weight"}')
     spans, last_end = [], 0
     ordered = sorted(
         enumerate(value),
@@ -192,17 +195,17 @@ def _spans(value, side: str, text: str) -> list[dict]:
         if not isinstance(span, dict) or not all(
             isinstance(span.get(k), int) and not isinstance(span.get(k), bool) for k in ("start", "end")
         ):
-            raise _FieldError(f"{name}[{i}]", 'expected {"start": int, "end": int, "weight": number}')
+            raise FieldError(f"{name}[{i}]", 'expected {"start": int, "end": int, "weight": number}')
         start, end, weight = span["start"], span["end"], span.get("weight")
         if not 0 <= start < end <= len(text):
-            raise _FieldError(
+            raise FieldError(
                 f"{name}[{i}]",
                 f"span {start}-{end} is out of range (the response has {len(text)} characters; start < end)",
             )
         if start < last_end:
-            raise _FieldError(f"{name}[{i}]", f"span {start}-{end} overlaps the span before it")
+            raise FieldError(f"{name}[{i}]", f"span {start}-{end} overlaps the span before it")
         if not _finite_number(weight) or not 0 <= weight <= MAX_WEIGHT:
-            raise _FieldError(f"{name}[{i}].weight", f"expected a number from 0 to {MAX_WEIGHT:g}, got {weight!r}")
+            raise FieldError(f"{name}[{i}].weight", f"expected a number from 0 to {MAX_WEIGHT:g}, got {weight!r}")
         spans.append({"start": start, "end": end, "weight": float(weight)})
         last_end = end
     return spans
@@ -213,9 +216,9 @@ def _span_weights(raw: dict, record: dict) -> dict | None:
     if value is None:
         return None
     if raw.get("token_weights") is not None:
-        raise _FieldError("span_weights", "a record has token_weights or span_weights, not both")
+        raise FieldError("span_weights", "a record has token_weights or span_weights, not both")
     if not isinstance(value, dict) or set(value) != {"original", "revised"}:
-        raise _FieldError("span_weights", 'expected {"original": [...], "revised": [...]}')
+        raise FieldError("span_weights", 'expected {"original": [...], "revised": [...]}')
     return {side: _spans(value[side], side, record[f"{side}_output"]) for side in ("original", "revised")}
 
 
@@ -228,9 +231,9 @@ def content_id(record: dict) -> str:
 
 
 def normalize_record(raw: Any, require_responses: bool = True) -> dict:
-    """Check one raw record and return it with canonical field names (raises `_FieldError`)."""
+    """Check one raw record and return it with canonical field names (raises `FieldError`)."""
     if not isinstance(raw, dict):
-        raise _FieldError(None, f"expected a JSON object, got {type(raw).__name__}")
+        raise FieldError(None, f"expected a JSON object, got {type(raw).__name__}")
     record = _query(raw)
     if require_responses:
         record["original_output"] = _response(raw, "original_output")
@@ -241,7 +244,7 @@ def normalize_record(raw: Any, require_responses: bool = True) -> dict:
     record["span_weights"] = _span_weights(raw, record) if require_responses else None
     raw_id = raw.get("id")
     if raw_id is not None and (isinstance(raw_id, bool) or not isinstance(raw_id, (str, int))):
-        raise _FieldError("id", f"expected a string or an integer, got {type(raw_id).__name__}")
+        raise FieldError("id", f"expected a string or an integer, got {type(raw_id).__name__}")
     record["id"] = str(raw_id) if raw_id is not None else content_id(record)
     return {name: record.get(name) for name in COLUMNS}
 
@@ -251,19 +254,19 @@ def _object(pairs: list[tuple[str, Any]]) -> dict:
     value: dict = {}
     for key, item in pairs:
         if key in value:
-            raise _FieldError(key, "the key appears twice in the record")
+            raise FieldError(key, "the key appears twice in the record")
         value[key] = item
     return value
 
 
 def parse_json(text: str | bytes) -> Any:
-    """JSON text as Python values; a duplicate key, or nesting deeper than Python can follow, is a `_FieldError`."""
+    """JSON text as Python values; a duplicate key, or nesting deeper than Python can follow, is a `FieldError`."""
     try:
         return json.loads(text, object_pairs_hook=_object)
     except json.JSONDecodeError as error:
-        raise _FieldError(None, f"malformed JSON: {error.msg} (column {error.colno})") from None
+        raise FieldError(None, f"malformed JSON: {error.msg} (column {error.colno})") from None
     except RecursionError:
-        raise _FieldError(None, "JSON nested too deeply") from None
+        raise FieldError(None, "JSON nested too deeply") from None
 
 
 def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
@@ -272,7 +275,7 @@ def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
             if len(line) > MAX_LINE_BYTES:
                 yield (
                     number,
-                    _FieldError(
+                    FieldError(
                         None,
                         f"the line is {len(line) / 2**20:.1f} MB; a record may be at most {MAX_LINE_BYTES >> 20} MB",
                     ),
@@ -281,18 +284,18 @@ def _iter_jsonl(path: str) -> Iterator[tuple[int, Any]]:
             try:
                 text = line.decode("utf-8")
             except UnicodeDecodeError as error:
-                yield number, _FieldError(None, f"not valid UTF-8 (byte {error.start})")
+                yield number, FieldError(None, f"not valid UTF-8 (byte {error.start})")
                 continue
             if not text.strip():
                 continue
             try:
                 yield number, parse_json(text)
-            except _FieldError as error:
+            except FieldError as error:
                 yield number, error
 
 
 def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
-    """Yield (source name, 1-based line or row, raw record or a `_FieldError`) from a file or a dataset."""
+    """Yield (source name, 1-based line or row, raw record or a `FieldError`) from a file or a dataset."""
     if not isinstance(source, (str, os.PathLike)):
         name = "dataset"
         for index, row in enumerate(source, start=1):
@@ -333,7 +336,7 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
                     rows = parse_json(handle.read())
             except UnicodeDecodeError as error:
                 raise FigaError(f"{path}: not a valid JSON array: {error}") from None
-            except _FieldError as error:
+            except FieldError as error:
                 raise FigaError(
                     f"{path}: not a valid JSON array: {error.problem}"
                     + (f" (key {error.field!r})" if error.field else "")
@@ -360,16 +363,16 @@ def load_records(
     for where, line, raw in iter_raw_records(source):
         report.read += 1
         try:
-            if isinstance(raw, _FieldError):
+            if isinstance(raw, FieldError):
                 raise raw
             record = normalize_record(raw, require_responses=require_responses)
             if record["id"] in first_line_of_id:
-                raise _FieldError(
+                raise FieldError(
                     "id", f"duplicate id {record['id']!r} (first on line {first_line_of_id[record['id']]})"
                 )
             if require_responses and record["original_output"] == record["revised_output"]:
-                raise _FieldError("revised_output", "identical to original_output: no edits, no training signal")
-        except _FieldError as error:
+                raise FieldError("revised_output", "identical to original_output: no edits, no training signal")
+        except FieldError as error:
             bad = RecordError(where, line, error.field, error.problem)
             if not skip_bad_records:
                 raise bad from None

@@ -35,16 +35,3 @@ def redact(text: str) -> str:
     """TEXT with every registered secret, in any case, replaced by `***`."""
     pattern = _pattern
     return pattern.sub(MASK, text) if pattern is not None and text else text
-
-
-def redact_value(value):
-    """A JSON-like value (dicts, lists, strings) with every string redacted."""
-    if _pattern is None:
-        return value
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {redact(k) if isinstance(k, str) else k: redact_value(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [redact_value(v) for v in value]
-    return value

@@ -13,7 +13,7 @@ import threading
 
 from ..errors import FigaError
 from ..files import make_dir, naming, open_append
-from ..redaction import redact_value
+from ..redaction import redact
 
 
 def settings_key(*parts) -> str:
@@ -59,7 +59,7 @@ class StageStore:
     def add(self, row: dict) -> None:
         with self._lock:
             with naming(self.path):  # on a full disk: the partial line is dropped when the run resumes
-                self._handle.write(json.dumps(redact_value(row), ensure_ascii=False) + "\n")
+                self._handle.write(redact(json.dumps(row, ensure_ascii=False)) + "\n")
                 self._handle.flush()
                 os.fsync(self._handle.fileno())
             self.results[row["id"]] = row

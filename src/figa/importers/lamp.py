@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FigaError, RecordError
 from ..files import check_outputs, prepare_output_file, write_jsonl
-from ..records import _FieldError, normalize_record, parse_json
+from ..records import FieldError, normalize_record, parse_json
 
 FORMATS = ("lamp",)
 
@@ -68,7 +68,7 @@ class ImportResult:
 def _text(item: dict, name: str) -> str:
     value = item.get(name)
     if not isinstance(value, str) or not value.strip():
-        raise _FieldError(name, "missing or empty" if value in (None, "") else f"expected text, got {value!r:.40}")
+        raise FieldError(name, "missing or empty" if value in (None, "") else f"expected text, got {value!r:.40}")
     return value
 
 
@@ -94,9 +94,9 @@ def _spans(text: str, pieces: list[str]) -> tuple[list[dict], list[bool]]:
 
 
 def lamp_record(item, writer: str) -> tuple[dict, int, int]:
-    """One LAMP item as an SPA record, with the number of its edits and of those placed (raises `_FieldError`)."""
+    """One LAMP item as an SPA record, with the number of its edits and of those placed (raises `FieldError`)."""
     if not isinstance(item, dict):
-        raise _FieldError(None, f"expected a JSON object, got {type(item).__name__}")
+        raise FieldError(None, f"expected a JSON object, got {type(item).__name__}")
     instruction, preedit, postedit = (_text(item, name) for name in ("instruction", "preedit", "postedit"))
     edits = item.get("fine_grained_edits")
     if not isinstance(edits, list) or not all(
@@ -104,7 +104,7 @@ def lamp_record(item, writer: str) -> tuple[dict, int, int]:
         and all(isinstance(e.get(k), str) for k in ("categorization", "originalText", "editedText"))
         for e in edits
     ):
-        raise _FieldError("fine_grained_edits", "expected a list of {categorization, originalText, editedText}")
+        raise FieldError("fine_grained_edits", "expected a list of {categorization, originalText, editedText}")
     original, placed_original = _spans(preedit, [e["originalText"] for e in edits])
     revised, placed_revised = _spans(postedit, [e["editedText"] for e in edits])
     record = {
@@ -148,7 +148,7 @@ def read_lamp(path: str, skip_bad_records: bool, skipped: list[str]) -> tuple[li
     try:
         with open(path, "rb") as handle:
             items = parse_json(handle.read())
-    except _FieldError as error:
+    except FieldError as error:
         raise FigaError(f"{path}: not a LAMP file: {error.problem}") from None
     except UnicodeDecodeError as error:
         raise FigaError(f"{path}: not valid UTF-8 (byte {error.start})") from None
@@ -158,7 +158,7 @@ def read_lamp(path: str, skip_bad_records: bool, skipped: list[str]) -> tuple[li
     for number, item in enumerate(items, start=1):
         try:
             record, n, p = lamp_record(item, _writer(path, item))
-        except _FieldError as error:
+        except FieldError as error:
             bad = RecordError(path, number, error.field, error.problem)
             if not skip_bad_records:
                 raise bad from None
