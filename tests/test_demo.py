@@ -6,16 +6,20 @@ from figa.cli import main
 from figa.demo.constraints import REGISTRY, conflict
 from figa.demo.task import (
     CONSTRAINT_KINDS,
-    HELDOUT_TOPICS,
+    REQUESTS,
+    TEST_TOPICS,
     TRAIN_TOPICS,
+    VALIDATION_TOPICS,
     Constraint,
     answer_from_scratch,
     constraints_in,
+    contradicts,
     make_prompts,
     revise,
     reward,
     reward_parts,
     satisfied,
+    topic_of,
 )
 
 pytest.importorskip("sentence_transformers")
@@ -111,7 +115,8 @@ def test_the_reviser_uses_added_words_in_sentences_about_the_topic():
 
 
 def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constraints():
-    assert not set(TRAIN_TOPICS) & set(HELDOUT_TOPICS)
+    train, validation, test = set(TRAIN_TOPICS), set(VALIDATION_TOPICS), set(TEST_TOPICS)
+    assert not train & validation and not train & test and not validation & test
     rows = make_prompts(TRAIN_TOPICS, 300, seed=3, prefix="t")
     assert rows == make_prompts(TRAIN_TOPICS, 300, seed=3, prefix="t")
     assert len({r["id"] for r in rows}) == 300
@@ -119,6 +124,44 @@ def test_prompts_are_disjoint_reproducible_and_never_combine_conflicting_constra
         kinds = {c.kind for c in constraints_in(row["prompt"])}
         assert 1 <= len(kinds) <= 2 and not (len(kinds) == 2 and conflict(*kinds))
     assert {c.kind for r in rows for c in constraints_in(r["prompt"])} == set(CONSTRAINT_KINDS)
+
+
+def test_the_placeholder_of_the_highlight_request_is_not_a_highlight_and_the_reviser_removes_it():
+    prompt = prompt_with(Constraint("highlights", 2))
+    copied = "*highlighted section* Coffee is a warm drink. *highlighted section* Many people drink it every morning."
+    assert satisfied(prompt, copied) == {"highlights": False}
+    assert satisfied(prompt, "*Coffee* is a warm drink. Many people drink it *every morning*.") == {"highlights": True}
+    assert revise(prompt, copied) == "*Coffee is a warm drink*. *Many people drink it every morning*."
+
+
+def test_one_short_sentence_said_three_times_scores_zero():
+    keywords = Constraint("keywords", ("calm", "warm")).sentence()
+    prompt = f"Write a two-sentence summary of what makes owls interesting. {keywords}"
+    looped = "Owls are calm and warm birds. Owls are calm and warm birds. Owls are calm and warm birds."
+    once = "Owls are calm and warm birds of the night. Their silent wings and large eyes make them unusual hunters."
+    assert reward([prompt], [looped]) == [0.0]
+    assert reward([prompt], [once])[0] > 0.5
+    assert reward([prompt], ["Owls are calm and warm birds. Owls are calm and warm birds. They hunt at night."])[0] > 0
+
+
+def test_no_prompt_asks_for_more_sentences_paragraphs_or_bullets_than_its_request_allows():
+    summary = "Write a two-sentence summary of what makes {topic} interesting."
+    assert contradicts(summary, Constraint("min_sentences", 5)) and contradicts(summary, Constraint("paragraphs", 3))
+    assert contradicts("List three facts about {topic}.", Constraint("bullets", 4))
+    assert not contradicts("List three facts about {topic}.", Constraint("bullets", 3))
+    rows = [r for seed in range(5) for r in make_prompts(TRAIN_TOPICS, 400, seed=seed, prefix="t")]
+    for row in rows:
+        request = next(r for r in REQUESTS if r.format(topic=topic_of(row["prompt"])) in row["prompt"])
+        assert not any(contradicts(request, c) for c in constraints_in(row["prompt"])), row["prompt"]
+    assert {r for r in REQUESTS for row in rows if r.format(topic=topic_of(row["prompt"])) in row["prompt"]} == set(
+        REQUESTS
+    )
+
+
+def test_the_reviser_never_repeats_a_sentence_it_adds():
+    prompt = "Describe owls to a child in a few sentences. " + Constraint("bullets", 4).sentence()
+    revised = revise(prompt, "Owls hunt at night.")
+    assert revised.count("\n") == 3 and reward([prompt], [revised])[0] > 0
 
 
 def test_each_constraint_kind_is_one_registry_class_and_an_unknown_kind_is_an_error():
@@ -185,19 +228,34 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert "was trained with other training settings" in capsys.readouterr().err
 
 
-def test_heldout_seed_draws_fresh_heldout_prompts_and_keeps_the_training_ones(tmp_path):
-    def prompts(*flags):
-        out = tmp_path / "-".join(flags or ("default",))
-        main(["demo", "--output_dir", str(out), "--model", str(tmp_path / "no-such-model"), *flags])  # stops at curate
-        return [
-            [json.loads(line)["prompt"] for line in open(out / f"prompts-{part}.jsonl")]
-            for part in ("train", "heldout")
-        ]
+def demo_prompts(out, *flags):
+    """The prompt files `figa demo FLAGS` writes before it stops at curation (there is no such model)."""
+    main(["demo", "--output_dir", str(out), "--model", str(out / "no-such-model"), *flags])
+    return {
+        path.name[len("prompts-") : -len(".jsonl")]: [json.loads(line)["prompt"] for line in open(path)]
+        for path in out.glob("prompts-*.jsonl")
+    }
 
-    train, heldout = prompts()
-    fresh_train, fresh_heldout = prompts("--heldout_seed", "100")
-    assert fresh_train == train and len(fresh_heldout) == len(heldout) == 32
-    assert not set(fresh_heldout) & set(heldout)
+
+def test_test_seed_draws_fresh_test_prompts_and_keeps_the_training_ones(tmp_path):
+    default = demo_prompts(tmp_path / "default")
+    fresh = demo_prompts(tmp_path / "fresh", "--test_seed", "100")
+    assert set(default) == set(fresh) == {"train", "test"}  # the demo writes no validation prompts
+    assert fresh["train"] == default["train"] and len(fresh["test"]) == len(default["test"]) == 32
+    assert not set(fresh["test"]) & set(default["test"])
+
+
+def test_train_validation_and_test_prompts_are_disjoint_and_smaller_sizes_test_on_a_prefix(tmp_path):
+    demo = demo_prompts(tmp_path / "demo")
+    tuned = demo_prompts(tmp_path / "tune", "--tune")
+    large = demo_prompts(tmp_path / "large", "--size", "large")
+    assert set(tuned) == {"train", "validation"}  # --tune never writes the test prompts
+    assert tuned["train"] == demo["train"] == large["train"] and len(tuned["validation"]) == 48
+    assert len(large["test"]) == 192 and large["test"][:32] == demo["test"]
+    topics = {part: {topic_of(p) for p in prompts} for part, prompts in {**tuned, **large}.items()}
+    assert topics["validation"] <= set(VALIDATION_TOPICS) and topics["test"] <= set(TEST_TOPICS)
+    assert not topics["train"] & topics["validation"] and not topics["train"] & topics["test"]
+    assert not topics["validation"] & topics["test"]
 
 
 @pytest.mark.slow

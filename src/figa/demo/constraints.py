@@ -29,6 +29,8 @@ USING_KEYWORD = [
 ]
 
 HIGHLIGHT = re.compile(r"\*[^\n*]+\*")
+# The prompt's own example of a highlight: copying it into the answer highlights nothing.
+PLACEHOLDER = re.compile(r"[ \t]*\*\s*highlighted section\s*\*", re.IGNORECASE)
 DIVIDER = re.compile(r"\s*\*\*\*\s*")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 BULLET = re.compile(r"\s*[*-]\s+.*[^\W\d_]")  # a markdown bullet with at least one letter
@@ -49,6 +51,11 @@ def count_word(text: str, word: str) -> int:
 
 def has_word(text: str, word: str) -> bool:
     return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+
+
+def highlights(text: str) -> list[str]:
+    """The highlighted sections of a text, without copies of the prompt's placeholder *highlighted section*."""
+    return HIGHLIGHT.findall(PLACEHOLDER.sub("", text))
 
 
 def bullet_lines(text: str) -> list[str]:
@@ -110,7 +117,7 @@ class Bullets(Kind):
         found = [s for s in re.split(r"(?<=[.!?])\s+", prose) if s]
         need = value - len(bullets)
         new = [f"* {s}" for s in found[:need]]
-        new += [f"* One more thing about {topic}." for _ in range(need - len(new))]
+        new += [f"* {sentence.format(topic=topic)}" for sentence in MORE[: need - len(new)]]
         rest = found[need:]
         return "\n".join([lines[i] for i in bullets] + new + ([" ".join(rest)] if rest else []))
 
@@ -211,11 +218,13 @@ class Highlights(Kind):
         return rng.choice([2, 3])
 
     def holds(self, text, value):
-        return len(HIGHLIGHT.findall(text)) >= value
+        return len(highlights(text)) >= value
 
     def fix(self, text, value, topic):
-        """Highlight whole sentences that are not highlighted yet, first to last, until n sections are."""
-        need = value - len(HIGHLIGHT.findall(text))
+        """Remove copies of the placeholder, then highlight whole sentences that are not highlighted yet, first to
+        last, until n sections are."""
+        text = PLACEHOLDER.sub("", text).strip()
+        need = value - len(highlights(text))
         for sentence in sentences(text):
             core = sentence.rstrip(".!?").strip(" *")
             if need <= 0 or "*" in sentence or not core or "\n" in core:

@@ -102,7 +102,7 @@ def _reward_chart(rows: list[dict]) -> str:
         [r["reward"]["ci95"][1] - m for m, r in zip(means, rows)],
     ]
     axes.bar(names, means, yerr=errors, capsize=4, color=[COLORS.get(n, "#555") for n in names])
-    axes.set_ylabel("mean held-out reward")
+    axes.set_ylabel("mean test reward")
     axes.set_title("Held-out reward, 95% CI over seeds and prompts")
     return _svg(figure)
 
@@ -154,7 +154,7 @@ def _examples(results: EvalResults, names: list[str], count: int = 6) -> str:
             for n in names
         )
         rows.append(f"<tr><td>{html.escape(entry['prompt'])}</td>{cells}</tr>")
-    return f"<table><tr><th>held-out prompt</th>{head}</tr>{''.join(rows)}</table>"
+    return f"<table><tr><th>test prompt</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def summary(settings: dict, curation: CurateStats, training: dict, results: EvalResults, timing: dict) -> DemoReport:
@@ -204,6 +204,18 @@ def _rounds(settings: dict, counts: dict) -> str:
     )
 
 
+def _settings_table(method_settings: dict) -> str:
+    keys = sorted({k for settings in method_settings.values() for k in settings})
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    rows = "".join(
+        f"<tr><td>{html.escape(method)}</td>"
+        + "".join(f"<td>{html.escape(str(settings.get(k, '')))}</td>" for k in keys)
+        + "</tr>"
+        for method, settings in method_settings.items()
+    )
+    return f"<table><tr><th>method</th>{head}</tr>{rows}</table>"
+
+
 def write_report(
     out: str, settings: dict, curation: CurateStats, training: dict, results: EvalResults, timing: dict
 ) -> str:
@@ -217,11 +229,12 @@ def write_report(
 pre{{white-space:pre-wrap;margin:0;font-size:12px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}}h2{{margin-top:28px}}</style></head>
 <body><h1>figa demo: base vs {html.escape(" vs ".join(settings["methods"]))}</h1>
-<p>Model {html.escape(str(settings["model"]))}; {settings["train_prompts"]} training and {settings["heldout_prompts"]}
-held-out prompts on disjoint topics; epochs: {settings["epochs"]:g}, at learning rate {settings["learning_rate"]},
-batch {settings["train_batch_size"]}, for every method; training seeds {settings["training_seeds"]};
-{minutes:.1f} minutes ({html.escape(_stage_minutes(timing))}).</p>
-<h2>Held-out reward</h2>{_html_table(report["methods"])}{_reward_chart(report["methods"])}
+<p>Model {html.escape(str(settings["model"]))}; {settings["train_prompts"]} training and {settings["test_prompts"]}
+test prompts on disjoint topics; training seeds {settings["training_seeds"]};
+{minutes:.1f} minutes ({html.escape(_stage_minutes(timing))}). Each method at the settings chosen on the
+validation prompts (<code>figa demo --tune</code>), with a constant learning rate:</p>
+{_settings_table(settings["method_settings"])}
+<h2>Test reward</h2>{_html_table(report["methods"])}{_reward_chart(report["methods"])}
 <h2>Per constraint kind</h2>{_constraint_chart(report["per_constraint"])}
 <h2>Curated data</h2><p>{c["read"]} prompts, {c["train"]} pairs kept, {c["rejected"]} rejected
 ({html.escape(", ".join(f"{k}: {v}" for k, v in c["rejected_by_stage"].items()))});

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import asdict, fields
@@ -30,24 +31,33 @@ from .analysis import run_name
 from .config import TASK, VARIANTS, DemoConfig
 from .model import smollm2_checkpoint
 from .report import write_report
-from .task import HELDOUT_TOPICS, TRAIN_TOPICS, answer_from_scratch, make_prompts
+from .task import TEST_TOPICS, TRAIN_TOPICS, VALIDATION_TOPICS, answer_from_scratch, make_prompts
 
 logger = logging.getLogger(__name__)
+TOPICS = {"train": TRAIN_TOPICS, "validation": VALIDATION_TOPICS, "test": TEST_TOPICS}
+SEEDS = {"train": 0, "test": 1, "validation": 2}  # added to --seed; the test prompts' is that of earlier versions
 
 
 def _step(number: int, title: str) -> None:
     logger.info(f"\n[{number}/6] {title}")
 
 
-def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs: float) -> TrainingConfig:
-    """The variant's config: every method gets the same `TrainingArguments` values (budget, schedule, seed,
-    logging), then its own settings (FIGA's loss settings; DPO's beta and loss type)."""
-    method, loss, _ = VARIANTS[variant]
+def _training_args(
+    config: DemoConfig, out: str, variant: str, seed: int, pairs: int, settings: dict[str, Any] | None = None
+) -> TrainingConfig:
+    """The variant's config: every method gets the same `TrainingArguments` values (schedule, batch, seed, logging),
+    then its own settings (`DemoConfig.method_settings`, or SETTINGS: learning rate, epochs, and FIGA's loss
+    settings or DPO's beta). A method asking for more pairs per step than the batch accumulates gradients, up to
+    one step over all PAIRS."""
+    method, _, _ = VARIANTS[variant]
+    settings = dict(config.method_settings(variant) if settings is None else settings)
+    per_step = min(settings.pop("pairs_per_step", config.train_batch_size), pairs)
     budget: dict[str, Any] = dict(
         output_dir=out,
-        num_train_epochs=epochs,
-        learning_rate=config.learning_rate,
+        num_train_epochs=settings.pop("epochs"),
+        learning_rate=settings.pop("learning_rate"),
         per_device_train_batch_size=config.train_batch_size,
+        gradient_accumulation_steps=max(math.ceil(per_step / config.train_batch_size), 1),
         lr_scheduler_type="constant",
         seed=seed,
         logging_steps=1,
@@ -61,9 +71,12 @@ def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs
         remove_unused_columns=False,
     )
     if method == "figa":
-        settings = {"weighting": "figa", "beta": config.beta, "gamma": config.gamma, "tau": config.tau, **loss}
         return FIGAConfig(
-            **budget, max_length=512, eos_weight=config.eos_weight, share_prompt=config.share_prompt, **settings
+            **budget,
+            max_length=512,
+            eos_weight=config.eos_weight,
+            share_prompt=config.share_prompt,
+            **{"weighting": "figa", **settings},
         )
     # TRL's configs change some TrainingArguments defaults (gradient checkpointing, bf16, logging): every
     # TrainingArguments value is given, so that all methods train with the same ones
@@ -73,7 +86,7 @@ def _training_args(config: DemoConfig, out: str, variant: str, seed: int, epochs
         return SFTConfig(**shared, max_length=512)
     loss_type = ["sigmoid" if method == "dpo" else "apo_zero"]
     return DPOConfig(
-        **shared, max_length=512, beta=config.dpo_beta, loss_type=loss_type, precompute_ref_log_probs=True
+        **shared, max_length=512, beta=settings["dpo_beta"], loss_type=loss_type, precompute_ref_log_probs=True
     )
 
 
@@ -100,14 +113,14 @@ def _decoding(config: DemoConfig) -> dict:
     }
 
 
-def _write_prompts(out: str, n_train: int, n_heldout: int, seed: int, heldout_seed: int | None) -> tuple[str, str]:
-    paths = os.path.join(out, "prompts-train.jsonl"), os.path.join(out, "prompts-heldout.jsonl")
-    write_jsonl(paths[0], make_prompts(TRAIN_TOPICS, n_train, seed, "train"))
-    prefix = "heldout" if heldout_seed is None else f"heldout-s{heldout_seed}"
-    write_jsonl(
-        paths[1], make_prompts(HELDOUT_TOPICS, n_heldout, seed + 1 if heldout_seed is None else heldout_seed, prefix)
-    )
-    return paths
+def write_prompts(config: DemoConfig, part: str, count: int) -> str:
+    """PART's prompts (train, validation or test, each on its own topics) as OUTPUT_DIR/prompts-PART.jsonl."""
+    seed, prefix = config.seed + SEEDS[part], part
+    if part == "test" and config.test_seed is not None:
+        seed, prefix = config.test_seed, f"test-s{config.test_seed}"
+    path = os.path.join(config.output_dir, f"prompts-{part}.jsonl")
+    write_jsonl(path, make_prompts(TOPICS[part], count, seed, prefix))
+    return path
 
 
 def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]:
@@ -131,9 +144,12 @@ def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]
     return data
 
 
-def _train_all(
-    config: DemoConfig, model: str, data: dict[str, str], methods: list[str], epochs: float
-) -> tuple[dict, dict]:
+def pairs_in(path: str) -> int:
+    with open(path, encoding="utf-8") as handle:
+        return sum(1 for line in handle if line.strip())
+
+
+def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: list[str]) -> tuple[dict, dict]:
     """Train every method with every seed from MODEL: {run name: run report}, {run name: model directory}."""
     reports, models = {}, {}
     for method in methods:
@@ -143,12 +159,12 @@ def _train_all(
             reports[name] = train_or_reuse(
                 DataArguments(data=data[VARIANTS[method][2]]),
                 ModelArguments(model_name_or_path=model),
-                _training_args(config, models[name], method, seed, epochs),
+                _training_args(config, models[name], method, seed, pairs_in(data[VARIANTS[method][2]])),
             ).report
     return reports, models
 
 
-def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict, models: dict) -> list[dict]:
+def _later_rounds(config: DemoConfig, prompts: str, reports: dict, models: dict) -> list[dict]:
     """Rounds 2..N of `figa loop` per seed, from FIGA's model of round 1; adds `figa-roundK` to reports and models."""
     rounds = []
     for seed in config.training_seeds():
@@ -163,7 +179,7 @@ def _later_rounds(config: DemoConfig, prompts: str, epochs: float, reports: dict
                 lambda p, o, pol: _curation(config, p, o, pol),
                 lambda pol, o, seed=seed: (  # type: ignore[misc,arg-type]
                     ModelArguments(model_name_or_path=pol),
-                    _training_args(config, o, "figa", seed, epochs),
+                    _training_args(config, o, "figa", seed, config.train_batch_size),
                 ),
             )
             if done.model is None:
@@ -189,32 +205,40 @@ def _evaluation(config: DemoConfig, base: str, models: dict[str, str], prompts: 
     )
 
 
-def run(config: DemoConfig) -> str:
-    started = time.time()
-    n_train, n_heldout, epochs = config.sizes()
-    methods, seeds, out = config.trained_methods(), config.training_seeds(), config.output_dir
-    prepare_output_dir(out, "--output_dir")
+def curated_pairs(config: DemoConfig, scored: str) -> tuple[str, dict[str, str], CurateResult, float]:
+    """Steps 1-3, shared by the demo (SCORED: "test") and --tune ("validation"): the model, the prompt files
+    of train and SCORED, the curated pairs and the seconds curation took."""
+    prepare_output_dir(config.output_dir, "--output_dir")
     _step(1, "model")
     model = config.model or smollm2_checkpoint()
     logger.info(f"policy: {model}")
-    _step(2, f"prompts: {n_train} for training, {n_heldout} held out (disjoint topics)")
-    train_prompts, heldout_prompts = _write_prompts(out, n_train, n_heldout, config.seed, config.heldout_seed)
-
+    counts = dict(zip(("train", "validation", "test"), config.sizes()))
+    _step(2, f"prompts: {counts['train']} for training, {counts[scored]} for {scored} (disjoint topics)")
+    prompts = {part: write_prompts(config, part, counts[part]) for part in ("train", scored)}
+    train_prompts = prompts["train"]
     _step(3, "figa curate: the policy answers, the reward scores, the reviser fixes what is wrong")
-    curated = time.time()
-    curation = curate(_curation(config, train_prompts, os.path.join(out, "spa"), model))
-    curation_seconds = time.time() - curated
+    started = time.time()
+    curation = curate(_curation(config, train_prompts, os.path.join(config.output_dir, "spa"), model))
     logger.info(summary_table(curation.stats))
+    return model, prompts, curation, time.time() - started
 
-    _step(4, f"figa train: {', '.join(methods)} on the same pairs, steps, learning rate and seeds {seeds}")
+
+def run(config: DemoConfig) -> str:
+    """The demo at the chosen settings: curate, train every method and seed, score on the test prompts, report."""
+    started = time.time()
+    n_train, _, n_test = config.sizes()
+    methods, seeds, out = config.trained_methods(), config.training_seeds(), config.output_dir
+    model, prompts, curation, curation_seconds = curated_pairs(config, "test")
+
+    _step(4, f"figa train: {', '.join(methods)} on the same pairs and seeds {seeds}, each at its chosen settings")
     trained = time.time()
-    training, models = _train_all(config, model, _training_data(curation, methods), methods, epochs)
-    rounds = _later_rounds(config, train_prompts, epochs, training, models) if config.rounds > 1 else []
+    training, models = _train_all(config, model, _training_data(curation, methods), methods)
+    rounds = _later_rounds(config, prompts["train"], training, models) if config.rounds > 1 else []
     training_seconds = time.time() - trained
 
-    _step(5, "figa eval: every model on the held-out prompts")
+    _step(5, f"figa eval: every model on {n_test} test prompts (topics of neither training nor validation)")
     evaluated = time.time()
-    results = evaluate(_evaluation(config, model, models, heldout_prompts))
+    results = evaluate(_evaluation(config, model, models, prompts["test"]))
 
     _step(6, "report")
     round_methods = [f"figa-round{k}" for k in range(2, config.rounds + 1)]
@@ -222,9 +246,10 @@ def run(config: DemoConfig) -> str:
         asdict(config),
         methods=[*methods, *round_methods],
         model=model,
+        size=config.size_name(),
         train_prompts=n_train,
-        heldout_prompts=n_heldout,
-        epochs=epochs,
+        test_prompts=n_test,
+        method_settings={method: config.method_settings(method) for method in methods},
         training_seeds=seeds,
         later_rounds=rounds,
     )

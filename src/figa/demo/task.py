@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .constraints import MORE, REGISTRY, conflict, draw_value, kind_of
+from .constraints import MORE, REGISTRY, conflict, draw_value, kind_of, sentences
 from .quality import completeness, relevance
 
 TRAIN_TOPICS = [
@@ -65,7 +66,25 @@ TRAIN_TOPICS = [
     "pottery",
     "marathons",
 ]
-HELDOUT_TOPICS = [
+VALIDATION_TOPICS = [  # settings are chosen on these (`figa demo --tune`), never on the test topics
+    "hot air balloons",
+    "lanterns",
+    "seashells",
+    "windmills",
+    "butterflies",
+    "puzzles",
+    "harbors",
+    "meadows",
+    "glaciers",
+    "bakeries",
+    "canoes",
+    "squirrels",
+    "postcards",
+    "caves",
+    "zoos",
+    "tulips",
+]
+TEST_TOPICS = [
     "chess",
     "forests",
     "space travel",
@@ -87,15 +106,18 @@ HELDOUT_TOPICS = [
     "snails",
     "summer festivals",
 ]
-REQUESTS = [  # each asks for a length SmolLM2-135M ends within the demo's token limit (docs/experiments.md)
-    "Write a short paragraph of three or four sentences about {topic}.",
-    "Give three short tips about {topic}.",
-    "Describe {topic} to a child in a few sentences.",
-    "Explain in a few sentences why people like {topic}.",
-    "List three facts about {topic}.",
-    "Write a very short story about {topic} in three sentences.",
-    "Write a two-sentence summary of what makes {topic} interesting.",
-]
+# Each request asks for a length SmolLM2-135M ends within the demo's token limit (docs/experiments.md), and
+# states (most sentences, number of items) where it fixes them: a constraint must not contradict them.
+REQUEST_LIMITS: dict[str, tuple[int | None, int | None]] = {
+    "Write a short paragraph of three or four sentences about {topic}.": (4, None),
+    "Give three short tips about {topic}.": (None, 3),
+    "Describe {topic} to a child in a few sentences.": (None, None),
+    "Explain in a few sentences why people like {topic}.": (None, None),
+    "List three facts about {topic}.": (None, 3),
+    "Write a very short story about {topic} in three sentences.": (3, None),
+    "Write a two-sentence summary of what makes {topic} interesting.": (2, None),
+}
+REQUESTS = list(REQUEST_LIMITS)
 
 
 @dataclass(frozen=True)
@@ -174,13 +196,26 @@ def topic_of(prompt: str) -> str:
     return next((v for v in match.groupdict().values() if v), "this") if match else "this"
 
 
+def contradicts(request: str, constraint: Constraint) -> bool:
+    """Whether a constraint asks for more sentences or paragraphs than the request allows, or for another number
+    of bullets than the items it asks for ("Write a two-sentence summary ... at least 5 sentences")."""
+    most_sentences, items = REQUEST_LIMITS[request]
+    if most_sentences and constraint.kind in ("min_sentences", "paragraphs"):
+        return constraint.value > most_sentences
+    return bool(items) and constraint.kind == "bullets" and constraint.value != items
+
+
 def degenerate(text: str) -> bool:
-    """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct."""
+    """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct, or one sentence
+    comes three times or more (a short loop has too few trigrams to tell)."""
     words = text.lower().split()
     if not words:
         return True
     trigrams = list(zip(words, words[1:], words[2:]))
-    return len(trigrams) >= 10 and len(set(trigrams)) < 0.5 * len(trigrams)
+    if len(trigrams) >= 10 and len(set(trigrams)) < 0.5 * len(trigrams):
+        return True
+    said = Counter(" ".join(re.findall(r"[^\W_]+", s.lower())) for s in sentences(text))
+    return max(said.values(), default=0) >= 3
 
 
 def satisfied(prompt: str, response: str) -> dict[str, bool]:
@@ -251,7 +286,8 @@ def make_prompts(topics: list[str], count: int, seed: int, prefix: str) -> list[
             second = [k for k in CONSTRAINT_KINDS if k != kinds[0] and not conflict(k, kinds[0])]
             kinds.append(rng.choice(second))
         constraints = [_random_constraint(kind, rng) for kind in kinds]
-        request = rng.choice(REQUESTS).format(topic=topic)
+        fitting = [r for r in REQUESTS if not any(contradicts(r, c) for c in constraints)]
+        request = rng.choice(fitting).format(topic=topic)
         rows.append(
             {"id": f"{prefix}-{index:04d}", "prompt": " ".join([request] + [c.sentence() for c in constraints])}
         )

@@ -1,0 +1,109 @@
+"""Each method's settings in `figa demo`: the grid that `figa demo --tune` searches on the validation prompts, the
+settings it chose there (the demo's defaults), and the authors' recipe (`figa_paper`). docs/experiments.md shows
+the grid with every point's validation reward.
+
+A method's settings: learning_rate, epochs, and its own: DPO's and APO-zero's `dpo_beta` (TRL's beta); FIGA's
+`beta`, `gamma`, `tau` (docs/loss.md). Every method trains with a constant learning rate and 8 pairs per step;
+`figa_paper` accumulates gradients to one step over every pair (at most 128).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from typing import Any
+
+from ..errors import FigaError
+
+TUNED = ("sft", "dpo", "apo_zero", "figa")  # the methods whose settings are chosen on validation prompts
+KEYS = {
+    "sft": ("learning_rate", "epochs"),
+    "dpo": ("learning_rate", "dpo_beta", "epochs"),
+    "apo_zero": ("learning_rate", "dpo_beta", "epochs"),
+    "figa": ("learning_rate", "beta", "gamma", "tau", "epochs"),
+}
+
+
+def _grid(**values: list) -> list[dict[str, Any]]:
+    return [dict(zip(values, point)) for point in itertools.product(*values.values())]
+
+
+def _one_at_a_time(base: dict[str, Any], changes: list[dict[str, Any]], **values: list) -> list[dict[str, Any]]:
+    """BASE and BASE with each of CHANGES, at every combination of VALUES."""
+    return [{**base, **change, **point} for point in _grid(**values) for change in [{}, *changes]]
+
+
+# Around each method's published defaults: TRL's SFTConfig (learning rate 2e-5) and DPOConfig (1e-6, beta 0.1;
+# APO-zero is a DPOConfig loss type), the paper's FIGA (1e-5; beta 0.5, gamma 0, tau 0.6, and each changed alone,
+# at 1e-5 and the earlier demo's 3e-5). Epochs 1 and 2 come
+# from one two-epoch training: with a constant learning rate its model after the first epoch is the one-epoch model.
+GRID: dict[str, list[dict[str, Any]]] = {
+    "sft": _grid(learning_rate=[1e-5, 2e-5, 5e-5], epochs=[1, 2]),
+    "dpo": _grid(learning_rate=[1e-6, 1e-5], dpo_beta=[0.1, 0.5], epochs=[1, 2]),
+    "apo_zero": _grid(learning_rate=[1e-6, 1e-5], dpo_beta=[0.1, 0.5], epochs=[1, 2]),
+    "figa": _one_at_a_time(
+        {"beta": 0.5, "gamma": 0.0, "tau": 0.6},
+        [{"gamma": 0.3}, {"beta": 1.0}, {"tau": 3.0}],
+        learning_rate=[1e-5, 3e-5],
+        epochs=[1, 2],
+    ),
+}
+# What `figa demo --tune` chose on the validation prompts (docs/experiments.md), the demo's defaults.
+CHOSEN: dict[str, dict[str, Any]] = {
+    "sft": {"learning_rate": 3e-5, "epochs": 1},
+    "dpo": {"learning_rate": 3e-5, "dpo_beta": 0.1, "epochs": 1},
+    "apo_zero": {"learning_rate": 3e-5, "dpo_beta": 0.1, "epochs": 1},
+    "figa": {"learning_rate": 3e-5, "beta": 0.5, "gamma": 0.0, "tau": 0.6, "epochs": 1},
+}
+# RUCAIBox/FIGA bash/run_7b.sh: 5 epochs at a constant 1e-5, 128 pairs per step, alpha 1, beta 0.5, gamma 0, tau 0.6.
+PAPER = {"learning_rate": 1e-5, "beta": 0.5, "gamma": 0.0, "tau": 0.6, "epochs": 5, "pairs_per_step": 128}
+
+
+def point_name(method: str, point: dict[str, Any]) -> str:
+    """A grid point's name without its epochs ("figa-lr3e-05-beta0.5-gamma0.3-tau0.6"): one training per name."""
+    return "-".join([method] + [f"{short}{point[key]:g}" for key, short in _SHORT.items() if key in point])
+
+
+_SHORT = {"learning_rate": "lr", "dpo_beta": "dpobeta", "beta": "beta", "gamma": "gamma", "tau": "tau"}
+
+
+def check_grid(grid: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """A grid's methods are tuned methods, and every point gives exactly that method's settings, as numbers."""
+    for method, points in grid.items():
+        if method not in KEYS:
+            raise FigaError(f"grid: {method!r} is not a tuned method ({', '.join(KEYS)})")
+        if not points:
+            raise FigaError(f"grid: {method} has no point")
+        for point in points:
+            if set(point) != set(KEYS[method]):
+                raise FigaError(f"grid: each {method} point gives {', '.join(KEYS[method])}; got {sorted(point)}")
+            bad = [k for k, v in point.items() if not isinstance(v, int | float) or not math.isfinite(v) or v < 0]
+            if bad or not float(point["epochs"]).is_integer() or point["epochs"] < 1:
+                raise FigaError(f"grid: {method} point {point}: settings are finite, not negative, whole epochs")
+    return grid
+
+
+def load_grid(path: str) -> dict[str, list[dict[str, Any]]]:
+    """A grid from a JSON file: {"figa": [{"learning_rate": 1e-05, "beta": 0.5, ...}, ...], ...}."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            grid = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise FigaError(f"--grid {path}: {error}") from None
+    if not isinstance(grid, dict) or not all(
+        isinstance(points, list) and all(isinstance(p, dict) for p in points) for points in grid.values()
+    ):
+        raise FigaError(f"--grid {path}: expected an object of method -> list of settings objects")
+    return check_grid(grid)
+
+
+def load_chosen(path: str) -> dict[str, dict[str, Any]]:
+    """The settings `figa demo --tune` chose, from its tune.json (`figa demo --settings`)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            chosen = json.load(handle)["chosen"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise FigaError(f"--settings {path}: not a tune.json of `figa demo --tune` ({error})") from None
+    check_grid({method: [settings] for method, settings in chosen.items()})
+    return {**CHOSEN, **chosen}
