@@ -38,6 +38,11 @@ def test_method_numbers_by_hand():
     assert figa["reward"]["mean"] == pytest.approx(2.75 / 3)
     assert figa["vs_sft"]["mean"] == pytest.approx((0 - 0.25 + 0.5) / 3)
     assert figa["vs_dpo"]["mean"] == pytest.approx(2.75 / 3)
+    # per-prompt differences 0, -0.25, 0.5: their sd, and 2.80 standard errors (80% power at the 5% level)
+    sd = (((0 - 0.25 / 3) ** 2 + (-0.25 - 0.25 / 3) ** 2 + (0.5 - 0.25 / 3) ** 2) / 2) ** 0.5
+    assert figa["vs_sft"]["paired_sd"] == pytest.approx(sd) and sd == pytest.approx(0.3819, abs=1e-4)
+    assert figa["vs_sft"]["detectable"] == pytest.approx(2.80 * sd / 3**0.5)
+    assert figa["reward_by_seed"] == [pytest.approx(2.75 / 3)]
     assert figa["mean_words"] == pytest.approx(10 / 3) and figa["words_vs_base"] == pytest.approx(10 / 10)
     free = figa["no_length_constraint"]  # QUOTES and PLAIN have no length constraint, LIMITED has one
     assert free["prompts"] == 2 and free["reward"]["mean"] == pytest.approx(1.75 / 2)
@@ -56,10 +61,8 @@ def test_report_page_has_charts_with_legends_and_no_errors(browser, tmp_path):  
         "training_seeds": [0],
         "model": "m",
         "train_prompts": 3,
-        "heldout_prompts": 3,
-        "epochs": 1,
-        "learning_rate": 3e-5,
-        "train_batch_size": 8,
+        "test_prompts": 3,
+        "method_settings": {m: {"learning_rate": 3e-5, "epochs": 1} for m in METHODS},
     }
     counts = {
         "read": 3,
@@ -89,7 +92,7 @@ def test_report_page_has_charts_with_legends_and_no_errors(browser, tmp_path):  
     assert page.locator("svg").count() == 3
     legend = page.locator("svg").nth(1).text_content()
     assert all(m in legend for m in ["base", *METHODS])  # the per-constraint chart's legend names every model
-    assert "share satisfied" in legend and "mean held-out reward" in page.locator("svg").nth(0).text_content()
+    assert "share satisfied" in legend and "mean test reward" in page.locator("svg").nth(0).text_content()
     assert all(f"{m}-s0" in page.locator("svg").nth(2).text_content() for m in METHODS)
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..evaluation.guards import all_lowercase, degenerate, wrapped_in_quotes
 from ..evaluation.stats import bootstrap_seeds_prompts_ci
 from ..results import EvalResults
-from .task import CONSTRAINT_KINDS, MORE, Constraint, constraints_in, degenerate, satisfied, topic_of
+from .task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
 
@@ -24,13 +25,19 @@ def _matrix(results: EvalResults, method: str, seeds: list[int], key) -> np.ndar
     )
 
 
-def _wrapped_in_quotes(text: str) -> bool:
-    return Constraint("quotes").holds(text)
-
-
 def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
     low, high = bootstrap_seeds_prompts_ci(values, samples, seed)
     return {"mean": float(values.mean()), "ci95": [low, high]}
+
+
+def _paired(difference: np.ndarray, samples: int, seed: int) -> dict:
+    """A paired difference (seeds x prompts) with its interval, the standard deviation over prompts of its
+    seed-averaged per-prompt values, and the smallest true difference the run detects with 80% power at the 5%
+    level (2.80 standard errors; docs/experiments.md)."""
+    per_prompt = difference.mean(axis=0)
+    sd = float(per_prompt.std(ddof=1)) if per_prompt.size > 1 else 0.0
+    detectable = (1.96 + 0.84) * sd / np.sqrt(max(per_prompt.size, 1))
+    return {**_interval(difference, samples, seed), "paired_sd": sd, "detectable": float(detectable)}
 
 
 def _not_asked(results: EvalResults, method: str, seeds: list[int], kind: str, shows) -> float:
@@ -39,10 +46,6 @@ def _not_asked(results: EvalResults, method: str, seeds: list[int], kind: str, s
     unasked = np.array([not any(c.kind == kind for c in constraints_in(e["prompt"])) for e in results["responses"]])
     shown = _matrix(results, method, seeds, lambda e, r: shows(r["response"] or ""))[:, unasked]
     return float(shown.mean()) if shown.size else 0.0
-
-
-def _all_lowercase(text: str) -> bool:
-    return text == text.lower() and any(ch.isalpha() for ch in text)
 
 
 def stock_sentence(prompt: str, response: str) -> bool:
@@ -58,8 +61,8 @@ def _degeneration(results: EvalResults, method: str, seeds: list[int]) -> dict:
     return {
         "hit_token_limit": float(truncated.mean()),
         "repeating": float(repeating.mean()),
-        "quotes_not_asked": _not_asked(results, method, seeds, "quotes", _wrapped_in_quotes),
-        "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", _all_lowercase),
+        "quotes_not_asked": _not_asked(results, method, seeds, "quotes", wrapped_in_quotes),
+        "lowercase_not_asked": _not_asked(results, method, seeds, "lowercase", all_lowercase),
         "stock_sentences": float(
             _matrix(results, method, seeds, lambda e, r: stock_sentence(e["prompt"], r["response"] or "")).mean()
         ),
@@ -76,6 +79,7 @@ def method_summary(results: EvalResults, method: str, seeds: list[int], samples:
         "seeds": len(seeds) if method != "base" else 1,
         "prompts": reward.shape[1],
         "reward": _interval(reward, samples, seed),
+        "reward_by_seed": [float(v) for v in reward.mean(axis=1)],
         "mean_words": float(words.mean()),
         "words_vs_base": float(words.mean() / max(base_words.mean(), 1e-9)),
         "no_length_constraint": {
@@ -90,7 +94,7 @@ def method_summary(results: EvalResults, method: str, seeds: list[int], samples:
     for other in ("sft", "dpo"):
         if other != method and method != "base" and f"{other}-s{seeds[0]}" in results["responses"][0]["by_model"]:
             difference = reward - _matrix(results, other, seeds, lambda e, r: r["reward"])
-            row[f"vs_{other}"] = _interval(difference, samples, seed)
+            row[f"vs_{other}"] = _paired(difference, samples, seed)
     return row
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..errors import FigaError
 from ..loss import loss_field
-from .settings import CHOSEN, PAPER, load_chosen
+from .settings import CHOSEN, PAPER, UNTUNED, load_chosen
 
 TASK = "python:figa.demo.task"
 DEFAULT_METHODS = ("sft", "dpo", "apo_zero", "figa")  # what `figa demo` trains unless --methods says
@@ -186,7 +186,7 @@ class DemoConfig:
 
     def chosen(self) -> dict[str, dict[str, Any]]:
         """Each tuned method's settings: the chosen ones (or --settings'), with the flags given applied to all."""
-        chosen = load_chosen(self.settings) if self.settings else CHOSEN
+        chosen = load_chosen(self.settings) if self.settings else {**CHOSEN, **UNTUNED}
         given = {
             key: getattr(self, key)
             for key in ("learning_rate", "epochs", "beta", "gamma", "tau", "dpo_beta")
@@ -203,5 +203,8 @@ class DemoConfig:
         method, loss, _ = VARIANTS[variant]
         if variant == "figa_paper":
             return dict(PAPER)
-        settings = {"pairs_per_step": self.train_batch_size, **self.chosen()[method], **loss}
-        return settings
+        chosen = self.chosen()
+        # a variant with its own chosen settings (the objectives beyond the paper) keeps them; the others are
+        # their method's chosen settings with the variant's loss settings on top
+        own = {**loss, **chosen[variant]} if variant in chosen else {**chosen[method], **loss}
+        return {"pairs_per_step": self.train_batch_size, **own}

@@ -10,6 +10,8 @@ import random
 import re
 from typing import Any, ClassVar
 
+from ..evaluation.guards import sentences, wrapped_in_quotes
+
 KEYWORDS = ["calm", "simple", "bright", "gentle", "warm", "fresh", "special", "peaceful", "lively", "wonderful"]
 END_PHRASES = ["that is all.", "hope this helps.", "thank you for reading."]
 AVOID = ["the", "and", "is", "very"]
@@ -32,12 +34,7 @@ HIGHLIGHT = re.compile(r"\*[^\n*]+\*")
 # The prompt's own example of a highlight: copying it into the answer highlights nothing.
 PLACEHOLDER = re.compile(r"[ \t]*\*\s*highlighted section\s*\*", re.IGNORECASE)
 DIVIDER = re.compile(r"\s*\*\*\*\s*")
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 BULLET = re.compile(r"\s*[*-]\s+.*[^\W\d_]")  # a markdown bullet with at least one letter
-
-
-def sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE_END.split(text.strip()) if re.search(r"[^\W\d_]", s)]
 
 
 def paragraphs(text: str) -> list[str]:
@@ -316,8 +313,7 @@ class Quotes(Kind):
     conflicts = frozenset({"end_phrase", "bullets"})
 
     def holds(self, text, value):
-        stripped = text.strip()
-        return len(stripped) > 1 and stripped[0] == '"' and stripped[-1] == '"'
+        return wrapped_in_quotes(text)
 
     def fix(self, text, value, topic):
         return f'"{text.strip()}"'

@@ -25,7 +25,9 @@ def _interval(value: dict | None, signed: bool = False) -> str:
 HEADER = [
     "method",
     "reward [95% CI]",
+    "seeds",
     "vs SFT [95% CI]",
+    "paired sd / detectable",
     "vs DPO [95% CI]",
     "words",
     "words / base",
@@ -44,7 +46,9 @@ def _cells(r: dict) -> list[str]:
     return [
         r["method"],
         _interval(r["reward"]),
+        " / ".join(f"{v:.3f}" for v in r["reward_by_seed"]) if r["seeds"] > 1 else "",
         _interval(r.get("vs_sft"), True),
+        f"{r['vs_sft']['paired_sd']:.2f} / {r['vs_sft']['detectable']:.2f}" if "vs_sft" in r else "",
         _interval(r.get("vs_dpo"), True),
         f"{r['mean_words']:.1f}",
         f"{r['words_vs_base']:.2f}",
@@ -103,7 +107,7 @@ def _reward_chart(rows: list[dict]) -> str:
     ]
     axes.bar(names, means, yerr=errors, capsize=4, color=[COLORS.get(n, "#555") for n in names])
     axes.set_ylabel("mean test reward")
-    axes.set_title("Held-out reward, 95% CI over seeds and prompts")
+    axes.set_title("Test reward, 95% CI over seeds and prompts")
     return _svg(figure)
 
 

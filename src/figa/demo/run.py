@@ -49,8 +49,8 @@ def _training_args(
     then its own settings (`DemoConfig.method_settings`, or SETTINGS: learning rate, epochs, and FIGA's loss
     settings or DPO's beta). A method asking for more pairs per step than the batch accumulates gradients, up to
     one step over all PAIRS."""
-    method, _, _ = VARIANTS[variant]
-    settings = dict(config.method_settings(variant) if settings is None else settings)
+    method, loss, _ = VARIANTS[variant]
+    settings = dict(config.method_settings(variant) if settings is None else {**loss, **settings})
     per_step = min(settings.pop("pairs_per_step", config.train_batch_size), pairs)
     budget: dict[str, Any] = dict(
         output_dir=out,
@@ -208,6 +208,7 @@ def _evaluation(config: DemoConfig, base: str, models: dict[str, str], prompts: 
 def curated_pairs(config: DemoConfig, scored: str) -> tuple[str, dict[str, str], CurateResult, float]:
     """Steps 1-3, shared by the demo (SCORED: "test") and --tune ("validation"): the model, the prompt files
     of train and SCORED, the curated pairs and the seconds curation took."""
+    config.chosen()  # a bad --settings file stops here, before any work
     prepare_output_dir(config.output_dir, "--output_dir")
     _step(1, "model")
     model = config.model or smollm2_checkpoint()

@@ -16,12 +16,15 @@ from typing import Any
 
 from ..errors import FigaError
 
-TUNED = ("sft", "dpo", "apo_zero", "figa")  # the methods whose settings are chosen on validation prompts
-KEYS = {
+KEYS = {  # the methods whose settings are chosen on validation prompts, and those settings
     "sft": ("learning_rate", "epochs"),
     "dpo": ("learning_rate", "dpo_beta", "epochs"),
     "apo_zero": ("learning_rate", "dpo_beta", "epochs"),
     "figa": ("learning_rate", "beta", "gamma", "tau", "epochs"),
+    # the objectives beyond the paper (docs/loss.md)
+    "figa_preference": ("learning_rate", "pref_beta", "epochs"),
+    "figa_anchor": ("learning_rate", "beta", "gamma", "tau", "anchor_tau", "epochs"),
+    "figa_dft": ("learning_rate", "epochs"),
 }
 
 
@@ -48,6 +51,13 @@ GRID: dict[str, list[dict[str, Any]]] = {
         learning_rate=[1e-5, 3e-5],
         epochs=[1, 2],
     ),
+    # the preference objective starts from DPO's published defaults, the anchored push-down from the paper's FIGA
+    # settings, the probability-scaled weighting (TRL's "dft") from SFT's learning rates
+    "figa_preference": _grid(learning_rate=[1e-6, 1e-5], pref_beta=[0.1, 0.5], epochs=[1, 2]),
+    "figa_anchor": _grid(
+        learning_rate=[1e-5, 3e-5], beta=[0.5], gamma=[0.0], tau=[0.6], anchor_tau=[0.5, 2.0], epochs=[1, 2]
+    ),
+    "figa_dft": _grid(learning_rate=[1e-5, 2e-5, 5e-5], epochs=[1, 2]),
 }
 # What `figa demo --tune` chose on the validation prompts (docs/experiments.md), the demo's defaults.
 CHOSEN: dict[str, dict[str, Any]] = {
@@ -55,6 +65,11 @@ CHOSEN: dict[str, dict[str, Any]] = {
     "dpo": {"learning_rate": 3e-5, "dpo_beta": 0.1, "epochs": 1},
     "apo_zero": {"learning_rate": 3e-5, "dpo_beta": 0.1, "epochs": 1},
     "figa": {"learning_rate": 3e-5, "beta": 0.5, "gamma": 0.0, "tau": 0.6, "epochs": 1},
+}
+UNTUNED = {  # the objectives beyond the paper until `figa demo --tune --grid` has chosen theirs
+    "figa_preference": {"learning_rate": 3e-5, "pref_beta": 0.1, "epochs": 1},
+    "figa_anchor": {"learning_rate": 3e-5, "beta": 0.5, "gamma": 0.0, "tau": 0.6, "anchor_tau": 1.0, "epochs": 1},
+    "figa_dft": {"learning_rate": 3e-5, "epochs": 1},
 }
 # RUCAIBox/FIGA bash/run_7b.sh: 5 epochs at a constant 1e-5, 128 pairs per step, alpha 1, beta 0.5, gamma 0, tau 0.6.
 PAPER = {"learning_rate": 1e-5, "beta": 0.5, "gamma": 0.0, "tau": 0.6, "epochs": 5, "pairs_per_step": 128}
@@ -65,7 +80,15 @@ def point_name(method: str, point: dict[str, Any]) -> str:
     return "-".join([method] + [f"{short}{point[key]:g}" for key, short in _SHORT.items() if key in point])
 
 
-_SHORT = {"learning_rate": "lr", "dpo_beta": "dpobeta", "beta": "beta", "gamma": "gamma", "tau": "tau"}
+_SHORT = {
+    "learning_rate": "lr",
+    "dpo_beta": "dpobeta",
+    "pref_beta": "prefbeta",
+    "beta": "beta",
+    "gamma": "gamma",
+    "tau": "tau",
+    "anchor_tau": "anchor",
+}
 
 
 def check_grid(grid: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
@@ -106,4 +129,4 @@ def load_chosen(path: str) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FigaError(f"--settings {path}: not a tune.json of `figa demo --tune` ({error})") from None
     check_grid({method: [settings] for method, settings in chosen.items()})
-    return {**CHOSEN, **chosen}
+    return {**CHOSEN, **UNTUNED, **chosen}

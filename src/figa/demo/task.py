@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from .constraints import MORE, REGISTRY, conflict, draw_value, kind_of, sentences
+from ..evaluation.guards import degenerate
+from .constraints import MORE, REGISTRY, conflict, draw_value, kind_of
 from .quality import completeness, relevance
 
 TRAIN_TOPICS = [
@@ -203,19 +203,6 @@ def contradicts(request: str, constraint: Constraint) -> bool:
     if most_sentences and constraint.kind in ("min_sentences", "paragraphs"):
         return constraint.value > most_sentences
     return bool(items) and constraint.kind == "bullets" and constraint.value != items
-
-
-def degenerate(text: str) -> bool:
-    """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct, or one sentence
-    comes three times or more (a short loop has too few trigrams to tell)."""
-    words = text.lower().split()
-    if not words:
-        return True
-    trigrams = list(zip(words, words[1:], words[2:]))
-    if len(trigrams) >= 10 and len(set(trigrams)) < 0.5 * len(trigrams):
-        return True
-    said = Counter(" ".join(re.findall(r"[^\W_]+", s.lower())) for s in sentences(text))
-    return max(said.values(), default=0) >= 3
 
 
 def satisfied(prompt: str, response: str) -> dict[str, bool]:

@@ -1,11 +1,12 @@
 """`figa demo --tune`: choose each method's settings on the validation prompts.
 
-Every point of the grid (`figa.demo.settings.GRID`, or `--grid`) is trained on the demo's curated training pairs
-with the first seed and scored on the validation prompts (their own topics); the point with the highest mean
-validation reward is chosen, the earlier one in the grid on a tie. The test prompts are neither written nor read.
-Points that differ only in epochs share one training: the model after each earlier epoch is saved on the way.
-OUTPUT_DIR/tune/tune.json holds every point's validation reward and the choice; it is rewritten after each
-training, and a rerun skips what it holds. A point's models are deleted once scored (540 MB each for SmolLM2).
+Every point of the grid of the methods trained (`figa.demo.settings.GRID`, or `--grid`) is trained on the demo's
+curated training pairs with the first seed and scored on the validation prompts (their own topics); the point
+with the highest mean validation reward is chosen, the earlier one in the grid on a tie. The test prompts are
+neither written nor read. Points that differ only in epochs share one training: the model after each earlier
+epoch is saved on the way. OUTPUT_DIR/tune/tune.json holds every point's validation reward and the choice; it is
+rewritten after each training, and a rerun skips what it holds. A point's models are deleted once scored (540 MB
+each for SmolLM2).
 """
 
 from __future__ import annotations
@@ -122,7 +123,10 @@ def choose(rows: list[dict]) -> dict[str, dict[str, Any]]:
 def tune(config: DemoConfig) -> str:
     """Run the grid on the validation prompts; returns the path of tune.json."""
     _, n_validation, _ = config.sizes()
-    grid = load_grid(config.grid) if config.grid else GRID
+    methods = config.trained_methods()
+    grid = load_grid(config.grid) if config.grid else {m: GRID[m] for m in methods if m in GRID}
+    if not grid:
+        raise FigaError(f"--tune: none of {', '.join(methods)} has settings to choose ({', '.join(GRID)} have)")
     model, prompts, curation, _ = curated_pairs(config, "validation")
     data = os.path.join(curation.output_dir, "train.jsonl")
     out = os.path.join(config.output_dir, "tune")

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The fair comparison on the demo task (docs/experiments.md): each method's settings chosen on the validation
+# prompts, the large preset (192 test prompts, three seeds, figa_paper) at those settings, and IFBench on the
+# seed-0 model of every method.
+#   bash experiments/demo_fair.sh [OUT_DIR] [IFBENCH_MAX_NEW_TOKENS]
+# Every step resumes: trainings, generations and scores are reused once finished, so a rerun goes on where it
+# stopped. Outputs stay outside the repository (default ~/.cache/figa-experiments/demo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${1:-$HOME/.cache/figa-experiments/demo}
+tokens=${2:-256}
+figa=.venv/bin/figa
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$out"
+stamp() { echo "[$(date -u +%H:%M:%S)] $*"; }
+stamp "1/3 figa demo --tune: the grid on the validation prompts"
+$figa demo --tune --output_dir "$out"
+stamp "2/3 figa demo --size large at the chosen settings"
+$figa demo --size large --settings "$out/tune/tune.json" --output_dir "$out"
+stamp "3/3 IFBench on base and every method's seed-0 model"
+base=$(.venv/bin/python -c "from figa.demo.model import smollm2_checkpoint; print(smollm2_checkpoint())")
+methods=(sft dpo apo_zero figa figa_paper)
+models=("$base")
+for method in "${methods[@]}"; do models+=("$out/models/$method-s0"); done
+$figa eval --model "${models[@]}" --names base "${methods[@]}" \
+  --prompts "$(.venv/bin/python -m figa.evaluation.ifbench --prompts)" \
+  --reward python:figa.evaluation.ifbench:reward --max_new_tokens "$tokens" --output_dir "$out/ifbench"
+.venv/bin/python -m figa.evaluation.ifbench "$out/ifbench/results.json"
+stamp "done"
