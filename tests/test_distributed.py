@@ -44,8 +44,8 @@ STEP = [
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "loss",
-    [[], ["--prob_scale"], ["--anchor_tau", "0.0"], ["--objective", "preference"]],
-    ids=["figa", "prob_scale", "anchor", "preference"],
+    [[], ["--prob_scale"], ["--anchor_tau", "0.0"], ["--objective", "preference"], ["--chunked_loss", "always"]],
+    ids=["figa", "prob_scale", "anchor", "preference", "chunked"],
 )
 def test_ddp_two_processes_match_one_process(loss, tiny_model_dir, tmp_path):
     accelerate = shutil.which("accelerate", path=os.path.dirname(sys.executable))

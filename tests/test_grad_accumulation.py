@@ -37,8 +37,14 @@ def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, loss=None):
 
 @pytest.mark.parametrize(
     "loss",
-    [{}, {"prob_scale": True}, {"anchor_tau": 0.0}, {"objective": "preference", "gamma": 0.3}],
-    ids=["figa", "prob_scale", "anchor", "preference"],
+    [
+        {},
+        {"prob_scale": True},
+        {"anchor_tau": 0.0},
+        {"objective": "preference", "gamma": 0.3},
+        {"chunked_loss": "always", "chunk_rows": 5},
+    ],
+    ids=["figa", "prob_scale", "anchor", "preference", "chunked"],
 )
 def test_one_step_is_the_same_whole_or_accumulated(loss, tiny_model_dir, tmp_path):
     lengths = [len(r["original_output"]) + len(r["revised_output"]) for r in make_spa_records(8, seed=1)]

@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from figa import FIGAConfig, FIGATrainer, figa_loss
 from figa.edits import ADD, DEL, KEEP, SUB
-from figa.loss import original_weights, revised_weights
+from figa.loss import original_weights, revised_weights, token_nll
 from figa.testing import make_spa_records
 
 
@@ -33,7 +33,7 @@ def test_loss_matches_hand_computation_with_gate_and_normalisation():
     p = [0.5, 0.25, 0.8, 0.9, 0.7, 0.3]  # original sub: nll 0.357 <= tau (pushed down); del: nll 1.204 (gated off)
     targets = torch.tensor([0, 1, 2, 3, 1, 2])
     logits = logits_giving(p, targets).requires_grad_()
-    loss, stats = figa_loss(logits, targets, weights, tau=tau, num_items=6)
+    loss, stats = figa_loss(token_nll(logits, targets), weights, tau=tau, num_items=6)
 
     nll = [-math.log(x) for x in p]
     expected = (0.2 * nll[0] + nll[1] + nll[2] + nll[3] - 0.5 * nll[4]) / 6  # N = 6: the gate does not change N
@@ -49,7 +49,7 @@ def test_prob_scale_weights_each_raised_token_by_its_probability_without_differe
     p = [0.5, 0.25, 0.8, 0.7]  # the pushed-down token (nll 0.357 <= tau) is not scaled
     targets = torch.tensor([0, 1, 2, 1])
     logits = logits_giving(p, targets).requires_grad_()
-    loss, _ = figa_loss(logits, targets, weights, tau=0.6, num_items=4, prob_scale=True)
+    loss, _ = figa_loss(token_nll(logits, targets), weights, tau=0.6, num_items=4, prob_scale=True)
     nll = [-math.log(x) for x in p]
     expected = (0.2 * p[0] * nll[0] + p[1] * nll[1] + p[2] * nll[2] - 0.5 * nll[3]) / 4  # DFT: p · nll, p constant
     assert loss.item() == pytest.approx(expected, rel=1e-5)
@@ -65,7 +65,8 @@ def test_anchored_push_down_gates_by_the_distance_to_the_reference():
     reference = torch.tensor([0.0, 2.0, 1.0, 0.0])  # the first pushed token has moved 0.30 nats, the second 1.30
     targets = torch.tensor([0, 1, 2, 3])
     logits = logits_giving(p, targets)
-    loss, stats = figa_loss(logits, targets, weights, tau=0.6, num_items=4, reference_nll=reference, anchor_tau=0.5)
+    nll = token_nll(logits, targets)
+    loss, stats = figa_loss(nll, weights, tau=0.6, num_items=4, reference_nll=reference, anchor_tau=0.5)
     nll = [-math.log(x) for x in p]
     # gate: nll - reference <= 0.5 -> 0.30 yes, 1.30 no, 0.105 yes
     assert loss.item() == pytest.approx((nll[0] - 0.5 * nll[1] - 0.5 * nll[3]) / 4, rel=1e-5)
@@ -316,7 +317,7 @@ def _one_step(model_dir, out, records, attention=None, **settings):
         model_dir, **({"attn_implementation": attention} if attention else {})
     )
     args = FIGAConfig(
-        output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", gamma=0.1, **settings
+        output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", **{"gamma": 0.1, **settings}
     )
     trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -451,3 +452,57 @@ def test_eos_weight_replaces_alpha_on_the_eos_only(tiny_model_dir):
     lowered, _ = _weights(tiny_model_dir, record, weighting="figa", alpha=1.0, gamma=0.0, eos_weight=0.25)
     assert default["revised"][-1] == 1.0 and lowered["revised"][-1] == 0.25
     assert lowered["revised"][:-1] == default["revised"][:-1] and lowered["original"] == default["original"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_chunked_nll_equals_the_full_logits_nll_with_its_gradients(dtype):
+    from figa.chunked import chunked_nll
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(16, 50, bias=True).to(dtype)
+    hidden = torch.randn(10, 16, dtype=dtype, requires_grad=True)
+    targets = torch.randint(0, 50, (10,))
+    upstream = torch.randn(10)  # any weights on the nll, of either sign
+    chunked = chunked_nll(hidden, head, targets, chunk_rows=3)  # 3 + 3 + 3 + 1 rows
+    (chunked * upstream).sum().backward()
+    grads = [hidden.grad.clone(), head.weight.grad.clone(), head.bias.grad.clone()]
+    for tensor in (hidden, head.weight, head.bias):
+        tensor.grad = None
+    full = token_nll(torch.nn.functional.linear(hidden.float(), head.weight.float(), head.bias.float()), targets)
+    (full * upstream).sum().backward()
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 2e-2, "atol": 2e-2}
+    torch.testing.assert_close(chunked, full, **tolerance)
+    for ours, theirs in zip(grads, [hidden.grad, head.weight.grad, head.bias.grad]):
+        assert ours.dtype == dtype
+        torch.testing.assert_close(ours, theirs, **tolerance)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        {"gamma": 0.1, "tau": 100.0},
+        {"weighting": "bow", "tau": 3.0},
+        {"alpha": 1.0, "gamma": 1.0, "beta": 0.0, "prob_scale": True},
+        {"anchor_tau": 0.0},
+        {"objective": "preference", "gamma": 0.3},
+    ],
+    ids=["figa", "bow", "dft", "anchor", "preference"],
+)
+def test_the_chunked_loss_gives_the_same_loss_and_gradients_as_full_logits(
+    loss, tiny_model_dir, tmp_path, monkeypatch
+):
+    import figa.chunked
+    import figa.trainer
+
+    chunked_rows = []
+    real = figa.trainer.chunked_nll
+    monkeypatch.setattr(figa.trainer, "chunked_nll", lambda *a, **k: chunked_rows.append(len(a[0])) or real(*a, **k))
+    records = [*make_spa_records(6), APPEND]
+    _, _, full_loss, full_grads = _one_step(tiny_model_dir, tmp_path / "full", records, chunked_loss="auto", **loss)
+    assert not chunked_rows  # the tiny model's logits are far below the 256 MiB of `auto`
+    monkeypatch.setattr(figa.chunked, "AUTO_BYTES", 0)
+    trainer, batch, chunked_loss, chunked_grads = _one_step(
+        tiny_model_dir, tmp_path / "chunked", records, chunked_loss="auto", chunk_rows=7, **loss
+    )
+    assert chunked_rows[0] == (batch["weights"] != 0).sum() > 7  # every weighted position, in several chunks
+    _assert_same_step(chunked_loss, chunked_grads, full_loss, full_grads)

@@ -134,8 +134,7 @@ def count_weighted(weights: Iterable[torch.Tensor]) -> torch.Tensor:
 
 
 def figa_loss(
-    logits: torch.Tensor,
-    targets: torch.Tensor,
+    nll: torch.Tensor,
     weights: torch.Tensor,
     tau: float,
     num_items: torch.Tensor | float,
@@ -146,8 +145,8 @@ def figa_loss(
     """The FIGA loss over the weighted positions of a micro-batch.
 
     Args:
-        logits: `[M, V]` next-token logits at the M positions whose target carries a non-zero weight.
-        targets: `[M]` the token each position predicts.
+        nll: `[M]` float32 negative log-likelihood of the target at each of the M positions whose target carries a
+            non-zero weight (`token_nll`, or `figa.chunked.chunked_nll` without the `[M, V]` logits).
         weights: `[M]` signed weights (see `pair_weights`); none is zero.
         tau: the gate threshold on nll for the push-down term.
         num_items: N (`count_weighted`) of the whole optimizer step.
@@ -157,7 +156,6 @@ def figa_loss(
 
     Returns the loss and detached statistics (sums and counts) for logging.
     """
-    nll = F.cross_entropy(logits.float(), targets, reduction="none")  # log-softmax in float32
     positive = weights > 0
     negative = weights < 0
     if anchor_tau is not None and reference_nll is not None:
@@ -178,6 +176,11 @@ def figa_loss(
         "gate_pass_count": gate.sum(),
     }
     return loss, stats
+
+
+def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """`[M]` nll of each target from `[M, V]` logits, the log-softmax in float32."""
+    return F.cross_entropy(logits.float(), targets, reduction="none")
 
 
 def edit_preference_loss(

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from datasets import Dataset
 from transformers import (
     AutoModelForCausalLM,
@@ -24,6 +23,7 @@ from transformers import (
 from transformers.trainer_utils import unwrap_peft_model
 
 from .baselines import SPAReading
+from .chunked import capture_head_inputs, chunkable, chunked_nll, chunking_pays
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
 from .loss import (
@@ -35,6 +35,7 @@ from .loss import (
     figa_loss,
     loss_field,
     scale_for_processes,
+    token_nll,
 )
 from .modeling import has_accelerator, pad_with_eos, require_eos
 from .records import MAX_WEIGHT, LoadReport, load_records
@@ -77,6 +78,17 @@ class FIGAConfig(SPAReading, TrainingArguments):
             "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."
         },
     )
+    chunked_loss: str = field(
+        default="auto",
+        metadata={
+            "help": "Compute each weighted token's nll from the hidden states and the LM head a chunk of rows at a "
+            "time, recomputed in the backward pass, without the [tokens, vocabulary] logits (the same loss and "
+            "gradients): auto (when those logits would exceed 256 MiB and the LM head is a plain linear layer), "
+            "always, never.",
+            "choices": ["auto", "always", "never"],
+        },
+    )
+    chunk_rows: int = field(default=1024, metadata={"help": "Rows per chunk of --chunked_loss."})
     max_length: int = field(
         default=1024, metadata={"help": "Longest prompt + response in tokens; longer responses are truncated."}
     )
@@ -107,6 +119,11 @@ class FIGAConfig(SPAReading, TrainingArguments):
                 raise FigaError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
+        if self.chunked_loss not in ("auto", "always", "never") or self.chunk_rows < 1:
+            raise FigaError(
+                f"chunked_loss must be auto, always or never and chunk_rows at least 1, got {self.chunked_loss!r} "
+                f"and {self.chunk_rows}"
+            )
 
     def loss_settings(self) -> LossSettings:
         return LossSettings(
@@ -229,11 +246,11 @@ class FIGATrainer(Trainer):
     def compute_loss(self, model, inputs: dict, return_outputs: bool = False, num_items_in_batch=None):
         weights = inputs["weights"]
         active = weights != 0
-        outputs, logits = self._weighted_logits(model, inputs, active)
         targets = inputs["targets"][active]
+        outputs, nll = self._weighted_nll(model, inputs, active, targets)
         if self.args.objective == "preference":
             loss, stats = edit_preference_loss(
-                -F.cross_entropy(logits.float(), targets, reduction="none"),
+                -nll,
                 -self._reference_nll(inputs, active, targets),
                 weights[active],
                 inputs["pairs"][:, None].expand_as(active)[active],
@@ -243,8 +260,7 @@ class FIGATrainer(Trainer):
             )
         else:
             loss, stats = figa_loss(
-                logits,
-                targets,
+                nll,
                 weights[active],
                 self.args.tau,
                 num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1),
@@ -274,25 +290,45 @@ class FIGATrainer(Trainer):
         if next(self.reference.parameters()).device != device:
             self.reference.to(device)
         with torch.no_grad():
-            _, logits = self._weighted_logits(self.reference, inputs, active)
-            return F.cross_entropy(logits.float(), targets, reduction="none")
+            return self._weighted_nll(self.reference, inputs, active, targets)[1]
+
+    def _weighted_nll(self, model, inputs: dict, active: torch.Tensor, targets: torch.Tensor):
+        """The model's outputs and the nll `[M]` of the target at each of the M active positions: from the logits
+        there, or (`--chunked_loss`) from the LM head's input rows, a chunk at a time (`figa.chunked`)."""
+        base = model if model is self.reference else unwrap_peft_model(self.accelerator.unwrap_model(model))
+        head = chunkable(base)
+        if head is None or not chunking_pays(len(targets), head.out_features, self.args.chunked_loss):
+            outputs, logits = self._weighted_logits(model, inputs, active)
+            return outputs, token_nll(logits, targets)
+        with capture_head_inputs(head) as captured:
+            outputs = self._forward(model, inputs, active)
+        return outputs, chunked_nll(self._active_rows(captured[-1], active), head, targets, self.args.chunk_rows)
+
+    def _keep(self, active: torch.Tensor):
+        return {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
+
+    def _active_rows(self, values: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """VALUES at the active positions: `[M, ...]` from what the model projected (all, some columns, or them)."""
+        if values.dim() == 3:
+            return values[active[:, self._keep(active)]] if self.logits_mode == "columns" else values[active]
+        return values
 
     def _weighted_logits(self, model, inputs: dict, active: torch.Tensor):
         """The model's outputs and its logits `[M, V]` at the M active positions, projecting onto the vocabulary
         only there (a boolean `logits_to_keep`), or only at the columns where some row is active (older
         transformers take a 1D index), or everywhere (a model without `logits_to_keep`)."""
-        keep = {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
+        outputs = self._forward(model, inputs, active)
+        return outputs, self._active_rows(outputs.logits, active)
+
+    def _forward(self, model, inputs: dict, active: torch.Tensor):
+        keep = self._keep(active)
         extra = {} if keep is None else {"logits_to_keep": keep}
         mask = inputs["attention_mask"]
         if mask.dim() == 4:  # shared-prompt rows: an additive mask in the model's dtype, as eager attention adds it
             dtype = next(model.parameters()).dtype
             mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
             extra["position_ids"] = inputs["position_ids"]
-        outputs = model(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=False, **extra)
-        logits = outputs.logits
-        if logits.dim() == 3:
-            logits = logits[active[:, keep]] if self.logits_mode == "columns" else logits[active]
-        return outputs, logits
+        return model(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=False, **extra)
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         inputs = self._prepare_inputs(inputs)
