@@ -58,6 +58,37 @@ def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_mo
     assert not torch.equal(model.lm_head.weight, before.lm_head.weight)
 
 
+def test_the_preference_objective_logs_its_reward_margins_and_accuracy(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(16))
+    out = tmp_path / "out"
+    result = run_figa(
+        "train",
+        "--model_name_or_path",
+        tiny_model_dir,
+        "--data",
+        data,
+        "--output_dir",
+        out,
+        "--objective",
+        "preference",
+        "--gamma",
+        0.3,
+        "--max_steps",
+        12,
+        "--learning_rate",
+        3e-3,
+        "--logging_steps",
+        1,
+        *FAST,
+    )
+    assert result.returncode == 0, result.stderr
+    logs = [entry for entry in report(out)["log_history"] if "reward_margin" in entry]
+    assert len(logs) == 12 and not any("gate_pass_fraction" in entry for entry in logs)
+    assert logs[0]["reward_margin"] == pytest.approx(0.0, abs=1e-6)  # the policy starts as the reference
+    assert logs[-1]["reward_margin"] > 0 and logs[-1]["reward_accuracy"] > 0.5
+    assert all(0 <= entry["reward_accuracy"] <= 1 for entry in logs)
+
+
 def test_yaml_config_sets_defaults_and_flags_override_it(tiny_model_dir, spa_file, tmp_path):
     config = tmp_path / "cfg.yaml"
     config.write_text(

@@ -118,11 +118,13 @@ def test_edit_preference_loss_matches_hand_computation():
     reference = torch.tensor([-1.5, -2.0, -2.0, -1.0, -1.0])
     weights = torch.tensor([1.0, 0.2, -1.0, 1.0, -1.0])
     pairs = torch.tensor([0, 0, 0, 1, 1])
-    loss, _ = edit_preference_loss(log_probs, reference, weights, pairs, 2, num_items=4, beta=0.1)
+    loss, stats = edit_preference_loss(log_probs, reference, weights, pairs, 2, num_items=4, beta=0.1)
     z0 = 1.0 * 0.5 + 0.2 * 0.0 - 1.0 * (-1.0)  # 1.5
     z1 = 1.0 * 0.5 - 1.0 * (-0.5)  # 1.0
     expected = (math.log(1 + math.exp(-0.1 * z0)) + math.log(1 + math.exp(-0.1 * z1))) / 4  # N: pairs of the step
     assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # logged as TRL logs DPO: the implicit reward margins beta * z and the share of pairs ahead
+    assert stats["margin_sum"].item() == pytest.approx(0.1 * (z0 + z1)) and stats["pairs_ahead"].item() == 2
 
 
 def test_preference_objective_at_the_first_step_is_log_two_per_pair(tiny_model_dir, tmp_path):

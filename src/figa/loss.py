@@ -208,7 +208,10 @@ def edit_preference_loss(
         "positive_count": positive.sum(),
         "negative_nll_sum": (nll * negative).sum(),
         "negative_count": negative.sum(),
-        "gate_pass_count": (margins.detach() > 0).sum(),  # here: the pairs whose implicit reward prefers the revision
+        "gate_pass_count": torch.zeros(()),
+        "margin_sum": beta * margins.detach().sum(),  # the implicit reward margins, as TRL logs rewards/margins
+        "pairs": torch.tensor(num_pairs_here),
+        "pairs_ahead": (margins.detach() > 0).sum(),  # pairs whose implicit reward prefers the revision
     }
     return loss, stats
 

@@ -47,6 +47,9 @@ _STAT_NAMES = (
     "negative_count",
     "gate_pass_count",
     "response_tokens",
+    "margin_sum",
+    "pairs",
+    "pairs_ahead",
 )
 
 
@@ -275,6 +278,8 @@ class FIGATrainer(Trainer):
                 "(lower the learning rate, or check these records)."
             )
         stats["response_tokens"] = inputs["num_response_tokens"]
+        for name in ("margin_sum", "pairs", "pairs_ahead"):  # the preference objective's own terms
+            stats.setdefault(name, torch.zeros(()))
         mode = "train" if model.training else "eval"
         step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
         self._stats[mode] = self._stats[mode] + step_stats if mode in self._stats else step_stats
@@ -364,7 +369,11 @@ class FIGATrainer(Trainer):
                 logs[f"{prefix}positive_nll"] = stats["positive_nll_sum"] / stats["positive_count"]
             if stats["negative_count"]:
                 logs[f"{prefix}negative_nll"] = stats["negative_nll_sum"] / stats["negative_count"]
-                logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
+                if not stats["pairs"]:
+                    logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
+            if stats["pairs"]:  # the preference objective: TRL's rewards/margins and rewards/accuracies
+                logs[f"{prefix}reward_margin"] = stats["margin_sum"] / stats["pairs"]
+                logs[f"{prefix}reward_accuracy"] = stats["pairs_ahead"] / stats["pairs"]
             logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
         super().log(logs, start_time)
 
