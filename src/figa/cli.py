@@ -19,6 +19,7 @@ COMMANDS = {
     "loop": ("figa.commands.loop", "rounds of curate -> train -> eval, each from the last round's model"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
+    "studio": ("figa.commands.studio", "people write minimal revisions and judge edit labels in the browser"),
     "import": (
         "figa.commands.import_data",
         "human edit data (LAMP's writers' edits) -> SPA records, span weights",
