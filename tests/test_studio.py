@@ -233,3 +233,34 @@ def test_requests_without_the_token_from_another_site_or_too_large_are_refused(s
     assert server.api("/api/save", {**body, "annotator": "<script>"}).status_code == 400
     assert server.api("/api/save", {**body, "index": 99}).status_code == 400
     assert server.api("/api/save", {**body, "payload": {"note": "fine"}}).status_code == 200
+
+
+def test_the_prompts_figa_curate_rejected_are_a_queue_and_flag_notes_are_exported(studio, tmp_path, tiny_model_dir):
+    from figa.cli import main
+
+    from .conftest import prompts_file, read
+
+    prompts, curated = prompts_file(tmp_path), tmp_path / "spa"
+    assert main(
+        ["curate", "--prompts", prompts, "--output_dir", str(curated), "--policy", tiny_model_dir, "--reward",
+         "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit", "--max_new_tokens", "6",
+         "--keep_truncated"]
+    ) == 0  # fmt: skip
+    rejected = [r for r in read(curated / "rejected.jsonl") if r.get("original_output")]
+    assert rejected  # answered, but not revised into a minimal edit
+    server = studio(data=curated)
+    state = server.api("/api/state?annotator=ana").json()
+    assert [item["id"] for item in state["items"]] == [r["id"] for r in rejected]
+    first = server.api("/api/item?index=0&annotator=ana").json()
+    asked = {r["id"]: r["prompt"] for r in read(prompts)}
+    assert first["prompt"] == asked[first["id"]] and first["original"] == rejected[0]["original_output"]
+    for kind, payload in (("revision", {"revision": "the cat sat on the hill."}), ("flag", {"note": "cut short"})):
+        assert (
+            server.api("/api/save", {"annotator": "ana", "index": 0, "kind": kind, "payload": payload}).status_code
+            == 200
+        )
+    out = tmp_path / "human.jsonl"
+    assert run_figa("studio", "export", curated, "--output_dir", tmp_path / "studio", "-o", out).returncode == 0
+    (record,) = read(out)
+    assert record["prompt"] == asked[first["id"]] and record["revised_output"] == "the cat sat on the hill."
+    assert record["meta"]["note"] == "cut short" and "span_weights" not in record

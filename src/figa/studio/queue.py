@@ -13,7 +13,6 @@ from ..records import FieldError, iter_raw_records, normalize_record
 
 RESPONSE_FIELDS = ("original_output", "rejected", "response")
 REVISION_FIELDS = ("revised_output", "chosen")
-REVISABLE_STAGES = ("filter", "revise", "filter_revision", "rescore")  # curate rejections with an answer to fix
 
 
 def _first(raw: dict, names: tuple[str, ...]) -> str | None:
@@ -58,7 +57,7 @@ def _items_of_curation(directory: str) -> list[dict]:
             prompts[record["id"]] = record
     items = []
     for _, _, row in iter_raw_records(os.path.join(directory, "rejected.jsonl")):
-        if isinstance(row, dict) and row.get("stage") in REVISABLE_STAGES and row.get("original_output"):
+        if isinstance(row, dict) and row.get("original_output"):  # rejected after the policy answered
             record = prompts.get(row["id"])
             if record is not None:
                 items.append(
