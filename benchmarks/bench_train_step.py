@@ -2,6 +2,9 @@
 
     python benchmarks/bench_train_step.py --json train_step.json            # random Llama, 4 layers, hidden 256
     python benchmarks/bench_train_step.py --layers 2 --steps 3 --json x.json # quicker
+    python benchmarks/bench_train_step.py --vocab 128000 --layers 2 --pairs 1 --prompt_words 64 \
+        --response_words 1900 --max_length 2048 --steps 2 --variants sft_revised sft_revised_unchunked trl_sft \
+        --json vocab128k.json                                                   # a 128k vocabulary, 2k-token rows
     python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct --pairs 2 \
         --prompt_words 48 --response_words 96 --steps 3 --json smollm2.json   # the real model (~6 min on 2 cores)
     python benchmarks/bench_train_step.py --model ~/.cache/figa/models/SmolLM2-135M-Instruct \
@@ -17,7 +20,9 @@ edited.
   figa_shared_prompt  figa with share_prompt=True: a pair's two rows in one, the prompt run once (4D mask)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
-  sft_revised      FIGATrainer at alpha=gamma=1, beta=0 (SFT), revised rows only
+  sft_revised      FIGATrainer at alpha=gamma=1, beta=0 (SFT), revised rows only (--chunked_loss auto: the
+                   chunked nll once the logits would exceed 256 MiB)
+  sft_revised_unchunked  the same with --chunked_loss never: the [tokens, vocabulary] logits
   trl_sft          TRL's SFTTrainer on prompt + revised response (completion-only loss)
   trl_dpo          TRL's DPOTrainer, chosen = revised, rejected = original, with a reference model
   naive            a first reimplementation: full-vocabulary logits everywhere, revised and original rows in
@@ -48,6 +53,7 @@ VARIANTS = (
     "figa_shared_prompt",
     "sft_same_tokens",
     "sft_revised",
+    "sft_revised_unchunked",
     "trl_sft",
     "trl_dpo",
     "naive",
@@ -113,6 +119,7 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
         disable_tqdm=True,
         **({"alpha": 1.0, "gamma": 1.0, "beta": 0.0} if variant.startswith("sft") else {}),
         cut_rows=variant not in ("figa_full_rows", "naive"),
+        chunked_loss="never" if variant in ("sft_revised_unchunked", "naive") else "auto",
         share_prompt=variant == "figa_shared_prompt",
         prompt_format=args.prompt_format,
         per_device_train_batch_size=batch_size,
