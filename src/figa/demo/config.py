@@ -31,6 +31,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "figa_paper": ("figa", {}, "pairs"),  # the authors' recipe: figa.demo.settings.PAPER
     "sft_from_scratch": ("sft", {}, "scratch"),
 }
+OWN = "(default: each method's own: from --settings, else figa.demo.settings.CHOSEN)."
 ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch")
 # (training, validation, test prompts, training seeds, methods) per --size. Validation prompts are read only by
 # --tune; the test prompts only with the chosen settings. The default is meant to take at most 15 minutes on
@@ -83,9 +84,7 @@ class DemoConfig:
         default=None, metadata={"help": "Validation prompts, for --tune (default: by --size)."}
     )
     test_prompts: int | None = field(default=None, metadata={"help": "Test prompts (default: by --size)."})
-    epochs: float | None = field(
-        default=None, metadata={"help": "Training epochs of every method (default: each method's chosen epochs)."}
-    )
+    epochs: float | None = field(default=None, metadata={"help": "Training epochs of every method " + OWN})
     methods: list[str] | None = field(
         default=None,
         metadata={
@@ -128,13 +127,11 @@ class DemoConfig:
     generation_batch_size: int = field(
         default=64, metadata={"help": "Prompts per generate call in curation and evaluation."}
     )
-    learning_rate: float | None = field(
-        default=None, metadata={"help": "Learning rate of every method (default: each method's chosen one)."}
-    )
+    learning_rate: float | None = field(default=None, metadata={"help": "Learning rate of every method " + OWN})
     train_batch_size: int = field(default=8, metadata={"help": "Pairs per optimizer step."})
-    beta: float | None = field(default=None, metadata={"help": "FIGA's beta (default: the chosen one)."})
-    gamma: float | None = field(default=None, metadata={"help": "FIGA's gamma (default: the chosen one)."})
-    tau: float | None = field(default=None, metadata={"help": "FIGA's tau (default: the chosen one)."})
+    beta: float | None = field(default=None, metadata={"help": "FIGA's beta " + OWN})
+    gamma: float | None = field(default=None, metadata={"help": "FIGA's gamma " + OWN})
+    tau: float | None = field(default=None, metadata={"help": "FIGA's tau " + OWN})
     eos_weight: float | None = loss_field("eos_weight")
     share_prompt: bool = field(
         default=True,
@@ -142,9 +139,7 @@ class DemoConfig:
             "help": "FIGA: run each pair's prompt once (figa train --share_prompt: the same loss, less compute)."
         },
     )
-    dpo_beta: float | None = field(
-        default=None, metadata={"help": "DPO's and APO-zero's beta, TRL's (default: the chosen one)."}
-    )
+    dpo_beta: float | None = field(default=None, metadata={"help": "DPO's and APO-zero's beta, TRL's " + OWN})
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
     test_seed: int | None = field(
         default=None,

@@ -59,7 +59,8 @@ GRID: dict[str, list[dict[str, Any]]] = {
     ),
     "figa_dft": _grid(learning_rate=[1e-5, 2e-5, 5e-5], epochs=[1, 2]),
 }
-# What `figa demo --tune` chose on the validation prompts (docs/experiments.md), the demo's defaults.
+# The demo's defaults. They are to be what `figa demo --tune` chooses on the validation prompts; until its first
+# run has finished (docs/experiments.md), they are the earlier demo's: one learning rate and epoch for every method.
 CHOSEN: dict[str, dict[str, Any]] = {
     "sft": {"learning_rate": 3e-5, "epochs": 1},
     "dpo": {"learning_rate": 3e-5, "dpo_beta": 0.1, "epochs": 1},
