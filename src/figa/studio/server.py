@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from ..errors import FigaError
 from ..loss import loss_field
-from ..view.page import _ModelTokens, _WordPieces
+from ..view.page import ModelTokens, WordPieces
 from .app import Studio, make_app
 from .queue import load_items
 from .store import AnnotationStore
@@ -70,7 +70,7 @@ class StudioConfig:
 def build(config: StudioConfig, token: str, port: int) -> Studio:
     config.check()
     items = load_items(config.data)
-    splitter = _ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else _WordPieces()
+    splitter = ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else WordPieces()
     hosts = {f"{name}:{port}" for name in ("127.0.0.1", "localhost", "[::1]")}
     if config.host not in LOOPBACK:
         hosts |= {f"{config.host}:{port}"}

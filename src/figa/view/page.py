@@ -45,14 +45,14 @@ class ViewConfig:
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow tokenizer repository code to run."})
 
 
-class _WordPieces:
+class WordPieces:
     def split(self, text: str) -> tuple[list[str], list[str]]:
         """(the pieces shown, the keys the edit script compares): here both are the word pieces."""
         pieces = PIECES.findall(text)
         return pieces, pieces
 
 
-class _ModelTokens:
+class ModelTokens:
     def __init__(self, path: str, trust_remote_code: bool):
         from ..modeling import load_tokenizer
 
@@ -144,7 +144,7 @@ def build_page(config: ViewConfig) -> dict:
     check_outputs({"-o": config.output}, {"--data": config.data, "--tokenizer": config.tokenizer})
     prepare_output_file(config.output, "-o", create_dir=False)
     records, report = load_records(config.data, skip_bad_records=config.skip_bad_records)
-    splitter = _ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else _WordPieces()
+    splitter = ModelTokens(config.tokenizer, config.trust_remote_code) if config.tokenizer else WordPieces()
     pairs = pairs_for_view(records, splitter, config.alpha, config.beta, config.gamma)
     summary = _summary(pairs, report.read, report.skipped)
     data = {
