@@ -210,6 +210,7 @@ def test_concurrent_saves_a_killed_server_and_a_restart_lose_and_duplicate_nothi
     for name in ("ana", "ben", "cy"):
         state = restarted.api(f"/api/state?annotator={name}").json()
         assert all(item["done"] for item in state["items"])
+    assert state["team"] == {"ana": 40, "ben": 40, "cy": 40}
     result = run_figa("studio", "export", data, "--output_dir", tmp_path / "studio", "-o", tmp_path / "out.jsonl")
     records = [json.loads(line) for line in open(tmp_path / "out.jsonl")]
     assert result.returncode == 0 and len(records) == 120 == len({r["id"] for r in records})

@@ -90,8 +90,12 @@ async def state(studio: Studio, request: Request) -> Response:
     annotator = _annotator(request.query_params.get("annotator"))
     done = {(r["item"], r["kind"]) for r in studio.store.rows(annotator=annotator)}
     kind = "judgement" if studio.settings["mode"] == "judge" else "revision"
+    team: dict[str, int] = {}  # every annotator's saved items of this mode, for the lead
+    for row in studio.store.rows(kind):
+        team[row["annotator"]] = team.get(row["annotator"], 0) + 1
     return JSONResponse(
         {
+            "team": team,
             **{k: v for k, v in studio.settings.items() if k != "weights"},
             "weights": studio.settings["weights"],
             "items": [
