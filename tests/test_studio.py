@@ -265,3 +265,24 @@ def test_the_prompts_figa_curate_rejected_are_a_queue_and_flag_notes_are_exporte
     (record,) = read(out)
     assert record["prompt"] == asked[first["id"]] and record["revised_output"] == "the cat sat on the hill."
     assert record["meta"]["note"] == "cut short" and "span_weights" not in record
+
+
+def test_two_pages_saving_the_same_item_at_once_keep_both(browser, studio):  # noqa: F811
+    server = studio()
+    pages = []
+    for name in ("ana", "ben"):
+        page = browser.new_page(bypass_csp=True)  # Playwright evaluates its waits as strings
+        page.goto(server.url)
+        page.fill("#annotator", name)
+        page.dispatch_event("#annotator", "change")
+        page.wait_for_function("document.querySelector('#position').textContent.includes('html')")
+        page.fill("#revision", f"hello there friend, from {name}")
+        pages.append(page)
+    for page in pages:  # both clicks dispatched before either save returns
+        page.evaluate("document.querySelector('#save').click()")
+    for page in pages:
+        page.wait_for_function("document.querySelector('#position').textContent.includes('owls')")
+    for name in ("ana", "ben"):
+        saved = server.api(f"/api/item?index=0&annotator={name}").json()["saved"]
+        assert saved["revision"]["revision"] == f"hello there friend, from {name}"
+    assert server.api("/api/state?annotator=ana").json()["team"] == {"ana": 1, "ben": 1}

