@@ -7,6 +7,7 @@ import html
 import io
 import os
 
+from ..evaluation.stats import format_interval
 from ..files import atomic_file, write_json
 from ..results import DEMO_REPORT_FORMAT, CurateStats, DemoReport, EvalResults
 from .analysis import per_constraint, run_name, summarize_methods
@@ -15,11 +16,7 @@ COLORS = {"base": "#8c8c8c", "sft": "#2563eb", "dpo": "#d97706", "apo_zero": "#9
 
 
 def _interval(value: dict | None, signed: bool = False) -> str:
-    if not value:
-        return "-"
-    sign = "+" if signed else ""
-    low, high = value["ci95"]
-    return f"{value['mean']:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
+    return format_interval(value, signed, empty="-")
 
 
 HEADER = [

@@ -15,6 +15,7 @@ from ..files import write_json
 from .guards import all_lowercase, degenerate, wrapped_in_quotes
 from .ifbench import follows, row_of, test_set
 from .runner import load_results
+from .stats import format_interval
 
 ASKS_FOR = {"quotes": ("quote",), "lowercase": ("lower", "case")}  # instruction ids that could ask for it
 
@@ -102,11 +103,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
 
 
 def _cell(value: dict | None, signed: bool = False) -> str:
-    if not value:
-        return ""
-    sign = "+" if signed else ""
-    low, high = value["ci95"]
-    return f"{value['mean']:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
+    return format_interval(value, signed)
 
 
 def table(report: dict) -> str:

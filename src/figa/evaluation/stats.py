@@ -54,3 +54,12 @@ def bootstrap_seeds_prompts_ci(values, samples: int = 1000, seed: int = 0, level
     means = np.array([values[s][:, p].mean() for s, p in zip(seeds, prompts)])
     tail = (1 - level) / 2 * 100
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
+def format_interval(value: dict | None, signed: bool = False, empty: str = "") -> str:
+    """A {"mean", "ci95"} value as "0.123 [0.045, 0.210]" (with signs when SIGNED); EMPTY when there is none."""
+    if not value:
+        return empty
+    sign = "+" if signed else ""
+    low, high = value["ci95"]
+    return f"{value['mean']:{sign}.3f} [{low:{sign}.3f}, {high:{sign}.3f}]"
