@@ -322,11 +322,14 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
     if suffix == "parquet":
         import pyarrow.parquet as pq
 
+        index = 0
         try:
-            rows = pq.read_table(path).to_pylist()
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=1024):  # a batch in memory at a time
+                for row in batch.to_pylist():
+                    index += 1
+                    yield path, index, row
         except (ValueError, OSError) as error:  # pyarrow's ArrowInvalid is a ValueError
             raise FigaError(f"{path}: not a readable Parquet file: {error}") from None
-        yield from ((path, index, row) for index, row in enumerate(rows, start=1))
     elif suffix == "json":
         with open(path, "rb") as handle:
             head = handle.read(1 << 16).lstrip()
@@ -348,17 +351,15 @@ def iter_raw_records(source: Any) -> Iterator[tuple[str, int, Any]]:
         yield from ((path, number, item) for number, item in _iter_jsonl(path))
 
 
-def load_records(
-    source: Any, skip_bad_records: bool = False, require_responses: bool = True
-) -> tuple[list[dict], LoadReport]:
-    """Load and validate every record of `source` (a path or an iterable of dicts such as a `datasets.Dataset`).
+def iter_records(
+    source: Any, report: LoadReport, skip_bad_records: bool = False, require_responses: bool = True
+) -> Iterator[tuple[dict, int]]:
+    """Yield (record, line) for each good record of `source` (a path or an iterable of dicts such as a
+    `datasets.Dataset`), counting in `report` what was read and skipped; one record in memory at a time.
 
     A bad record raises `RecordError` naming the file, the line and the field, unless `skip_bad_records`,
-    in which case it is skipped and listed in the returned `LoadReport`.
+    in which case it is skipped and listed in `report`.
     """
-    name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "dataset"
-    report = LoadReport(source=name)
-    records: list[dict] = []
     first_line_of_id: dict[str, int] = {}
     for where, line, raw in iter_raw_records(source):
         report.read += 1
@@ -379,11 +380,26 @@ def load_records(
             report.skipped.append(str(bad))
             continue
         first_line_of_id[record["id"]] = line
-        report.lines.append(line)
-        records.append(record)
-    report.kept = len(records)
+        report.kept += 1
+        yield record, line
+
+
+def check_loaded(report: LoadReport) -> None:
+    """No record read, or none good, is an error."""
     if report.read == 0:
-        raise FigaError(f"{name}: no records (the file is empty)")
-    if not records:
-        raise FigaError(f"{name}: all {report.read} records are bad; first: {report.skipped[0]}")
+        raise FigaError(f"{report.source}: no records (the file is empty)")
+    if not report.kept:
+        raise FigaError(f"{report.source}: all {report.read} records are bad; first: {report.skipped[0]}")
+
+
+def load_records(
+    source: Any, skip_bad_records: bool = False, require_responses: bool = True
+) -> tuple[list[dict], LoadReport]:
+    """Load and validate every record of `source` (see `iter_records`); returns them with the `LoadReport`."""
+    report = LoadReport(source=os.fspath(source) if isinstance(source, (str, os.PathLike)) else "dataset")
+    records: list[dict] = []
+    for record, line in iter_records(source, report, skip_bad_records, require_responses):
+        records.append(record)
+        report.lines.append(line)
+    check_loaded(report)
     return records, report

@@ -7,6 +7,7 @@ edited prompt, a new rollout) is computed again instead of reused.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,10 +35,13 @@ class Job:
 
 def pending(jobs: list[Job], store: StageStore) -> list[Job]:
     """The jobs that `store` has no result for, or a result computed from other inputs."""
-    return [job for job in jobs if (store.get(job.id) or {}).get("input") != job.fingerprint]
+    return [job for job in jobs if store.fingerprint(job.id) != job.fingerprint]
 
 
-def _progress(name: str, jobs: list[Job], todo: list[Job]):
+def _progress(name: str, jobs: list[Job], todo: list[Job], bar=None):
+    """BAR, left open for its owner, or a bar of this stage's own."""
+    if bar is not None:
+        return contextlib.nullcontext(bar)
     return tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=name, unit="prompt", dynamic_ncols=True)
 
 
@@ -50,11 +54,14 @@ def run_stage(
     concurrency: int,
     batch_size: int,
     refused: dict[str, str] | None = None,
+    bar=None,
 ) -> None:
     """Run `backend` (a batch or per-record back end, see `figa.backends.protocols`) on the pending jobs and save
     `to_row(job.id, result)` for each as soon as it exists; the jobs in REFUSED (id: reason) are saved as errors
-    with their reason and not sent."""
+    with their reason and not sent. BAR: the progress bar to advance (default: one of its own)."""
     todo = pending(jobs, store)
+    if bar is not None:
+        bar.update(len(jobs) - len(todo))
     if not todo:
         return
 
@@ -62,7 +69,7 @@ def run_stage(
         store.add({**to_row(job.id, result), "input": job.fingerprint})
         bar.update()
 
-    with _progress(name, jobs, todo) as bar:
+    with _progress(name, jobs, todo, bar) as bar:
         for job in todo:
             if refused and job.id in refused:
                 save(job, ReplyError(refused[job.id]))
@@ -98,13 +105,15 @@ def score_job(job_id: str, prompt: str, reference: str | None, texts: dict[str, 
     )
 
 
-def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_size: int) -> None:
+def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_size: int, bar=None) -> None:
     """Score the pending `score_job`s in batches with `reward` (a `figa.backends.protocols.Reward`), saving
-    `{text name: score}` per job, NaN stored as "nan"."""
+    `{text name: score}` per job, NaN stored as "nan"; BAR as in `run_stage`."""
     todo = pending(jobs, store)
+    if bar is not None:
+        bar.update(len(jobs) - len(todo))
     if not todo:
         return
-    with _progress(name, jobs, todo) as bar:
+    with _progress(name, jobs, todo, bar) as bar:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             scores: dict[tuple[str, str], float] = {}

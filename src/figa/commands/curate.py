@@ -17,10 +17,12 @@ def main(argv: list[str]) -> int:
         "for `figa train`. Rerun the same command to resume.",
     )
     result = curate(config)
+    counts = result.stats["counts"]
     print(summary_table(result.stats))
+    print("seconds: " + ", ".join(f"{stage} {seconds:.1f}" for stage, seconds in result.seconds.items()))
     print(
-        f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({len(result.train)} pairs), "
-        f"rejected.jsonl ({len(result.rejected)}), stats.json and the data set card README.md"
+        f"wrote {os.path.join(config.output_dir, 'train.jsonl')} ({counts['train']} pairs), "
+        f"rejected.jsonl ({counts['rejected']}), stats.json and the data set card README.md"
     )
     if result.url:
         print(f"pushed to {result.url}")

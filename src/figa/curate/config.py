@@ -61,6 +61,13 @@ class CurateConfig(GenerationOptions, EndpointOptions):
     skip_bad_records: bool = field(
         default=False, metadata={"help": "Reject bad prompt records (listed in rejected.jsonl) instead of stopping."}
     )
+    block_size: int = field(
+        default=10_000,
+        metadata={
+            "help": "Prompts held in memory at once: each stage runs over the prompts in blocks of this size, so "
+            "memory does not grow with the number of prompts."
+        },
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
     push_to_hub: str | None = field(
         default=None,
@@ -90,6 +97,8 @@ class CurateConfig(GenerationOptions, EndpointOptions):
         for name in ("eta1", "eta2", "eta3", "min_gain", "max_edit_ratio"):
             if not math.isfinite(getattr(self, name)):
                 raise FigaError(f"--{name} must be a finite number, got {getattr(self, name)}")
+        if self.block_size < 1:
+            raise FigaError(f"--block_size must be at least 1, got {self.block_size}")
         if self.policy_backend not in POLICY_BACKENDS:
             raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
 

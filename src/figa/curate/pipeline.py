@@ -1,31 +1,41 @@
 """`figa curate`: prompts -> rollout -> reward -> select -> revise -> re-score and accept -> SPA records.
 
-One function per stage, over one `Prompt` per input record; a stage that rejects a prompt records the stage and
-the reason on it, and later stages skip it. Each stage appends its results to `OUTPUT_DIR/stages/<stage>-<key>.jsonl`,
-where the key hashes the stage's settings and those of the stages before it: a rerun skips finished records, and a
+One function per stage, over a block of `Prompt`s; a stage that rejects a prompt records the stage and the reason
+on it, and later stages skip it. Each stage appends its results to `OUTPUT_DIR/stages/<stage>-<key>.jsonl`, where
+the key hashes the stage's settings and those of the stages before it: a rerun skips finished records, and a
 changed setting recomputes its stage and the ones after it only. Every input prompt ends in exactly one of
 train.jsonl / rejected.jsonl.
+
+A run holds `block_size` prompts in memory at a time, whatever the number of prompts: each stage makes one pass
+over the prompts in blocks, reading what the stages before it decided back from their stage files (`replay`),
+so a stage's back end (a policy model, a reviser model) is loaded once and released before the next stage's.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import os
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+
+from tqdm.auto import tqdm
 
 from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
-from ..files import atomic_file, check_outputs, prepare_output_dir, write_json, write_jsonl
+from ..files import atomic_file, check_outputs, prepare_output_dir, write_json
 from ..hub import check_hub_access, dataset_card, push_dataset
 from ..prompts import query_text
-from ..records import QUERY_COLUMNS, LoadReport, load_records
+from ..records import QUERY_COLUMNS, LoadReport, check_loaded, iter_records
 from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
-from .report import curation_numbers, curation_stats
+from .report import CurationTally, curation_numbers
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
 
 
@@ -51,18 +61,35 @@ class Prompt:
 
 @dataclass
 class CurateResult:
-    train: list[dict]
-    rejected: list[dict]
+    """What a run wrote (train.jsonl and rejected.jsonl are in OUTPUT_DIR; a run does not hold them in memory)."""
+
     stats: CurateStats
     output_dir: str
     url: str | None = None  # where --push_to_hub put the data set
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage's pass and of the outputs
+
+    @property
+    def train(self) -> list[dict]:
+        """The rows of train.jsonl (read from the file on each access)."""
+        return _read_jsonl(os.path.join(self.output_dir, "train.jsonl"))
+
+    @property
+    def rejected(self) -> list[dict]:
+        """The rows of rejected.jsonl (read from the file on each access)."""
+        return _read_jsonl(os.path.join(self.output_dir, "rejected.jsonl"))
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
 
 
 OUTPUT_NAMES = ("train.jsonl", "rejected.jsonl", "stats.json", "curate_config.json", "README.md")
 
 
 class _Run:
-    """What every stage reads: the settings, the stage stores' directory and keys, and the shared back ends."""
+    """What every stage reads: the settings, the open stage stores, the shared reward, and the stage's back end
+    (made when a block first needs it, released at the end of the stage's pass)."""
 
     def __init__(self, config: CurateConfig, template: str):
         self.config, self.template = config, template
@@ -83,37 +110,66 @@ class _Run:
         self.reward = make_reward(
             config.reward, self.endpoint, config.batch_size, config.trust_remote_code, config.concurrency
         )
+        self.stores: dict[str, StageStore] = {}
+        self.backend = None
+        self.bar = None  # the progress of the stage being computed
 
     def store(self, stage: str) -> StageStore:
-        return StageStore(self.directory, stage, self.keys[stage])
+        if stage not in self.stores:
+            self.stores[stage] = StageStore(self.directory, stage, self.keys[stage])
+        return self.stores[stage]
+
+    def backend_for(self, make):
+        if self.backend is None:
+            self.backend = make()
+        return self.backend
+
+    def end_pass(self) -> None:
+        self.backend = None
+        gc.collect()  # a released policy or reviser model frees its memory before the next stage loads one
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            store.close()
 
 
 def _live(prompts: list[Prompt]) -> list[Prompt]:
     return [prompt for prompt in prompts if prompt.rejected is None]
 
 
-def rollout(prompts: list[Prompt], run: _Run) -> None:
+def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """The policy answers each prompt; an error, an empty answer or (unless --keep_truncated) an answer cut at
     max_new_tokens rejects the prompt."""
     config = run.config
-    jobs = [Job(p.id, p.record, (p.record,)) for p in prompts]
     store = run.store("rollout")
-    if pending(jobs, store):
-        policy = make_policy(
-            config.policy,
-            config.policy_backend,
-            run.generation,
-            run.endpoint,
-            config.prompt_format,
-            config.trust_remote_code,
-        )
+    if compute:
+        jobs = [Job(p.id, p.record, (p.record,)) for p in prompts]
         todo = {job.id for job in pending(jobs, store)}
-        waiting = [p for p in prompts if p.id in todo]
-        refused = prompts_too_long(
-            policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts, config.skip_bad_records
-        )
+        if todo:
+            policy = run.backend_for(
+                lambda: make_policy(
+                    config.policy,
+                    config.policy_backend,
+                    run.generation,
+                    run.endpoint,
+                    config.prompt_format,
+                    config.trust_remote_code,
+                )
+            )
+            waiting = [p for p in prompts if p.id in todo]
+            refused = prompts_too_long(
+                policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts, config.skip_bad_records
+            )
         run_stage(
-            "rollout", jobs, store, policy, text_row("original_output"), config.concurrency, config.batch_size, refused
+            "rollout",
+            jobs,
+            store,
+            run.backend,
+            text_row("original_output"),
+            config.concurrency,
+            config.batch_size,
+            refused if todo else None,
+            run.bar,
         )
     for prompt in prompts:
         row = store.get(prompt.id)
@@ -128,15 +184,15 @@ def rollout(prompts: list[Prompt], run: _Run) -> None:
             )
         else:
             prompt.original = row["original_output"]
-    store.close()
 
 
-def score(prompts: list[Prompt], run: _Run) -> None:
+def score(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """The reward scores each answer and its reference; a score that is not a finite number rejects the prompt."""
     live = _live(prompts)
     store = run.store("reward")
-    jobs = [score_job(p.id, p.text, p.reference, {"original": p.original, "reference": p.reference}) for p in live]
-    score_stage("reward", jobs, store, run.reward, run.config.batch_size)
+    if compute:
+        jobs = [score_job(p.id, p.text, p.reference, {"original": p.original, "reference": p.reference}) for p in live]
+        score_stage("reward", jobs, store, run.reward, run.config.batch_size, run.bar)
     for prompt in live:
         row = store.get(prompt.id)
         rewards = {name: finite(row[name]) for name in ("original", "reference") if row.get(name) is not None}
@@ -144,10 +200,9 @@ def score(prompts: list[Prompt], run: _Run) -> None:
             prompt.reject("reward", "the reward is not a finite number")
         else:
             prompt.rewards = rewards
-    store.close()
 
 
-def select(prompts: list[Prompt], run: _Run) -> None:
+def select(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """Keep the prompts the policy answered poorly (η1, and with a reference η2 and η3)."""
     thresholds = run.config.thresholds()
     for prompt in _live(prompts):
@@ -156,23 +211,35 @@ def select(prompts: list[Prompt], run: _Run) -> None:
             prompt.reject("filter", reason)
 
 
-def revise(prompts: list[Prompt], run: _Run) -> None:
+def revise(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """The reviser edits each selected answer; an error or a revision that changes nothing rejects the prompt."""
     config, live = run.config, _live(prompts)
-    jobs = [
-        Job(
-            p.id,
-            {"prompt": p.text, "original": p.original, "reference": p.reference, "target": run.target},
-            (p.text, p.original, p.reference, run.target),
-        )
-        for p in live
-    ]
     store = run.store("revise")
-    if pending(jobs, store):
-        reviser = make_reviser(
-            config.reviser, run.reward, run.endpoint, run.template, run.generation, config.trust_remote_code
+    if compute:
+        jobs = [
+            Job(
+                p.id,
+                {"prompt": p.text, "original": p.original, "reference": p.reference, "target": run.target},
+                (p.text, p.original, p.reference, run.target),
+            )
+            for p in live
+        ]
+        if pending(jobs, store):
+            run.backend_for(
+                lambda: make_reviser(
+                    config.reviser, run.reward, run.endpoint, run.template, run.generation, config.trust_remote_code
+                )
+            )
+        run_stage(
+            "revise",
+            jobs,
+            store,
+            run.backend,
+            text_row("revised_output"),
+            config.concurrency,
+            config.batch_size,
+            bar=run.bar,
         )
-        run_stage("revise", jobs, store, reviser, text_row("revised_output"), config.concurrency, config.batch_size)
     for prompt in live:
         row = store.get(prompt.id)
         if "error" in row:
@@ -181,15 +248,15 @@ def revise(prompts: list[Prompt], run: _Run) -> None:
             prompt.reject("revise", "the revision made no change")
         else:
             prompt.revised = row["revised_output"]
-    store.close()
 
 
-def rescore_and_accept(prompts: list[Prompt], run: _Run) -> None:
+def rescore_and_accept(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """Score each revision; keep it when it is better by min_gain and a minimal edit (max_edit_ratio)."""
     live, thresholds = _live(prompts), run.config.thresholds()
     store = run.store("rescore")
-    jobs = [score_job(p.id, p.text, p.reference, {"revised": p.revised}) for p in live]
-    score_stage("rescore", jobs, store, run.reward, run.config.batch_size)
+    if compute:
+        jobs = [score_job(p.id, p.text, p.reference, {"revised": p.revised}) for p in live]
+        score_stage("rescore", jobs, store, run.reward, run.config.batch_size, run.bar)
     for prompt in live:
         value = finite(store.get(prompt.id)["revised"])
         if value is None:
@@ -200,7 +267,10 @@ def rescore_and_accept(prompts: list[Prompt], run: _Run) -> None:
         reason = accept_revision(prompt.rewards, prompt.edit_ratio, thresholds)
         if reason:
             prompt.reject("filter_revision", reason)
-    store.close()
+
+
+# Each pass computes its first stage over every block; selecting needs no back end and rides on the reward's pass.
+PASSES = {"rollout": (rollout,), "reward": (score, select), "revise": (revise,), "rescore": (rescore_and_accept,)}
 
 
 def spa_record(prompt: Prompt, run: _Run) -> dict:
@@ -227,31 +297,95 @@ def spa_record(prompt: Prompt, run: _Run) -> dict:
     }
 
 
-def write_outputs(prompts: list[Prompt], report: LoadReport, run: _Run) -> CurateResult:
-    """train.jsonl, rejected.jsonl (stage and reason), stats.json and curate_config.json."""
-    out = run.config.output_dir
-    train = [spa_record(prompt, run) for prompt in _live(prompts)]
-    rejected = [{"id": None, "stage": "input", "reason": problem} for problem in report.skipped]
-    rejected += [
-        {
-            "id": p.id,
-            "stage": p.rejected[0],
-            "reason": p.rejected[1],
-            **({"original_output": p.original} if p.original else {}),
-        }
-        for p in prompts
-        if p.rejected
-    ]
-    stats = curation_stats(prompts, report, train, rejected)
-    write_jsonl(os.path.join(out, "train.jsonl"), train)
-    write_jsonl(os.path.join(out, "rejected.jsonl"), rejected)
+class PromptSource:
+    """The input prompts, read again for each pass, `block_size` at a time; the first read checks every record
+    (so a bad record stops the run before any work) and counts them in `report`."""
+
+    def __init__(self, config: CurateConfig):
+        self.config = config
+        self.report = LoadReport(source=config.prompts)
+        for _ in iter_records(config.prompts, self.report, config.skip_bad_records, require_responses=False):
+            pass
+        check_loaded(self.report)
+
+    def __len__(self) -> int:
+        return self.report.kept
+
+    def blocks(self) -> Iterator[list[Prompt]]:
+        again = LoadReport(source=self.config.prompts)
+        block: list[Prompt] = []
+        for r, line in iter_records(self.config.prompts, again, skip_bad_records=True, require_responses=False):
+            block.append(Prompt(r["id"], r, query_text(r), r["output"] or None, line))
+            if len(block) == self.config.block_size:
+                yield block
+                block = []
+        if block:
+            yield block
+
+
+def run_passes(source: PromptSource, run: _Run) -> dict[str, float]:
+    """Each pass: for every block, replay the earlier passes' stages from their stores, then compute this one;
+    returns each pass's seconds."""
+    entering, seconds = len(source), {}
+    for index, (name, stages) in enumerate(PASSES.items()):
+        started = time.perf_counter()
+        run.bar = tqdm(total=entering, desc=name, unit="prompt", dynamic_ncols=True)
+        entering = 0
+        try:
+            for block in source.blocks():
+                for stage in (stage for earlier in list(PASSES.values())[:index] for stage in earlier):
+                    stage(block, run, compute=False)
+                for stage in stages:
+                    stage(block, run, compute=True)
+                entering += len(_live(block))
+        finally:
+            run.bar.close()
+            run.end_pass()
+        seconds[name] = time.perf_counter() - started
+    return seconds
+
+
+def write_outputs(source: PromptSource, run: _Run) -> CurateResult:
+    """train.jsonl, rejected.jsonl (stage and reason), stats.json and curate_config.json, written a block at a
+    time from what the stages saved."""
+    out, report, tally = run.config.output_dir, source.report, CurationTally()
+    with (
+        atomic_file(os.path.join(out, "train.jsonl")) as train,
+        atomic_file(os.path.join(out, "rejected.jsonl")) as rejected,
+    ):
+        for problem in report.skipped:
+            rejected.write(_json_line({"id": None, "stage": "input", "reason": problem}))
+        for block in source.blocks():
+            for stage in (stage for stages in PASSES.values() for stage in stages):
+                stage(block, run, compute=False)
+            for p in block:
+                row = None if p.rejected else spa_record(p, run)
+                tally.add(p, row)
+                if row:
+                    train.write(_json_line(row))
+                else:
+                    rejected.write(
+                        _json_line(
+                            {
+                                "id": p.id,
+                                "stage": p.rejected[0],
+                                "reason": p.rejected[1],
+                                **({"original_output": p.original} if p.original else {}),
+                            }
+                        )
+                    )
+    stats = tally.stats(report)
     write_json(os.path.join(out, "stats.json"), stats)
     settings = dict(asdict(run.config), config_hash=run.keys["rescore"])
     write_json(os.path.join(out, "curate_config.json"), settings)
     card = dataset_card(run.config.push_to_hub or os.path.basename(os.path.normpath(out)), settings, stats)
     with atomic_file(os.path.join(out, "README.md")) as handle:
         handle.write(str(card))
-    return CurateResult(train, rejected, stats, out)
+    return CurateResult(stats, out)
+
+
+def _json_line(row: dict) -> str:
+    return json.dumps(row, ensure_ascii=False) + "\n"
 
 
 def _template(config: CurateConfig) -> str:
@@ -274,12 +408,15 @@ def curate(config: CurateConfig) -> CurateResult:
     )
     prepare_output_dir(config.output_dir, "--output_dir")
     template = _template(config)
-    records, report = load_records(config.prompts, skip_bad_records=config.skip_bad_records, require_responses=False)
-    prompts = [Prompt(r["id"], r, query_text(r), r["output"] or None, line) for r, line in zip(records, report.lines)]
+    source = PromptSource(config)
     run = _Run(config, template)
-    for stage in (rollout, score, select, revise, rescore_and_accept):
-        stage(prompts, run)
-    result = write_outputs(prompts, report, run)
+    try:
+        seconds = run_passes(source, run)
+        started = time.perf_counter()
+        result = write_outputs(source, run)
+        result.seconds = {**seconds, "outputs": time.perf_counter() - started}
+    finally:
+        run.close()
     log_numbers(
         config.report_to,
         config.output_dir,

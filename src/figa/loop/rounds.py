@@ -76,12 +76,10 @@ def run_round(
         return done
     started = time.time()
     curated = curate(curate_config)
-    model = None
-    if curated.train:
+    model, pairs = None, curated.stats["counts"]["train"]
+    if pairs:
         data = os.path.join(curated.output_dir, "train.jsonl")
         model = train_or_reuse(DataArguments(data=data), model_args, train_args).output_dir
-    result = Round(
-        number, policy, model, curated.stats["counts"]["read"], len(curated.train), time.time() - started, settings
-    )
+    result = Round(number, policy, model, curated.stats["counts"]["read"], pairs, time.time() - started, settings)
     write_json(os.path.join(out, ROUND_NAME), asdict(result))
     return result
