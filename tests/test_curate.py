@@ -450,3 +450,19 @@ def test_an_edited_prompt_under_the_same_id_is_recomputed_not_reused(tiny_model_
     curate(write_jsonl(tmp_path / "fresh.jsonl", edited), tmp_path / "fresh")
     for name in ("train.jsonl", "rejected.jsonl"):
         assert read(out / name) == read(tmp_path / "fresh" / name)
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--shard", "3/3"], "--shard must be I/N with 0 <= I < N (for example 0/4), got '3/3'"),
+        (["--shard", "one"], "--shard must be I/N with 0 <= I < N (for example 0/4), got 'one'"),
+        (["--block_size", "0"], "--block_size must be at least 1, got 0"),
+    ],
+)
+def test_bad_shard_or_block_size_is_a_one_line_error(tmp_path, capsys, option, message):
+    args = ["curate", "--prompts", prompts_file(tmp_path), "--output_dir", str(tmp_path / "out")]
+    args += ["--policy", "p", "--policy_backend", "openai", "--reward", "openai:r", "--reviser", "openai:r"]
+    assert main(args + option) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

@@ -112,3 +112,50 @@ def test_a_run_killed_mid_stage_resumes_with_every_prompt_once(prompts, server_u
         assert len(ids) == len(set(ids)), name  # nothing computed twice
     ids = [row["id"] for row in read(cut / "train.jsonl") + read(cut / "rejected.jsonl")]
     assert sorted(ids) == sorted(f"p{i}" for i in range(N))  # every prompt in exactly one output
+
+
+def test_a_run_split_over_three_processes_merges_into_the_single_run(prompts, server_url, tmp_path):
+    whole = tmp_path / "whole"
+    run(command(prompts, whole, server_url, 10_000))
+    parts = [tmp_path / f"part{i}" for i in range(3)]
+    processes = [
+        subprocess.Popen(
+            [*command(prompts, part, server_url, 100), "--shard", f"{i}/3"],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i, part in enumerate(parts)
+    ]
+    for process in processes:
+        assert process.wait() == 0, process.stderr.read()[-2000:]
+    sizes = [json.loads((part / "stats.json").read_text())["counts"]["prompts"] for part in parts]
+    assert sum(sizes) == N and min(sizes) > N // 6  # every prompt in one part; the hash spreads them
+
+    merged = tmp_path / "merged"
+    run([sys.executable, "-m", "figa", "curate", "merge", *map(str, parts), "--output_dir", str(merged)])
+    for name in ("train.jsonl", "rejected.jsonl"):
+        assert sorted((merged / name).read_text().splitlines()) == sorted((whole / name).read_text().splitlines())
+    got, want = (json.loads((d / "stats.json").read_text()) for d in (merged, whole))
+    assert got["counts"] == want["counts"]
+    for name in want["rewards"]:
+        assert got["rewards"][name] == pytest.approx(want["rewards"][name]), name
+    assert got["edit_ratio"] == pytest.approx(want["edit_ratio"])
+
+    def merge_error(*args):
+        done = subprocess.run(
+            [sys.executable, "-m", "figa", "curate", "merge", *map(str, args), "--output_dir", str(tmp_path / "x")],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        return done.stderr
+
+    assert "expected the parts 0/3 to 2/3, each once" in merge_error(parts[0], parts[1])
+    assert "expected the parts 0/3 to 2/3, each once" in merge_error(parts[0], parts[1], parts[1])
+    assert "not a part of a split run" in merge_error(whole, parts[1])
+    settings = json.loads((parts[2] / "curate_config.json").read_text())
+    (parts[2] / "curate_config.json").write_text(json.dumps({**settings, "eta1": 0.9}))
+    assert "different settings (eta1" in merge_error(*parts)

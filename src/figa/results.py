@@ -5,7 +5,7 @@ through these types, so a key is spelled and shaped in one place and checked by 
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 EVAL_RESULTS_FORMAT = "figa-eval-results/1"
 CURATE_STATS_FORMAT = "figa-curate-stats/1"
@@ -89,6 +89,7 @@ class CurateStats(TypedDict):
     rewards: dict[str, Distribution]  # original, revised, reference
     train_rewards: dict[str, Distribution]
     edit_ratio: Distribution
+    shard: NotRequired[dict[str, int]]  # index, count: one part of a run split with --shard
 
 
 class DemoReport(TypedDict):

@@ -1,14 +1,43 @@
-"""`figa curate`: build the SPA training set from prompts, resumably."""
+"""`figa curate`: build the SPA training set from prompts, resumably; `figa curate merge DIR...`: combine the parts
+of a run split with --shard."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 from ..argparsing import parse_args
 from ..curate import CurateConfig, curate, summary_table
+from ..curate.merge import merge_parts
+from ..errors import FigaError
+
+
+@dataclass
+class MergeConfig:
+    parts: list[str] = field(default_factory=list, metadata={"help": "The output directories of the N parts."})
+    output_dir: str | None = field(default=None, metadata={"help": "Where the merged outputs go."})
+
+
+def _merge(argv: list[str]) -> int:
+    split = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    (config,) = parse_args(
+        (MergeConfig,),
+        ["--parts", *argv[:split], *argv[split:]] if split else argv,
+        prog="figa curate merge",
+        description="Combine the parts of a run split with --shard I/N into one train.jsonl, rejected.jsonl "
+        "and stats.json.",
+    )
+    if not config.output_dir:
+        raise FigaError("--output_dir is required")
+    stats = merge_parts(config.parts, config.output_dir)
+    print(summary_table(stats))
+    print(f"wrote {os.path.join(config.output_dir, 'train.jsonl')} from {len(config.parts)} parts")
+    return 0
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] == "merge":
+        return _merge(argv[1:])
     (config,) = parse_args(
         (CurateConfig,),
         argv,

@@ -68,6 +68,13 @@ class CurateConfig(GenerationOptions, EndpointOptions):
             "memory does not grow with the number of prompts."
         },
     )
+    shard: str | None = field(
+        default=None,
+        metadata={
+            "help": "I/N: curate only part I (0 to N-1) of N, the prompts whose id hashes to I; run the N parts "
+            "with the same settings (on N machines) and combine them with `figa curate merge`."
+        },
+    )
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
     push_to_hub: str | None = field(
         default=None,
@@ -97,10 +104,20 @@ class CurateConfig(GenerationOptions, EndpointOptions):
         for name in ("eta1", "eta2", "eta3", "min_gain", "max_edit_ratio"):
             if not math.isfinite(getattr(self, name)):
                 raise FigaError(f"--{name} must be a finite number, got {getattr(self, name)}")
+        self.shard_part()
         if self.block_size < 1:
             raise FigaError(f"--block_size must be at least 1, got {self.block_size}")
         if self.policy_backend not in POLICY_BACKENDS:
             raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
+
+    def shard_part(self) -> tuple[int, int] | None:
+        """(I, N) of --shard I/N; None when the run curates every prompt."""
+        if self.shard is None:
+            return None
+        index, _, count = self.shard.partition("/")
+        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+            raise FigaError(f"--shard must be I/N with 0 <= I < N (for example 0/4), got {self.shard!r}")
+        return int(index), int(count)
 
     def thresholds(self) -> Thresholds:
         return Thresholds(self.eta1, self.eta2, self.eta3, self.min_gain, self.max_edit_ratio)

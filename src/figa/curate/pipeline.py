@@ -14,6 +14,7 @@ so a stage's back end (a policy model, a reviser model) is loaded once and relea
 from __future__ import annotations
 
 import gc
+import hashlib
 import json
 import os
 import time
@@ -297,24 +298,38 @@ def spa_record(prompt: Prompt, run: _Run) -> dict:
     }
 
 
+def in_shard(record_id: str, part: tuple[int, int] | None) -> bool:
+    """Whether RECORD_ID belongs to part (I, N): a hash of the id, so every machine splits the same way whatever
+    the order of the prompts."""
+    if part is None:
+        return True
+    return int(hashlib.sha256(record_id.encode()).hexdigest()[:16], 16) % part[1] == part[0]
+
+
 class PromptSource:
-    """The input prompts, read again for each pass, `block_size` at a time; the first read checks every record
-    (so a bad record stops the run before any work) and counts them in `report`."""
+    """The input prompts (of this run's --shard), read again for each pass, `block_size` at a time; the first read
+    checks every record (so a bad record stops the run before any work) and counts them in `report`. Bad records
+    have no trustworthy id: they belong to part 0."""
 
     def __init__(self, config: CurateConfig):
-        self.config = config
-        self.report = LoadReport(source=config.prompts)
-        for _ in iter_records(config.prompts, self.report, config.skip_bad_records, require_responses=False):
-            pass
+        self.config, self.part = config, config.shard_part()
+        self.report, self.count = LoadReport(source=config.prompts), 0
+        for record, _ in iter_records(config.prompts, self.report, config.skip_bad_records, require_responses=False):
+            self.count += in_shard(record["id"], self.part)
         check_loaded(self.report)
+        if self.part and self.part[0]:
+            self.report.skipped = []
+        self.report.read = self.count + len(self.report.skipped)
 
     def __len__(self) -> int:
-        return self.report.kept
+        return self.count
 
     def blocks(self) -> Iterator[list[Prompt]]:
         again = LoadReport(source=self.config.prompts)
         block: list[Prompt] = []
         for r, line in iter_records(self.config.prompts, again, skip_bad_records=True, require_responses=False):
+            if not in_shard(r["id"], self.part):
+                continue
             block.append(Prompt(r["id"], r, query_text(r), r["output"] or None, line))
             if len(block) == self.config.block_size:
                 yield block
@@ -371,10 +386,13 @@ def write_outputs(source: PromptSource, run: _Run) -> CurateResult:
                                 "stage": p.rejected[0],
                                 "reason": p.rejected[1],
                                 **({"original_output": p.original} if p.original else {}),
+                                **({"rewards": p.rewards} if p.rewards else {}),
                             }
                         )
                     )
     stats = tally.stats(report)
+    if source.part:
+        stats["shard"] = {"index": source.part[0], "count": source.part[1]}
     write_json(os.path.join(out, "stats.json"), stats)
     settings = dict(asdict(run.config), config_hash=run.keys["rescore"])
     write_json(os.path.join(out, "curate_config.json"), settings)
