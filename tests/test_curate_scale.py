@@ -151,6 +151,7 @@ def test_a_run_split_over_three_processes_merges_into_the_single_run(prompts, se
             text=True,
         )
         assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert not (tmp_path / "x").exists()
         return done.stderr
 
     assert "expected the parts 0/3 to 2/3, each once" in merge_error(parts[0], parts[1])
