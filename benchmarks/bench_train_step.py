@@ -2,6 +2,8 @@
 
     python benchmarks/bench_train_step.py --json train_step.json            # random Llama, 4 layers, hidden 256
     python benchmarks/bench_train_step.py --layers 2 --steps 3 --json x.json # quicker
+    python benchmarks/bench_train_step.py --skewed_lengths --pairs 8 --response_words 512 \
+        --variants figa figa_packed --json packing.json                     # packed against padded rows
     python benchmarks/bench_train_step.py --vocab 128000 --layers 2 --pairs 1 --prompt_words 64 \
         --response_words 1900 --max_length 2048 --steps 2 --variants sft_revised sft_revised_unchunked trl_sft \
         --json vocab128k.json                                                   # a 128k vocabulary, 2k-token rows
@@ -18,6 +20,8 @@ edited.
                    its last weighted position and rows with no weight are left out)
   figa_full_rows   the same with cut_rows=False: every row whole (the computation before rows were cut)
   figa_shared_prompt  figa with share_prompt=True: a pair's two rows in one, the prompt run once (4D mask)
+  figa_packed      figa with packing=True: the batch's rows end to end in one row, no padding (with
+                   --skewed_lengths, long-tailed response lengths, where padding costs most)
   sft_same_tokens  FIGATrainer, weighting=sft, over the revised *and* the original rows: the same tokens as
                    figa, every response position weighted 1 (row b of issue 5, the baseline of the ratios)
   sft_revised      FIGATrainer at alpha=gamma=1, beta=0 (SFT), revised rows only (--chunked_loss auto: the
@@ -51,6 +55,7 @@ VARIANTS = (
     "figa",
     "figa_full_rows",
     "figa_shared_prompt",
+    "figa_packed",
     "sft_same_tokens",
     "sft_revised",
     "sft_revised_unchunked",
@@ -121,6 +126,7 @@ def figa_trainer(variant: str, model, tokenizer, pairs: list[dict], args):
         cut_rows=variant not in ("figa_full_rows", "naive"),
         chunked_loss="never" if variant in ("sft_revised_unchunked", "naive") else "auto",
         share_prompt=variant == "figa_shared_prompt",
+        packing="always" if variant == "figa_packed" else "never",
         prompt_format=args.prompt_format,
         per_device_train_batch_size=batch_size,
         max_length=args.max_length,
@@ -171,9 +177,12 @@ def spa_pairs(path: str, count: int) -> list[dict]:
     return [dict(records[i % len(records)], id=str(i), token_weights=None) for i in range(count)]
 
 
-def real_tokens(mask) -> int:
+def real_tokens(batch: dict) -> int:
     """Tokens in a batch: a 2D padding mask's ones; in a 4D shared-prompt mask every real token, and no padding,
-    sees the row's first position."""
+    sees the row's first position; a packed batch has no padding."""
+    mask = batch.get("attention_mask")
+    if mask is None:
+        return batch["input_ids"].numel()
     return int(mask.sum() if mask.dim() == 2 else mask[:, 0, :, 0].sum())
 
 
@@ -204,7 +213,9 @@ def run_variant(args) -> dict:
     pairs = (
         spa_pairs(args.data, args.pairs * (args.steps + 1))
         if args.data
-        else synthetic_pairs(args.pairs * (args.steps + 1), args.prompt_words, args.response_words)
+        else synthetic_pairs(
+            args.pairs * (args.steps + 1), args.prompt_words, args.response_words, skewed=args.skewed_lengths
+        )
     )
     build = trl_trainer if args.variant.startswith("trl_") else figa_trainer
     trainer, loss_fn = build(args.variant, model.to(device), tokenizer, pairs, args)
@@ -226,12 +237,15 @@ def run_variant(args) -> dict:
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - start)
     peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else rss.peak / 2**20
-    tokens = int(sum(real_tokens(b["attention_mask"]) for b in batches[1:]) / args.steps)
+    tokens = int(sum(real_tokens(b) for b in batches[1:]) / args.steps)
+    padded = int(sum(b["input_ids"].numel() for b in batches[1:]) / args.steps)
     return {
         "variant": args.variant,
         "median_step_s": statistics.median(times[1:]),
         "peak_mib": peak,
         "tokens_per_step": tokens,
+        "computed_per_step": padded,
+        "tokens_per_s": tokens / statistics.median(times[1:]),
         "device": device,
     }
 
@@ -250,6 +264,7 @@ def main() -> None:
     parser.add_argument("--prompt_words", type=int, default=128)
     parser.add_argument("--response_words", type=int, default=256)
     parser.add_argument("--max_length", type=int, default=1024)
+    parser.add_argument("--skewed_lengths", action="store_true", help="long-tailed response lengths")
     parser.add_argument(
         "--prompt_format",
         default="plain",
@@ -286,6 +301,7 @@ def main() -> None:
             variant,
             *(f"--{k}={getattr(args, k)}" for k in shared),
             *(["--bf16"] if args.bf16 else []),
+            *(["--skewed_lengths"] if args.skewed_lengths else []),
         ]
         print(f"running {variant} ...", file=sys.stderr, flush=True)
         out = subprocess.run(argv, capture_output=True, text=True)
@@ -311,6 +327,8 @@ def main() -> None:
             "median_step_s",
             "peak_mib",
             "tokens_per_step",
+            "computed_per_step",
+            "tokens_per_s",
             "time_vs_b",
             "memory_vs_b",
             "time_vs_dpo",

@@ -22,15 +22,22 @@ def machine() -> dict:
 
 
 def synthetic_pairs(
-    n: int, prompt_words: int = 100, response_words: int = 200, edit_fraction: float = 0.2, seed: int = 0
+    n: int,
+    prompt_words: int = 100,
+    response_words: int = 200,
+    edit_fraction: float = 0.2,
+    seed: int = 0,
+    skewed: bool = False,
 ) -> list[dict]:
-    """Pairs whose revision edits about `edit_fraction` of the original's words."""
+    """Pairs whose revision edits about `edit_fraction` of the original's words; SKEWED: response lengths drawn
+    from a long-tailed distribution up to `response_words` (most short, a few long, as in chat data)."""
     rng = random.Random(seed)
     pairs = []
     for i in range(n):
-        original = [rng.choice(WORDS) for _ in range(response_words)]
+        length = max(8, int(response_words * rng.random() ** 3)) if skewed else response_words
+        original = [rng.choice(WORDS) for _ in range(length)]
         revised = list(original)
-        for j in rng.sample(range(response_words), int(edit_fraction * response_words)):
+        for j in rng.sample(range(length), int(edit_fraction * length)):
             revised[j] = rng.choice(WORDS)
         pairs.append(
             {

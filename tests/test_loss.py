@@ -7,6 +7,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from figa import FIGAConfig, FIGATrainer, figa_loss
 from figa.edits import ADD, DEL, KEEP, SUB
+from figa.errors import FigaError
 from figa.loss import original_weights, revised_weights, token_nll
 from figa.testing import make_spa_records
 
@@ -151,7 +152,7 @@ def test_preference_trainer_loss_equals_pair_by_pair_reference(tiny_model_dir, t
     for row, pos in (batch["weights"] != 0).nonzero().tolist():
         target = batch["input_ids"][row, pos + 1]
         ratio = (policy[row, pos, target] - ref[row, pos, target]).item()
-        margins[batch["pairs"][row]] += batch["weights"][row, pos].item() * ratio
+        margins[batch["pairs"][row, pos]] += batch["weights"][row, pos].item() * ratio
     expected = sum(math.log(1 + math.exp(-0.5 * z)) for z in margins) / len(margins)
     assert batch["input_ids"].shape[0] == 2 * len(margins)  # each pair's revised and original rows
     assert ours == pytest.approx(expected, rel=1e-4)
@@ -508,3 +509,25 @@ def test_the_chunked_loss_gives_the_same_loss_and_gradients_as_full_logits(
     )
     assert chunked_rows[0] == (batch["weights"] != 0).sum() > 7  # every weighted position, in several chunks
     _assert_same_step(chunked_loss, chunked_grads, full_loss, full_grads)
+
+
+@pytest.mark.parametrize("objective", [{}, {"objective": "preference", "beta": 1.0}])
+def test_packed_rows_give_the_same_loss_and_gradients_as_padded_rows(tiny_model_dir, tmp_path, objective):
+    records = [*make_spa_records(6), APPEND]
+    settings = {"tau": 3.0, **objective}
+    trainer, padded, padded_loss, padded_grads = _one_step(tiny_model_dir, tmp_path / "padded", records, **settings)
+    _, packed, packed_loss, packed_grads = _one_step(
+        tiny_model_dir, tmp_path / "packed", records, packing="always", **settings
+    )
+    rows = padded["input_ids"].shape[0]
+    assert "attention_mask" in padded  # --packing auto does not pack under sdpa attention (no varlen kernel)
+    assert rows >= 13 and packed["input_ids"].shape[0] == 1  # every row in one
+    assert packed["input_ids"].shape[1] == padded["attention_mask"].sum() < padded["input_ids"].numel()  # no padding
+    assert "attention_mask" not in packed and (packed["position_ids"] == 0).sum() == rows  # restarts
+    assert (packed["weights"] != 0).sum() == (padded["weights"] != 0).sum()
+    _assert_same_step(packed_loss, packed_grads, padded_loss, padded_grads)
+
+
+def test_packing_with_a_shared_prompt_is_refused():
+    with pytest.raises(FigaError, match="--packing and --share_prompt each lay out the rows their own way"):
+        FIGAConfig(output_dir="x", packing="always", share_prompt=True, report_to="none")

@@ -184,12 +184,18 @@ class FIGACollator:
     position cannot predict two first tokens). Position ids restart for each segment, and `attention_mask` becomes
     a `[rows, 1, length, length]` boolean mask (True: may attend) under which a segment sees the shared prompt and
     itself, never the other segment: the loss and gradients of separate rows (tested), without running the prompt
-    twice."""
+    twice.
+
+    With `packing`, the batch's rows are laid end to end in one row without padding, with position ids that start
+    again at 0 for each: with no attention mask, transformers keeps attention inside each sequence from the
+    restarting positions (a block-causal mask for sdpa and eager attention, the variable-length kernel for
+    flash-attention). The loss and gradients of padded rows (tested), without computing padding."""
 
     pad_token_id: int
     loss: LossSettings = LossSettings()
     cut_rows: bool = True
     share_prompt: bool = False
+    packing: bool = False
 
     def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor]]:
         """(inputs, targets, weights) per row, cut after the last weighted position."""
@@ -246,6 +252,7 @@ class FIGACollator:
             segments[i, : len(inputs)] = torch.tensor(row_segments)
         sides = 1 if self.loss.beta == 0 and self.loss.objective == "figa" else 2
         response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
+        row_pairs = torch.tensor([k for k, _ in segmented], dtype=torch.long)
         batch = {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
@@ -253,12 +260,22 @@ class FIGACollator:
             "weights": weights,
             "num_response_tokens": torch.tensor(response_tokens),
             "ids": [pair["id"] for pair in pairs],
-            "pairs": torch.tensor([k for k, _ in segmented], dtype=torch.long),  # each row's pair in the batch
+            "pairs": row_pairs[:, None].expand(-1, length).contiguous(),  # each position's pair in the batch
         }
         if self.share_prompt:
             batch["position_ids"] = positions
             batch["attention_mask"] = _segment_mask(segments)
+        if self.packing:
+            return _packed(batch)
         return batch
+
+
+def _packed(batch: dict) -> dict:
+    """The padded rows of BATCH end to end in one row, padding left out; `position_ids` restart at each row."""
+    kept = batch.pop("attention_mask").bool()
+    packed = {name: batch[name][kept][None] for name in ("input_ids", "targets", "weights", "pairs")}
+    packed["position_ids"] = (kept.cumsum(1) - 1)[kept][None]
+    return {**batch, **packed}
 
 
 def _segment_mask(segments: torch.Tensor) -> torch.Tensor:

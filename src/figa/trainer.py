@@ -81,6 +81,16 @@ class FIGAConfig(SPAReading, TrainingArguments):
             "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."
         },
     )
+    packing: str = field(
+        default="auto",
+        metadata={
+            "help": "Lay a batch's rows end to end in one row without padding, position ids restarting per row (the "
+            "same loss and gradients): auto (with flash-attention, whose variable-length kernel computes no "
+            "attention across rows; with sdpa or eager attention the block-causal mask over the whole packed row "
+            "costs more than the padding it saves), always, never. Not with --share_prompt.",
+            "choices": ["auto", "always", "never"],
+        },
+    )
     chunked_loss: str = field(
         default="auto",
         metadata={
@@ -122,6 +132,13 @@ class FIGAConfig(SPAReading, TrainingArguments):
                 raise FigaError(f"{name} must be a finite number, got {getattr(self, name)}")
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
+        if self.packing not in ("auto", "always", "never"):
+            raise FigaError(f"packing must be auto, always or never, got {self.packing!r}")
+        if self.packing == "always" and self.share_prompt:
+            raise FigaError(
+                "--packing and --share_prompt each lay out the rows their own way: choose one (--share_prompt saves "
+                "the most where prompts are long, --packing where lengths vary)"
+            )
         if self.chunked_loss not in ("auto", "always", "never") or self.chunk_rows < 1:
             raise FigaError(
                 f"chunked_loss must be auto, always or never and chunk_rows at least 1, got {self.chunked_loss!r} "
@@ -194,7 +211,11 @@ class FIGATrainer(Trainer):
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
         collator = kwargs.pop("data_collator", None) or FIGACollator(
-            processing_class.pad_token_id, args.loss_settings(), args.cut_rows, args.share_prompt
+            processing_class.pad_token_id,
+            args.loss_settings(),
+            args.cut_rows,
+            args.share_prompt,
+            packs(args, getattr(getattr(unwrap_peft_model(model), "config", None), "_attn_implementation", None)),
         )
         super().__init__(
             model=model,  # type: ignore[arg-type]
@@ -256,7 +277,7 @@ class FIGATrainer(Trainer):
                 -nll,
                 -self._reference_nll(inputs, active, targets),
                 weights[active],
-                inputs["pairs"][:, None].expand_as(active)[active],
+                inputs["pairs"][active],
                 len(inputs["ids"]),
                 num_items_in_batch if num_items_in_batch is not None else len(inputs["ids"]),
                 self.args.pref_beta,
@@ -328,8 +349,10 @@ class FIGATrainer(Trainer):
     def _forward(self, model, inputs: dict, active: torch.Tensor):
         keep = self._keep(active)
         extra = {} if keep is None else {"logits_to_keep": keep}
-        mask = inputs["attention_mask"]
-        if mask.dim() == 4:  # shared-prompt rows: an additive mask in the model's dtype, as eager attention adds it
+        mask = inputs.get("attention_mask")
+        if mask is None:  # packed rows: attention stays inside each sequence, from the restarting position ids
+            extra["position_ids"] = inputs["position_ids"]
+        elif mask.dim() == 4:  # shared-prompt rows: an additive mask in the model's dtype, as eager attention adds it
             dtype = next(model.parameters()).dtype
             mask = torch.zeros(mask.shape, dtype=dtype, device=mask.device).masked_fill(~mask, torch.finfo(dtype).min)
             extra["position_ids"] = inputs["position_ids"]
@@ -376,6 +399,13 @@ class FIGATrainer(Trainer):
                 logs[f"{prefix}reward_accuracy"] = stats["pairs_ahead"] / stats["pairs"]
             logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
         super().log(logs, start_time)
+
+
+def packs(args: FIGAConfig, attention: str | None) -> bool:
+    """Whether batches are packed: --packing always, or auto with a flash-attention kernel (and no shared prompt)."""
+    if args.packing == "auto":
+        return not args.share_prompt and "flash" in str(attention or "")
+    return args.packing == "always"
 
 
 @contextlib.contextmanager

@@ -86,9 +86,10 @@ def merge_parts(parts: list[str], output_dir: str) -> CurateStats:
     rewards = {name: array("d") for name in ("original", "revised", "reference")}
     train_rewards = {name: array("d") for name in ("original", "revised")}
     edit_ratio = array("d")
-    with atomic_file(outputs["--output_dir's train.jsonl"]) as train, atomic_file(
-        outputs["--output_dir's rejected.jsonl"]
-    ) as rejected:
+    with (
+        atomic_file(outputs["--output_dir's train.jsonl"]) as train,
+        atomic_file(outputs["--output_dir's rejected.jsonl"]) as rejected,
+    ):
         for part_dir, stats, _ in loaded:
             index = stats["shard"]["index"]
             for name, handle in (("train.jsonl", train), ("rejected.jsonl", rejected)):
