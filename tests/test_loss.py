@@ -165,8 +165,10 @@ def test_plain_sft_is_a_special_case_of_the_weights():
 
 
 def _trainer(model_dir, tmp_path, **config):
+    """A trainer over 8 pairs, batches of 4, each pair's rows separate (these tests read the rows)."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(model_dir)
+    config = {"share_prompt": False, **config}
     args = FIGAConfig(output_dir=str(tmp_path / "out"), per_device_train_batch_size=4, report_to="none", **config)
     return FIGATrainer(model=model, args=args, train_dataset=make_spa_records(8), processing_class=tokenizer)
 
@@ -314,13 +316,16 @@ APPEND = {
 
 
 def _one_step(model_dir, out, records, attention=None, **settings):
-    """The batch, loss and gradients of one step over all RECORDS (one batch)."""
+    """The batch, loss and gradients of one step over all RECORDS (one batch); rows separate unless asked."""
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForCausalLM.from_pretrained(
         model_dir, **({"attn_implementation": attention} if attention else {})
     )
     args = FIGAConfig(
-        output_dir=str(out), per_device_train_batch_size=len(records), report_to="none", **{"gamma": 0.1, **settings}
+        output_dir=str(out),
+        per_device_train_batch_size=len(records),
+        report_to="none",
+        **{"gamma": 0.1, "share_prompt": False, **settings},
     )
     trainer = FIGATrainer(model=model, args=args, train_dataset=records, processing_class=tokenizer)
     batch = next(iter(trainer.get_train_dataloader()))
@@ -356,6 +361,8 @@ def test_shared_prompt_rows_give_the_same_loss_and_gradients_as_separate_rows(ti
     )
     assert rows["input_ids"].shape[0] == 13 and shared["input_ids"].shape[0] == 7  # one row per pair
     assert shared["attention_mask"].dim() == 4
+    _, default, _, _ = _one_step(tiny_model_dir, tmp_path / "default", records, attention, share_prompt=None)
+    assert default["attention_mask"].dim() == 4  # figa train's default under sdpa and eager attention
     shared_prompts = sum(len(pair["prompt_ids"]) - 1 for pair in trainer.train_dataset if pair["id"] != "append")
     tokens = shared["input_ids"].ne(trainer.processing_class.pad_token_id).sum()
     assert tokens == rows["attention_mask"].sum() - shared_prompts  # each prompt runs once, not twice

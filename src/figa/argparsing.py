@@ -18,6 +18,9 @@ def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: 
     """Every dataclass field is a flag; values in `--config` YAML are defaults that flags override."""
     parser = HfArgumentParser(dataclass_types, prog=prog, description=description)
     parser.add_argument("--config", default=None, help="YAML file of option values (flags override it).")
+    for action in parser._actions:  # a `bool | None` field (None: decided later) takes a bare flag, as a bool does
+        if getattr(action.type, "__name__", "") == "string_to_bool" and action.nargs is None:
+            action.nargs, action.const = "?", True
     config_file = config_path(argv)
     if config_file:
         values = read_yaml(config_file, "--config")

@@ -74,11 +74,12 @@ class FIGAConfig(SPAReading, TrainingArguments):
             "gradients as full rows, less compute)."
         },
     )
-    share_prompt: bool = field(
-        default=False,
+    share_prompt: bool | None = field(
+        default=None,
         metadata={
             "help": "Run a pair's prompt once: its revised and original rows become one row with restarting position "
-            "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only)."
+            "ids and a 4D attention mask (the same loss and gradients; sdpa or eager attention only). Default: on "
+            "under sdpa and eager attention, off otherwise."
         },
     )
     packing: str = field(
@@ -210,12 +211,15 @@ class FIGATrainer(Trainer):
                 eval_dataset = {k: self._prepare(v, processing_class, args) for k, v in eval_dataset.items()}
             else:
                 eval_dataset = self._prepare(eval_dataset, processing_class, args)
+        attention = getattr(getattr(unwrap_peft_model(model), "config", None), "_attn_implementation", None)
+        if args.share_prompt and attention not in ("sdpa", "eager"):
+            raise FigaError(
+                f"--share_prompt needs a 4D attention mask, which {attention} attention does not take: "
+                "load the model with --attn_implementation sdpa or eager"
+            )
+        shares = shares_prompt(args, attention)
         collator = kwargs.pop("data_collator", None) or FIGACollator(
-            processing_class.pad_token_id,
-            args.loss_settings(),
-            args.cut_rows,
-            args.share_prompt,
-            packs(args, getattr(getattr(unwrap_peft_model(model), "config", None), "_attn_implementation", None)),
+            processing_class.pad_token_id, args.loss_settings(), args.cut_rows, shares, packs(args, attention, shares)
         )
         super().__init__(
             model=model,  # type: ignore[arg-type]
@@ -228,12 +232,6 @@ class FIGATrainer(Trainer):
         )
         base = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
         self.logits_mode = _logits_mode(base.forward)
-        attention = getattr(getattr(base, "config", None), "_attn_implementation", None)
-        if args.share_prompt and attention not in ("sdpa", "eager"):
-            raise FigaError(
-                f"--share_prompt needs a 4D attention mask, which {attention} attention does not take: "
-                "load the model with --attn_implementation sdpa or eager"
-            )
         self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
@@ -401,10 +399,18 @@ class FIGATrainer(Trainer):
         super().log(logs, start_time)
 
 
-def packs(args: FIGAConfig, attention: str | None) -> bool:
+def shares_prompt(args: FIGAConfig, attention: str | None) -> bool:
+    """Whether a pair's rows share their prompt: as --share_prompt says, else wherever it is exact and does not
+    stand in the way of --packing always (sdpa and eager attention take its 4D mask)."""
+    if args.share_prompt is not None:
+        return args.share_prompt
+    return attention in ("sdpa", "eager") and args.packing != "always"
+
+
+def packs(args: FIGAConfig, attention: str | None, shared: bool) -> bool:
     """Whether batches are packed: --packing always, or auto with a flash-attention kernel (and no shared prompt)."""
     if args.packing == "auto":
-        return not args.share_prompt and "flash" in str(attention or "")
+        return not shared and "flash" in str(attention or "")
     return args.packing == "always"
 
 
