@@ -538,3 +538,37 @@ def test_packed_rows_give_the_same_loss_and_gradients_as_padded_rows(tiny_model_
 def test_packing_with_a_shared_prompt_is_refused():
     with pytest.raises(FigaError, match="--packing and --share_prompt each lay out the rows their own way"):
         FIGAConfig(output_dir="x", packing="always", share_prompt=True, report_to="none")
+
+
+def _train_one_step(model_dir, out, **settings):
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    args = FIGAConfig(
+        output_dir=str(out), per_device_train_batch_size=6, max_steps=1, logging_steps=1, report_to="none", **settings
+    )
+    trainer = FIGATrainer(model=model, args=args, train_dataset=make_spa_records(6), processing_class=tokenizer)
+    trainer.train()
+    return trainer.state.log_history[0]["loss"], [p.detach().clone() for p in trainer.model.parameters()]
+
+
+@pytest.mark.parametrize(
+    "settings", [{"anchor_tau": 0.5, "beta": 0.5, "gamma": 0.3}, {"objective": "preference", "pref_beta": 0.5}]
+)
+def test_the_reference_computed_once_gives_the_same_training_and_is_reused(
+    tiny_model_dir, tmp_path, monkeypatch, settings
+):
+    monkeypatch.setenv("FIGA_CACHE", str(tmp_path / "cache"))
+    live_loss, live_weights = _train_one_step(
+        tiny_model_dir, tmp_path / "live", precompute_ref_log_probs=False, **settings
+    )
+    assert not (tmp_path / "cache" / "reference").exists()
+    cached_loss, cached_weights = _train_one_step(tiny_model_dir, tmp_path / "cached", **settings)
+    assert cached_loss == pytest.approx(live_loss, rel=1e-5)
+    for a, b in zip(cached_weights, live_weights):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    cache = sorted((tmp_path / "cache" / "reference").glob("*.arrow"))
+    assert len(cache) == 1
+    stamp = cache[0].stat().st_mtime_ns
+    _train_one_step(tiny_model_dir, tmp_path / "again", seed=7, **{**settings, "pref_beta": 2.0, "gamma": 0.0})
+    assert sorted((tmp_path / "cache" / "reference").glob("*.arrow")) == cache  # another seed and loss: reused
+    assert cache[0].stat().st_mtime_ns == stamp

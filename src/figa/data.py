@@ -197,37 +197,44 @@ class FIGACollator:
     share_prompt: bool = False
     packing: bool = False
 
-    def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor]]:
-        """(inputs, targets, weights) per row, cut after the last weighted position."""
-        rows: list[tuple[list[int], list[int], torch.Tensor]] = []
+    def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]]:
+        """(inputs, targets, weights, reference nll) per row, cut after the last weighted position; the reference
+        nll (`figa.reference`) is zero where the pair has none."""
+        rows: list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]] = []
         for side, response_weights in pair_weights(pair, self.loss).items():
             ids = pair["prompt_ids"] + pair[f"{side}_ids"]
-            weights = torch.zeros(len(ids) - 1)
+            weights, reference = torch.zeros(len(ids) - 1), torch.zeros(len(ids))
             start = len(pair["prompt_ids"]) - 1
             weights[start : start + len(response_weights)] = response_weights
+            if pair.get(f"{side}_ref") is not None:
+                reference[start : start + len(response_weights)] = torch.tensor(pair[f"{side}_ref"])
             weighted = weights.nonzero()
             if self.cut_rows and len(weighted) == 0 and rows:
                 continue
             if self.cut_rows and len(weighted):
                 end = int(weighted.max()) + 1
-                rows.append((ids[:end], ids[1 : end + 1], weights[:end]))
+                rows.append((ids[:end], ids[1 : end + 1], weights[:end], reference[:end]))
             else:  # the whole row; its last token predicts nothing
-                rows.append((ids, ids[1:] + [self.pad_token_id], torch.cat([weights, torch.zeros(1)])))
+                rows.append((ids, ids[1:] + [self.pad_token_id], torch.cat([weights, torch.zeros(1)]), reference))
         return rows
 
     def _segmented(self, pair: dict) -> list[tuple]:
-        """The pair's rows as (inputs, targets, weights, positions, segments): segment 0 is the shared prompt, 1
-        the revised row's own part, 2 the original row's."""
+        """The pair's rows as (inputs, targets, weights, reference nll, positions, segments): segment 0 is the
+        shared prompt, 1 the revised row's own part, 2 the original row's."""
         rows = self._rows(pair)
         if not self.share_prompt or len(rows) == 1:
             return [(*row, list(range(len(row[0]))), [1] * len(row[0])) for row in rows]
         shared = len(pair["prompt_ids"]) - 1
-        (revised, revised_targets, revised_weights), (original, original_targets, original_weights) = rows
+        (
+            (revised, revised_targets, revised_weights, revised_ref),
+            (original, original_targets, original_weights, original_ref),
+        ) = rows
         return [
             (
                 revised + original[shared:],
                 revised_targets + original_targets[shared:],
                 torch.cat([revised_weights, original_weights[shared:]]),
+                torch.cat([revised_ref, original_ref[shared:]]),
                 list(range(len(revised))) + list(range(shared, len(original))),
                 [0] * shared + [1] * (len(revised) - shared) + [2] * (len(original) - shared),
             )
@@ -241,13 +248,15 @@ class FIGACollator:
         attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
         targets = torch.zeros((len(rows), length), dtype=torch.long)
         weights = torch.zeros((len(rows), length), dtype=torch.float32)
+        reference = torch.zeros((len(rows), length), dtype=torch.float32)
         positions = torch.zeros((len(rows), length), dtype=torch.long)
         segments = torch.full((len(rows), length), -1, dtype=torch.long)
-        for i, (inputs, row_targets, row_weights, row_positions, row_segments) in enumerate(rows):
+        for i, (inputs, row_targets, row_weights, row_reference, row_positions, row_segments) in enumerate(rows):
             input_ids[i, : len(inputs)] = torch.tensor(inputs)
             attention_mask[i, : len(inputs)] = 1
             targets[i, : len(inputs)] = torch.tensor(row_targets)
             weights[i, : len(inputs)] = row_weights
+            reference[i, : len(inputs)] = row_reference
             positions[i, : len(inputs)] = torch.tensor(row_positions)
             segments[i, : len(inputs)] = torch.tensor(row_segments)
         sides = 1 if self.loss.beta == 0 and self.loss.objective == "figa" else 2
@@ -262,6 +271,8 @@ class FIGACollator:
             "ids": [pair["id"] for pair in pairs],
             "pairs": row_pairs[:, None].expand(-1, length).contiguous(),  # each position's pair in the batch
         }
+        if all(pair.get("revised_ref") is not None for pair in pairs):
+            batch["ref_nll"] = reference  # the reference's nll of each target (`figa.reference`)
         if self.share_prompt:
             batch["position_ids"] = positions
             batch["attention_mask"] = _segment_mask(segments)
@@ -273,7 +284,8 @@ class FIGACollator:
 def _packed(batch: dict) -> dict:
     """The padded rows of BATCH end to end in one row, padding left out; `position_ids` restart at each row."""
     kept = batch.pop("attention_mask").bool()
-    packed = {name: batch[name][kept][None] for name in ("input_ids", "targets", "weights", "pairs")}
+    names = ("input_ids", "targets", "weights", "pairs", "ref_nll")
+    packed = {name: batch[name][kept][None] for name in names if name in batch}
     packed["position_ids"] = (kept.cumsum(1) - 1)[kept][None]
     return {**batch, **packed}
 

@@ -39,6 +39,7 @@ from .loss import (
 )
 from .modeling import has_accelerator, pad_with_eos, require_eos
 from .records import MAX_WEIGHT, LoadReport, load_records
+from .reference import with_reference_nll
 
 _STAT_NAMES = (
     "positive_nll_sum",
@@ -103,6 +104,15 @@ class FIGAConfig(SPAReading, TrainingArguments):
         },
     )
     chunk_rows: int = field(default=1024, metadata={"help": "Rows per chunk of --chunked_loss."})
+    precompute_ref_log_probs: bool = field(
+        default=True,
+        metadata={
+            "help": "With a reference (--anchor_tau, --objective preference): compute its nll of every response "
+            "token once before training and cache it under $FIGA_CACHE/reference, keyed by the data and the "
+            "reference's weights, so that runs differing in seed or loss settings reuse it; off: a reference "
+            "forward pass at every step."
+        },
+    )
     max_length: int = field(
         default=1024, metadata={"help": "Longest prompt + response in tokens; longer responses are truncated."}
     )
@@ -310,6 +320,8 @@ class FIGATrainer(Trainer):
         """The reference model's nll of each active target, for the anchored push-down (None without one)."""
         if self.reference is None:
             return None
+        if "ref_nll" in inputs:  # computed once before training (`figa.reference`)
+            return inputs["ref_nll"][active]
         device = inputs["input_ids"].device
         if next(self.reference.parameters()).device != device:
             self.reference.to(device)
@@ -362,7 +374,28 @@ class FIGATrainer(Trainer):
             loss = self.compute_loss(model, inputs)
         return loss.detach(), None, None
 
+    def _precompute_reference(self) -> None:
+        """The reference's nll of every response token of the training and evaluation data, once per data set and
+        reference weights (cached), on the device training runs on; then the reference leaves that device."""
+        if self.reference is None or not self.args.precompute_ref_log_probs:
+            return
+        pad = self.processing_class.pad_token_id
+        batch_size = self.args.per_device_eval_batch_size
+
+        def add(data):
+            return with_reference_nll(data, self.reference, pad, batch_size) if isinstance(data, Dataset) else data
+
+        self.reference.to(self.args.device)
+        with self.args.main_process_first(desc="reference log-probabilities"):
+            self.train_dataset = add(self.train_dataset)
+            if isinstance(self.eval_dataset, dict):
+                self.eval_dataset = {name: add(data) for name, data in self.eval_dataset.items()}
+            else:
+                self.eval_dataset = add(self.eval_dataset)
+        self.reference.to("cpu")  # kept for data given later (evaluate(eval_dataset=...)), off the accelerator
+
     def train(self, *args, **kwargs):
+        self._precompute_reference()
         try:
             return super().train(*args, **kwargs)
         except FigaError:
