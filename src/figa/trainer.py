@@ -379,7 +379,7 @@ class FIGATrainer(Trainer):
         reference weights (cached), on the device training runs on; then the reference leaves that device."""
         if self.reference is None or not self.args.precompute_ref_log_probs:
             return
-        pad = self.processing_class.pad_token_id
+        pad = getattr(self.processing_class, "pad_token_id", None)
         batch_size = self.args.per_device_eval_batch_size
 
         def add(data):

@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+from typing import BinaryIO
 
 from ..errors import FigaError
 from ..files import make_dir, naming, open_append
@@ -46,7 +47,7 @@ class StageStore:
             raise FigaError(f"{self.path}: is a symbolic link; figa does not write through links")
         self._index: dict[str, int] = {}
         self._lock = threading.Lock()
-        self._reader = None
+        self._reader: BinaryIO | None = None
         self._load()
         self._handle = open_append(self.path)
         self._end = os.path.getsize(self.path)
@@ -87,10 +88,9 @@ class StageStore:
         if packed is None:
             return None
         with self._lock:
-            if self._reader is None:
-                self._reader = open(self.path, "rb")
-            self._reader.seek(packed >> (_FINGERPRINT_BITS + 1))
-            return json.loads(self._reader.readline())
+            reader = self._reader = self._reader or open(self.path, "rb")
+            reader.seek(packed >> (_FINGERPRINT_BITS + 1))
+            return json.loads(reader.readline())
 
     def add(self, row: dict) -> None:
         line = redact(json.dumps(row, ensure_ascii=False)) + "\n"

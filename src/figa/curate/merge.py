@@ -16,7 +16,7 @@ from collections import Counter
 from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_dir, write_json
 from ..hub import dataset_card
-from ..results import CURATE_STATS_FORMAT, CurateStats
+from ..results import CURATE_STATS_FORMAT, CurateCounts, CurateStats
 from .report import distribution
 
 # The settings that decide what a part wrote; the rest (paths, servers, concurrency) may differ per machine.
@@ -44,7 +44,7 @@ def _read_json(path: str):
         raise FigaError(f"{path}: not valid JSON ({error})") from None
 
 
-def _check_parts(parts: list[str]) -> list[tuple[str, dict, dict]]:
+def _check_parts(parts: list[str]) -> list[tuple[str, CurateStats, dict]]:
     """Each part's (directory, stats, settings), in part order, after checking that they make one whole run."""
     loaded = []
     for part in parts:
@@ -125,9 +125,18 @@ def _merged_stats(parts: list[CurateStats], rewards, train_rewards, edit_ratio) 
     stages: Counter = Counter()
     for stats in parts:
         stages.update(stats["counts"]["rejected_by_stage"])
-    counts = {
-        key: dict(stages) if key == "rejected_by_stage" else sum(stats["counts"][key] for stats in parts)
-        for key in parts[0]["counts"]
+
+    def total(key: str) -> int:
+        return sum(stats["counts"][key] for stats in parts)  # type: ignore[literal-required]
+
+    counts: CurateCounts = {
+        "read": total("read"),
+        "bad_input": total("bad_input"),
+        "prompts": total("prompts"),
+        "rejected_by_stage": dict(stages),
+        "train": total("train"),
+        "rejected": total("rejected"),
+        "truncated_rollouts": total("truncated_rollouts"),
     }
     return {
         "format": CURATE_STATS_FORMAT,

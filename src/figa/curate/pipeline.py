@@ -344,7 +344,7 @@ def run_passes(source: PromptSource, run: _Run) -> dict[str, float]:
     entering, seconds = len(source), {}
     for index, (name, stages) in enumerate(PASSES.items()):
         started = time.perf_counter()
-        run.bar = tqdm(total=entering, desc=name, unit="prompt", dynamic_ncols=True)
+        run.bar = bar = tqdm(total=entering, desc=name, unit="prompt", dynamic_ncols=True)
         entering = 0
         try:
             for block in source.blocks():
@@ -354,7 +354,7 @@ def run_passes(source: PromptSource, run: _Run) -> dict[str, float]:
                     stage(block, run, compute=True)
                 entering += len(_live(block))
         finally:
-            run.bar.close()
+            bar.close()
             run.end_pass()
         seconds[name] = time.perf_counter() - started
     return seconds
