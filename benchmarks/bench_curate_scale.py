@@ -66,29 +66,10 @@ def raw_rate(url: str, requests: int, concurrency: int) -> float:
 
 
 def curate_command(prompts: str, out: str, url: str, concurrency: int, block_size: int) -> list[str]:
+    from figa.simulated_server import curate_arguments
+
     figa = os.path.join(os.path.dirname(PYTHON), "figa")
-    return [
-        figa,
-        "curate",
-        "--prompts",
-        prompts,
-        "--output_dir",
-        out,
-        "--policy",
-        "sim",
-        "--policy_backend",
-        "openai",
-        "--reward",
-        "openai:sim",
-        "--reviser",
-        "openai:sim",
-        "--openai_base_url",
-        url,
-        "--concurrency",
-        str(concurrency),
-        "--block_size",
-        str(block_size),
-    ]
+    return [figa, "curate", *curate_arguments(prompts, out, url, concurrency, block_size)]
 
 
 def run_measured(command: list[str], kill_after: float | None = None) -> tuple[str, float, float, bool]:

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from figa.simulated_server import curate_arguments
+
 from .conftest import REPO, read
 
 pytestmark = pytest.mark.slow  # five curate runs of 600 prompts (about a minute on 2 cores)
@@ -40,30 +42,7 @@ def prompts(tmp_path_factory):
 
 
 def command(prompts, out, url, block_size):
-    return [
-        sys.executable,
-        "-m",
-        "figa",
-        "curate",
-        "--prompts",
-        str(prompts),
-        "--output_dir",
-        str(out),
-        "--policy",
-        "sim",
-        "--policy_backend",
-        "openai",
-        "--reward",
-        "openai:sim",
-        "--reviser",
-        "openai:sim",
-        "--openai_base_url",
-        url,
-        "--concurrency",
-        "8",
-        "--block_size",
-        str(block_size),
-    ]
+    return [sys.executable, "-m", "figa", "curate", *curate_arguments(prompts, out, url, 8, block_size)]
 
 
 def run(args):

@@ -30,6 +30,15 @@ def reply_text(content: str) -> str:
     return f"Here is a plain answer to the request, in one sentence of about twelve words{good}."
 
 
+def curate_arguments(prompts, output_dir, url: str, concurrency: int, block_size: int) -> list[str]:
+    """The `figa curate` options that put the policy, the reward (a judge) and the reviser on this server at URL."""
+    return [
+        *("--prompts", str(prompts), "--output_dir", str(output_dir), "--openai_base_url", url),
+        *("--policy", "sim", "--policy_backend", "openai", "--reward", "openai:sim", "--reviser", "openai:sim"),
+        *("--concurrency", str(concurrency), "--block_size", str(block_size)),
+    ]
+
+
 def make_app(latency: float, capacity: int):
     from starlette.applications import Starlette
     from starlette.requests import ClientDisconnect
