@@ -92,6 +92,7 @@ def test_bad_record_names_file_line_and_field(kind, tiny_model_dir, tmp_path, ca
         assert f"field '{field}'" in err
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_bad_record_exits_non_zero_without_traceback(tiny_model_dir, tmp_path):
     data = data_with(tmp_path, BAD_LINES["missing field"][0])
     result = run_figa(

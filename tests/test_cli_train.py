@@ -27,6 +27,7 @@ def test_help_lists_the_commands(capsys):
     assert "train" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(32))
     out = tmp_path / "out"
@@ -58,6 +59,7 @@ def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_mo
     assert not torch.equal(model.lm_head.weight, before.lm_head.weight)
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_the_preference_objective_logs_its_reward_margins_and_accuracy(tiny_model_dir, tmp_path):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(16))
     out = tmp_path / "out"

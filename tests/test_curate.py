@@ -19,6 +19,7 @@ from .openai_server import Server
 pytestmark = pytest.mark.usefixtures("in_repo")
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     extra = [
@@ -158,6 +159,7 @@ def test_reference_edit_reviser_curates_offline(tiny_model_dir, tmp_path):
     assert len(train) == 4 and all(r["rewards"]["revised"] == 1.0 for r in train)
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_resume_after_sigkill_equals_an_uninterrupted_run(tiny_model_dir, tmp_path):
     prompts = prompts_file(tmp_path)
     env = {**os.environ, "OPENAI_API_KEY": SECRET, "PYTHONPATH": REPO}

@@ -86,6 +86,7 @@ def test_ddp_two_processes_match_one_process(loss, tiny_model_dir, tmp_path):
         torch.testing.assert_close(ddp[name], single[name], rtol=1e-4, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_shipped_accelerate_configs_parse_and_unknown_names_are_clear_errors():
     import yaml
 

@@ -32,6 +32,7 @@ def help_text(command):
     return subprocess.run([sys.executable, "-m", "figa", command, "--help"], capture_output=True, text=True).stdout
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_the_cli_reference_is_each_commands_help(site):
     import html
 

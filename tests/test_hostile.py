@@ -206,6 +206,7 @@ def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tm
 # 5. python: specs cannot shadow installed packages
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_a_module_in_the_working_directory_cannot_replace_an_installed_package(tiny_model_dir, tmp_path):
     work = tmp_path / "work"
     work.mkdir()

@@ -27,6 +27,7 @@ metric_list:
 """
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_lm_eval_runs_a_local_task_on_each_model_and_joins_the_table(tiny_model_dir, tmp_path, capsys):
     data = write_jsonl(
         tmp_path / "tiny.jsonl",
@@ -70,6 +71,7 @@ def test_lm_eval_runs_a_local_task_on_each_model_and_joins_the_table(tiny_model_
     assert "figa_tiny_choi" in printed and f"acc {accuracy:.3f}" in printed
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_unknown_lm_eval_task_is_a_clear_error(tiny_model_dir, tmp_path, capsys):
     assert (
         main(

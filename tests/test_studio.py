@@ -88,6 +88,7 @@ def run_figa(*args):
     return subprocess.run([sys.executable, "-m", "figa", *map(str, args)], capture_output=True, text=True, cwd=REPO)
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_edit_save_reload_and_the_marked_spans_train(browser, studio, tmp_path, tiny_model_dir):  # noqa: F811
     server = studio()
     page = browser.new_page(bypass_csp=True)  # Playwright evaluates its waits as strings
@@ -148,6 +149,7 @@ def test_edit_save_reload_and_the_marked_spans_train(browser, studio, tmp_path, 
     assert "1 records kept of 1 read" in result.stdout
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_judging_edit_regions_and_the_kappa_report(browser, studio):  # noqa: F811
     server = studio("--mode", "judge")
     page = browser.new_page(bypass_csp=True)  # Playwright evaluates its waits as strings
@@ -180,6 +182,7 @@ def test_judging_edit_regions_and_the_kappa_report(browser, studio):  # noqa: F8
     assert report["annotators"] == ["ana", "ben"] and report["by_kind"]["substituted"]["judged"] == 8
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_concurrent_saves_a_killed_server_and_a_restart_lose_and_duplicate_nothing(studio, tmp_path):
     many = [{"id": f"p{i}", "prompt": f"prompt {i}", "original_output": f"answer {i} is wrong"} for i in range(40)]
     data = write_jsonl(tmp_path / "many.jsonl", many)
@@ -236,6 +239,7 @@ def test_requests_without_the_token_from_another_site_or_too_large_are_refused(s
     assert server.api("/api/save", {**body, "payload": {"note": "fine"}}).status_code == 200
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_the_prompts_figa_curate_rejected_are_a_queue_and_flag_notes_are_exported(studio, tmp_path, tiny_model_dir):
     from figa.cli import main
 
@@ -267,6 +271,7 @@ def test_the_prompts_figa_curate_rejected_are_a_queue_and_flag_notes_are_exporte
     assert record["meta"]["note"] == "cut short" and "span_weights" not in record
 
 
+@pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
 def test_two_pages_saving_the_same_item_at_once_keep_both(browser, studio):  # noqa: F811
     server = studio()
     pages = []
