@@ -38,6 +38,12 @@ def pending(jobs: list[Job], store: StageStore) -> list[Job]:
     return [job for job in jobs if store.fingerprint(job.id) != job.fingerprint]
 
 
+def _counted(bar, jobs: list[Job], todo: list[Job]) -> None:
+    """Advance a bar its owner passed in by the jobs that need no work."""
+    if bar is not None:
+        bar.update(len(jobs) - len(todo))
+
+
 def _progress(name: str, jobs: list[Job], todo: list[Job], bar=None):
     """BAR, left open for its owner, or a bar of this stage's own."""
     if bar is not None:
@@ -60,8 +66,7 @@ def run_stage(
     `to_row(job.id, result)` for each as soon as it exists; the jobs in REFUSED (id: reason) are saved as errors
     with their reason and not sent. BAR: the progress bar to advance (default: one of its own)."""
     todo = pending(jobs, store)
-    if bar is not None:
-        bar.update(len(jobs) - len(todo))
+    _counted(bar, jobs, todo)
     if not todo:
         return
 
@@ -109,8 +114,7 @@ def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_siz
     """Score the pending `score_job`s in batches with `reward` (a `figa.backends.protocols.Reward`), saving
     `{text name: score}` per job, NaN stored as "nan"; BAR as in `run_stage`."""
     todo = pending(jobs, store)
-    if bar is not None:
-        bar.update(len(jobs) - len(todo))
+    _counted(bar, jobs, todo)
     if not todo:
         return
     with _progress(name, jobs, todo, bar) as bar:
