@@ -246,8 +246,55 @@ def test_changed_stage_settings_recompute_that_stage_only(tiny_model_dir, tmp_pa
     mtime = os.path.getmtime(out / "stages" / rollout[0])
     assert main(base + ["--revise_target", "1.0"]) == 0
     stages = sorted(f.split("-")[0] for f in os.listdir(out / "stages"))
-    assert stages == ["rescore", "rescore", "revise", "revise", "reward", "rollout"]
+    # the finished blocks are marked per setting, so the second run keeps its own marks
+    assert stages == ["blocks", "blocks", "rescore", "rescore", "revise", "revise", "reward", "rollout"]
     assert os.path.getmtime(out / "stages" / rollout[0]) == mtime  # the rollout was not redone
+
+
+def _reference_rows(count):
+    return [
+        {
+            "id": f"r{i}",
+            "prompt": f"write one sentence. mention {a} and {b}.",
+            "output": f"the {a} sat on the {b} today",
+        }
+        for i, (a, b) in enumerate(PAIRS[:count])
+    ]
+
+
+def _blocks_curate(prompts, out, model, *extra):
+    return [
+        *("curate", "--prompts", prompts, "--output_dir", str(out), "--policy", model),
+        *("--reward", "python:tests.curation_helpers:keyword_reward", "--reviser", "reference-edit"),
+        *("--max_new_tokens", "6", "--max_edit_ratio", "5", "--keep_truncated", "--block_size", "2", *extra),
+    ]
+
+
+def test_a_changed_threshold_is_not_skipped_as_a_finished_block(tiny_model_dir, tmp_path):
+    """A resumed run skips the blocks a pass finished; a threshold that lets other prompts reach a pass must not
+    be skipped: here the first run revises nothing (eta1 0), the second, in the same directory, everything."""
+    prompts = write_jsonl(tmp_path / "p.jsonl", _reference_rows(6))
+    out, fresh = tmp_path / "spa", tmp_path / "fresh"
+    keep = ["--revise_target", "1.0"]  # the reviser's settings, and so its stage file, stay the same
+    assert main(_blocks_curate(prompts, out, tiny_model_dir, *keep, "--eta1", "0")) == 0
+    assert read(out / "train.jsonl") == []
+    assert main(_blocks_curate(prompts, out, tiny_model_dir, *keep, "--eta1", "1.0")) == 0
+    assert main(_blocks_curate(prompts, fresh, tiny_model_dir, *keep, "--eta1", "1.0")) == 0
+    assert len(read(fresh / "train.jsonl")) == 6
+    assert read(out / "train.jsonl") == read(fresh / "train.jsonl")
+
+
+def test_a_stage_file_cut_short_is_computed_again_not_skipped(tiny_model_dir, tmp_path):
+    prompts = write_jsonl(tmp_path / "p.jsonl", _reference_rows(6))
+    out = tmp_path / "spa"
+    assert main(_blocks_curate(prompts, out, tiny_model_dir)) == 0
+    whole = read(out / "train.jsonl")
+    revise = next((out / "stages").glob("revise-*.jsonl"))
+    lines = revise.read_bytes().splitlines(keepends=True)
+    revise.write_bytes(b"".join(lines[:2]))  # four revisions lost, as by a disk restored from a backup
+    assert main(_blocks_curate(prompts, out, tiny_model_dir)) == 0
+    assert read(out / "train.jsonl") == whole
+    assert sorted(row["id"] for row in read(revise)) == sorted(row["id"] for row in read(tmp_path / "p.jsonl"))
 
 
 def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp_path, capsys):

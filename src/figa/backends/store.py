@@ -104,6 +104,17 @@ class StageStore:
             self._index[sys.intern(row["id"])] = _pack(self._end, row.get("input"))
             self._end += len(line.encode("utf-8"))
 
+    def size(self) -> int:
+        """The bytes of the rows saved so far."""
+        return self._end
+
+    def sync(self) -> None:
+        """Make every row saved so far survive a power cut."""
+        with self._lock, naming(self.path):
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._synced = time.monotonic()
+
     def close(self) -> None:
         with self._lock:
             if not self._handle.closed:

@@ -9,12 +9,14 @@ train.jsonl / rejected.jsonl.
 A run holds `block_size` prompts in memory at a time, whatever the number of prompts: each stage makes one pass
 over the prompts in blocks, reading what the stages before it decided back from their stage files (`replay`),
 so a stage's back end (a policy model, a reviser model) is loaded once and released before the next stage's.
+A block a pass has finished is marked (`finished.py`); a resumed run skips it without reading it again.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import itertools
 import json
 import os
 import time
@@ -36,6 +38,7 @@ from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
+from .finished import FinishedBlocks
 from .report import CurationTally, curation_numbers
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
 
@@ -270,7 +273,8 @@ def rescore_and_accept(prompts: list[Prompt], run: _Run, compute: bool) -> None:
             prompt.reject("filter_revision", reason)
 
 
-# Each pass computes its first stage over every block; selecting needs no back end and rides on the reward's pass.
+# Each pass computes its first stage over every block and is named after the stage store it fills; selecting needs
+# no back end and rides on the reward's pass.
 PASSES = {"rollout": (rollout,), "reward": (score, select), "revise": (revise,), "rescore": (rescore_and_accept,)}
 
 
@@ -324,6 +328,9 @@ class PromptSource:
     def __len__(self) -> int:
         return self.count
 
+    def block_count(self) -> int:
+        return -(-self.count // self.config.block_size)
+
     def blocks(self) -> Iterator[list[Prompt]]:
         again = LoadReport(source=self.config.prompts)
         block: list[Prompt] = []
@@ -338,26 +345,47 @@ class PromptSource:
             yield block
 
 
-def run_passes(source: PromptSource, run: _Run) -> dict[str, float]:
-    """Each pass: for every block, replay the earlier passes' stages from their stores, then compute this one;
-    returns each pass's seconds."""
+def run_passes(source: PromptSource, run: _Run, finished: FinishedBlocks) -> dict[str, float]:
+    """Each pass: for every block it has not finished, replay the earlier passes' stages from their stores, then
+    compute this one; a finished block (or pass) is skipped without being read. Returns each pass's seconds."""
     entering, seconds = len(source), {}
-    for index, (name, stages) in enumerate(PASSES.items()):
+    for index, name in enumerate(PASSES):
         started = time.perf_counter()
+        done = [finished.get(name, run.keys[name], block) for block in range(source.block_count())]
         run.bar = bar = tqdm(total=entering, desc=name, unit="prompt", dynamic_ncols=True)
-        entering = 0
         try:
-            for block in source.blocks():
-                for stage in (stage for earlier in list(PASSES.values())[:index] for stage in earlier):
-                    stage(block, run, compute=False)
-                for stage in stages:
-                    stage(block, run, compute=True)
-                entering += len(_live(block))
+            blocks = source.blocks() if None in done else iter(())
+            entering = sum(
+                _skip(row, bar) if row else _compute(index, number, block, run, finished)
+                for number, (row, block) in enumerate(itertools.zip_longest(done, blocks))
+            )
         finally:
             bar.close()
             run.end_pass()
         seconds[name] = time.perf_counter() - started
     return seconds
+
+
+def _skip(row: dict, bar) -> int:
+    """A block this pass finished earlier: counted, not read. Returns the prompts it left for the next pass."""
+    bar.update(row["entered"])
+    return row["left"]
+
+
+def _compute(index: int, number: int, block: list[Prompt], run: _Run, finished: FinishedBlocks) -> int:
+    """Pass INDEX over block NUMBER: the earlier passes' stages replayed, this pass's computed, the block marked
+    finished. Returns the prompts it left for the next pass."""
+    names, passes = list(PASSES), list(PASSES.values())
+    for stage in (stage for earlier in passes[:index] for stage in earlier):
+        stage(block, run, compute=False)
+    entered = len(_live(block))
+    for stage in passes[index]:
+        stage(block, run, compute=True)
+    left = len(_live(block))
+    finished.add(
+        names[index], run.keys[names[index]], number, entered, left, [run.store(n) for n in names[: index + 1]]
+    )
+    return left
 
 
 def write_outputs(source: PromptSource, run: _Run) -> CurateResult:
@@ -428,12 +456,14 @@ def curate(config: CurateConfig) -> CurateResult:
     template = _template(config)
     source = PromptSource(config)
     run = _Run(config, template)
+    finished = FinishedBlocks(run.directory, config, template)
     try:
-        seconds = run_passes(source, run)
+        seconds = run_passes(source, run, finished)
         started = time.perf_counter()
         result = write_outputs(source, run)
         result.seconds = {**seconds, "outputs": time.perf_counter() - started}
     finally:
+        finished.close()
         run.close()
     log_numbers(
         config.report_to,
