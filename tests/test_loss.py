@@ -487,6 +487,22 @@ def test_chunked_nll_equals_the_full_logits_nll_with_its_gradients(dtype):
         torch.testing.assert_close(ours, theirs, **tolerance)
 
 
+def test_chunked_nll_under_bf16_autocast_is_computed_in_float32():
+    """Mixed-precision training (`--bf16`) runs the loss inside autocast: the chunks' logits must stay float32, as
+    the unchunked loss upcasts them, or each token's nll is off by bf16's rounding of logits near 10."""
+    from figa.chunked import chunked_nll
+
+    torch.manual_seed(0)
+    head = torch.nn.Linear(64, 500, bias=False)
+    hidden = torch.randn(40, 64) * 3
+    targets = torch.randint(0, 500, (40,))
+    exact = token_nll(torch.nn.functional.linear(hidden, head.weight), targets)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        chunked = chunked_nll(hidden, head, targets, chunk_rows=16)
+    assert chunked.dtype == torch.float32
+    torch.testing.assert_close(chunked, exact, rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize(
     "loss",
     [

@@ -58,7 +58,8 @@ class _ChunkedNLL(torch.autograd.Function):
 
 
 def _logits(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    return F.linear(hidden.float(), weight.float(), None if bias is None else bias.float())
+    with torch.autocast(hidden.device.type, enabled=False):  # under --bf16 too: float32, as the unchunked loss
+        return F.linear(hidden.float(), weight.float(), None if bias is None else bias.float())
 
 
 def chunked_nll(
