@@ -101,6 +101,15 @@ def test_eval_resumes_from_saved_generations(tiny_model_dir, tmp_path):
     assert load(out / "results.json")["responses"] == first["responses"]
 
 
+def test_eval_in_bfloat16_generates_again_instead_of_reusing_float32_answers(tiny_model_dir, tmp_path):
+    prompts, out = heldout(tmp_path, n=4), tmp_path / "report"
+    assert main(eval_args([tiny_model_dir], ["m"], prompts, out)) == 0
+    assert main(eval_args([tiny_model_dir], ["m"], prompts, out, "--dtype", "bfloat16")) == 0
+    assert len(list((out / "stages").glob("generate-*.jsonl"))) == 2  # its own answers, not the float32 ones
+    assert main(eval_args([tiny_model_dir], ["m"], prompts, out, "--dtype", "auto")) == 0
+    assert len(list((out / "stages").glob("generate-*.jsonl"))) == 2  # auto reuses the first run's
+
+
 def test_compare_saved_results_matches_a_joint_run(tiny_model_dir, second_model, tmp_path, capsys):
     prompts = heldout(tmp_path)
     assert main(eval_args([tiny_model_dir, second_model], ["base", "other"], prompts, tmp_path / "joint")) == 0

@@ -22,6 +22,18 @@ def has_accelerator() -> bool:
     )
 
 
+def native_bf16() -> bool:
+    """Whether this machine computes bfloat16 natively: a GPU that supports it, or a CPU with AMX or AVX512-BF16
+    (where bf16 mixed precision trains about 2x and generates about 1.7x faster than float32; elsewhere it is
+    emulated and slower)."""
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    if has_accelerator():
+        return False
+    cpu = torch.cpu
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+
+
 @dataclass
 class ModelArguments:
     model_name_or_path: str = field(

@@ -147,9 +147,10 @@ def make_policy(
     endpoint: EndpointConfig,
     prompt_format: str = "auto",
     trust_remote_code: bool = False,
+    dtype: str = "auto",
 ):
     if backend == "hf":
-        return HFPolicy(model, generation, prompt_format, trust_remote_code)
+        return HFPolicy(model, generation, prompt_format, trust_remote_code, dtype)
     if backend == "vllm":
         return VLLMPolicy(model, generation, trust_remote_code)
     if backend == "openai":

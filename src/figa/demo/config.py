@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import FigaError
 from ..loss import loss_field
+from ..modeling import native_bf16
 from .settings import CHOSEN, PAPER, UNTUNED, load_chosen
 
 TASK = "python:figa.demo.task"
@@ -140,6 +141,15 @@ class DemoConfig:
         },
     )
     dpo_beta: float | None = field(default=None, metadata={"help": "DPO's and APO-zero's beta, TRL's " + OWN})
+    precision: str = field(
+        default="auto",
+        metadata={
+            "help": "Training and evaluation: bf16 (mixed precision; the evaluated models generate in bfloat16), "
+            "fp32, or auto: bf16 where the machine computes it natively (a GPU, or a CPU with AMX or AVX512-BF16), "
+            "else fp32. Curation's rollouts are always float32, so the curated pairs do not depend on the machine.",
+            "choices": ["auto", "bf16", "fp32"],
+        },
+    )
     seed: int = field(default=0, metadata={"help": "Seed of the prompts, the first training seed, the bootstrap."})
     test_seed: int | None = field(
         default=None,
@@ -156,6 +166,10 @@ class DemoConfig:
         },
     )
     project: str = field(default="figa-demo", metadata={"help": "The trackio project of the runs."})
+
+    def bf16(self) -> bool:
+        """Whether training runs in bf16 mixed precision and evaluation generates in bfloat16 (`--precision`)."""
+        return self.precision == "bf16" or (self.precision == "auto" and native_bf16())
 
     def size_name(self) -> str:
         return "quick" if self.quick else self.size

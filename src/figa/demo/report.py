@@ -176,7 +176,12 @@ def summary(settings: dict, curation: CurateStats, training: dict, results: Eval
             "usable_rollouts": usable / max(counts["prompts"], 1),
         },
         "training": {
-            name: {"steps": t["log_history"][-1].get("step"), "metrics": t["metrics"], "loss": t["loss"]}
+            name: {
+                "steps": t["log_history"][-1].get("step"),
+                "metrics": t["metrics"],
+                "loss": t["loss"],
+                "budget": t.get("training", {}),  # learning rate, epochs, batch, seed, precision, the data's hash
+            }
             for name, t in training.items()
         },
         "methods": rows,

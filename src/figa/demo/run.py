@@ -24,7 +24,7 @@ from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import prepare_output_dir, write_jsonl
 from ..loop import run_round
-from ..modeling import ModelArguments
+from ..modeling import ModelArguments, has_accelerator
 from ..trainer import FIGAConfig
 from ..training import REPORT_NAME, DataArguments, TrainingConfig, train_or_reuse
 from .analysis import run_name
@@ -69,6 +69,7 @@ def _training_args(
         run_name=os.path.basename(out),
         disable_tqdm=False,
         remove_unused_columns=False,
+        **({"bf16": True, "use_cpu": not has_accelerator()} if config.bf16() else {}),
     )
     if method == "figa":
         return FIGAConfig(
@@ -111,6 +112,11 @@ def _decoding(config: DemoConfig) -> dict:
         "batch_size": config.generation_batch_size,
         "seed": config.seed,
     }
+
+
+def evaluation_dtype(config: DemoConfig) -> str:
+    """The evaluated models generate in bfloat16 under --precision bf16, else in their checkpoints' dtype."""
+    return "bfloat16" if config.bf16() else "auto"
 
 
 def write_prompts(config: DemoConfig, part: str, count: int) -> str:
@@ -201,6 +207,7 @@ def _evaluation(config: DemoConfig, base: str, models: dict[str, str], prompts: 
         prompts=prompts,
         reward=f"{TASK}:reward",
         output_dir=os.path.join(config.output_dir, "eval"),
+        dtype=evaluation_dtype(config),
         **_decoding(config),
     )
 
@@ -251,6 +258,7 @@ def run(config: DemoConfig) -> str:
         train_prompts=n_train,
         test_prompts=n_test,
         method_settings={method: config.method_settings(method) for method in methods},
+        bf16=config.bf16(),
         training_seeds=seeds,
         later_rounds=rounds,
     )

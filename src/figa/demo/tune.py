@@ -26,7 +26,7 @@ from ..modeling import ModelArguments
 from ..records import parse_json
 from ..training import DataArguments, train_or_reuse
 from .config import TASK, DemoConfig
-from .run import _decoding, _step, _training_args, curated_pairs, pairs_in
+from .run import _decoding, _step, _training_args, curated_pairs, evaluation_dtype, pairs_in
 from .settings import GRID, load_grid, point_name
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def _validation_rewards(config: DemoConfig, prompts: str, models: dict[str, str]
             prompts=prompts,
             reward=f"{TASK}:reward",
             output_dir=out,
+            dtype=evaluation_dtype(config),
             **_decoding(config),
         )
     )
@@ -98,6 +99,7 @@ def _context(config: DemoConfig, model: str, data: str, n_validation: int) -> di
         "train_batch_size": config.train_batch_size,
         "max_new_tokens": config.max_new_tokens,
         "repetition_penalty": config.repetition_penalty,
+        **({"bf16": True} if config.bf16() else {}),  # float32 tunings before --precision have no such key
     }
 
 

@@ -22,6 +22,7 @@ from ..backends.stages import Job, pending, run_stage, score_job, score_stage, t
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import check_outputs, prepare_output_dir, write_json
+from ..modeling import DTYPES
 from ..prompts import query_text
 from ..records import load_records
 from ..results import EVAL_RESULTS_FORMAT, EvalResults, ModelRow
@@ -49,6 +50,14 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         metadata={"help": "Compare saved results.json files instead of generating: --compare a.json b.json"},
     )
     backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
+    dtype: str = field(
+        default="auto",
+        metadata={
+            "help": "hf back end: the weights' dtype while generating: auto (each checkpoint's), float32, bfloat16 "
+            "(about 1.7x faster on a CPU with AMX or AVX512-BF16) or float16.",
+            "choices": list(DTYPES),
+        },
+    )
     bootstrap_samples: int = field(default=1000, metadata={"help": "Bootstrap resamples for the 95%% intervals."})
     skip_bad_records: bool = field(default=False, metadata={"help": "Skip bad prompt records instead of stopping."})
     trust_remote_code: bool = field(default=False, metadata={"help": "Allow model repository code to run."})
@@ -106,7 +115,8 @@ def _generate_and_score(
 ) -> tuple[dict, dict]:
     """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
-    key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format)
+    weights = () if config.dtype == "auto" else (config.dtype,)  # "auto" keeps the key of runs before --dtype
+    key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format, *weights)
     generated = StageStore(stages_dir, "generate", key)
     jobs = [Job(r["id"], r, (r,)) for r in records]
     todo = {job.id for job in pending(jobs, generated)}
@@ -118,6 +128,7 @@ def _generate_and_score(
             config.endpoint(config.max_new_tokens),
             config.prompt_format,
             config.trust_remote_code,
+            config.dtype,
         )
         waiting = [(r, line) for r, line in zip(records, lines) if r["id"] in todo]
         refused = prompts_too_long(
