@@ -23,12 +23,14 @@ $figa demo --size large --settings "$out/tune/tune.json" --methods "${core[@]}" 
 cp "$out/report.json" "$out/report-fair.json"
 stamp "3/5 IFBench on base and every method's seed-0 model"
 base=$(.venv/bin/python -c "from figa.demo.model import smollm2_checkpoint; print(smollm2_checkpoint())")
+# the models generate as in the demo's own evaluation: in bfloat16 where the machine computes it natively
+dtype=$(.venv/bin/python -c "from figa.modeling import native_bf16; print('bfloat16' if native_bf16() else 'auto')")
 methods=("${core[@]}")
 models=("$base")
 for method in "${methods[@]}"; do models+=("$out/models/$method-s0"); done
 $figa eval --model "${models[@]}" --names base "${methods[@]}" \
   --prompts "$(.venv/bin/python -m figa.evaluation.ifbench --prompts)" \
-  --reward python:figa.evaluation.ifbench:reward --max_new_tokens "$tokens" --output_dir "$out/ifbench"
+  --reward python:figa.evaluation.ifbench:reward --max_new_tokens "$tokens" --dtype "$dtype" --output_dir "$out/ifbench"
 .venv/bin/python -m figa.evaluation.ifbench "$out/ifbench/results.json"
 stamp "4/5 figa demo --tune for the objectives beyond the paper"
 $figa demo --tune --methods "${beyond[@]}" --output_dir "$out"
