@@ -114,6 +114,25 @@ def test_tune_reads_no_test_prompt_chooses_the_best_point_resumes_and_the_demo_t
     assert not (tmp_path / "bad").exists()  # refused before any work
 
 
+@pytest.mark.parametrize(
+    "tuned, message",
+    [
+        ({"complete": False, "context": {}}, "its tuning has not finished"),
+        ({"complete": True, "context": {"bf16": True}}, "tuned in bf16, but this run trains in fp32"),
+        ({"complete": True, "context": {}}, "tuned in fp32, but this run trains in bf16"),
+    ],
+    ids=["unfinished", "bf16-tuning-fp32-run", "fp32-tuning-bf16-run"],
+)
+def test_settings_from_an_unfinished_tuning_or_another_precision_are_refused(tuned, message, tmp_path, capsys):
+    path = tmp_path / "tune.json"
+    path.write_text(json.dumps({**tuned, "chosen": {"sft": {"learning_rate": 2e-5, "epochs": 2}}}))
+    precision = "fp32" if tuned["context"].get("bf16") or not tuned["complete"] else "bf16"
+    out = tmp_path / "demo"
+    assert main(["demo", "--settings", str(path), "--precision", precision, "--output_dir", str(out)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()  # refused before any work
+
+
 def test_tune_says_when_no_method_has_settings_to_choose_and_refuses_a_bad_grid(tmp_path, capsys):
     assert main(["demo", "--tune", "--methods", "figa_paper", "--output_dir", str(tmp_path / "a")]) == 2
     assert "none of figa_paper has settings to choose" in capsys.readouterr().err

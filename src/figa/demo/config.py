@@ -195,7 +195,7 @@ class DemoConfig:
 
     def chosen(self) -> dict[str, dict[str, Any]]:
         """Each tuned method's settings: the chosen ones (or --settings'), with the flags given applied to all."""
-        chosen = load_chosen(self.settings) if self.settings else {**CHOSEN, **UNTUNED}
+        chosen = load_chosen(self.settings, self.bf16()) if self.settings else {**CHOSEN, **UNTUNED}
         given = {
             key: getattr(self, key)
             for key in ("learning_rate", "epochs", "beta", "gamma", "tau", "dpo_beta")

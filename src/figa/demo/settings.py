@@ -122,12 +122,27 @@ def load_grid(path: str) -> dict[str, list[dict[str, Any]]]:
     return check_grid(grid)
 
 
-def load_chosen(path: str) -> dict[str, dict[str, Any]]:
-    """The settings `figa demo --tune` chose, from its tune.json (`figa demo --settings`)."""
+def load_chosen(path: str, bf16: bool | None = None) -> dict[str, dict[str, Any]]:
+    """The settings `figa demo --tune` chose, from its tune.json (`figa demo --settings`): only a finished tuning's,
+    and (given BF16, the run's precision) only one tuned in the same precision."""
     try:
         with open(path, encoding="utf-8") as handle:
-            chosen = json.load(handle)["chosen"]
+            tuned = json.load(handle)
+        chosen = tuned["chosen"]
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FigaError(f"--settings {path}: not a tune.json of `figa demo --tune` ({error})") from None
     check_grid({method: [settings] for method, settings in chosen.items()})
+    if tuned.get("complete") is False:
+        raise FigaError(
+            f"--settings {path}: its tuning has not finished (grid points are not scored yet); run the same "
+            "`figa demo --tune` again to finish it"
+        )
+    context = tuned.get("context")
+    tuned_bf16 = isinstance(context, dict) and bool(context.get("bf16"))
+    if bf16 is not None and tuned_bf16 != bf16:
+        names = {True: "bf16", False: "fp32"}
+        raise FigaError(
+            f"--settings {path}: tuned in {names[tuned_bf16]}, but this run trains in {names[bf16]}; pass "
+            f"--precision {names[tuned_bf16]}, or tune again"
+        )
     return {**CHOSEN, **UNTUNED, **chosen}
