@@ -76,8 +76,8 @@ class DemoConfig:
     settings: str | None = field(
         default=None,
         metadata={
-            "help": "A tune.json of `figa demo --tune`: train with the settings it chose (default: the ones the "
-            "demo's own tuning chose, docs/experiments.md)."
+            "help": "A tune.json of a finished `figa demo --tune` in the same --precision: train with the settings "
+            "it chose (default: the ones the demo's own tuning chose, docs/experiments.md)."
         },
     )
     train_prompts: int | None = field(default=None, metadata={"help": "Training prompts (default: by --size)."})
