@@ -25,6 +25,9 @@ train dpo --method dpo --learning_rate 1e-6 --gradient_checkpointing false --bf1
 train figa-spans --weighting external --learning_rate 1e-5
 train figa-edits --weighting figa --learning_rate 1e-5
 train figa-preference --objective preference --weighting external --learning_rate 1e-6
-$figa eval --model "$base" "$out"/{sft,dpo,figa-spans,figa-edits,figa-preference} \
-  --names base sft dpo figa-spans figa-edits figa-preference --pairs "$out/lamp.heldout.jsonl" \
+# the other two objectives beyond the paper (docs/loss.md), as figa demo's figa_anchor and figa_dft
+train figa-anchor --weighting figa --anchor_tau 1.0 --learning_rate 1e-5
+train figa-dft --weighting figa --alpha 1 --gamma 1 --beta 0 --prob_scale true --learning_rate 2e-5
+$figa eval --model "$base" "$out"/{sft,dpo,figa-spans,figa-edits,figa-preference,figa-anchor,figa-dft} \
+  --names base sft dpo figa-spans figa-edits figa-preference figa-anchor figa-dft --pairs "$out/lamp.heldout.jsonl" \
   --output_dir "$out/eval"
