@@ -54,7 +54,7 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         default="auto",
         metadata={
             "help": "hf back end: the weights' dtype while generating: auto (each checkpoint's), float32, bfloat16 "
-            "(about 1.7x faster on a CPU with AMX or AVX512-BF16) or float16.",
+            "(about 1.8x faster on a CPU with AMX or AVX512-BF16) or float16.",
             "choices": list(DTYPES),
         },
     )
