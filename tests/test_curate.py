@@ -270,6 +270,7 @@ def _blocks_curate(prompts, out, model, *extra):
     ]
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_a_changed_threshold_is_not_skipped_as_a_finished_block(tiny_model_dir, tmp_path):
     """A resumed run skips the blocks a pass finished; a threshold that lets other prompts reach a pass must not
     be skipped: here the first run revises nothing (eta1 0), the second, in the same directory, everything."""
@@ -284,6 +285,7 @@ def test_a_changed_threshold_is_not_skipped_as_a_finished_block(tiny_model_dir, 
     assert read(out / "train.jsonl") == read(fresh / "train.jsonl")
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_a_stage_file_cut_short_is_computed_again_not_skipped(tiny_model_dir, tmp_path):
     prompts = write_jsonl(tmp_path / "p.jsonl", _reference_rows(6))
     out = tmp_path / "spa"
@@ -297,6 +299,7 @@ def test_a_stage_file_cut_short_is_computed_again_not_skipped(tiny_model_dir, tm
     assert sorted(row["id"] for row in read(revise)) == sorted(row["id"] for row in read(tmp_path / "p.jsonl"))
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_reward_that_raises_is_a_clear_error_and_nan_rejects(tiny_model_dir, tmp_path, capsys):
     prompts = prompts_file(tmp_path)
     common = [
@@ -451,6 +454,7 @@ def test_openai_responses_stopped_at_max_tokens_are_rejected_by_default(tmp_path
     assert all(r["stage"] != "rollout" for r in kept if "stage" in r) and len(kept) == 2
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_an_edited_prompt_under_the_same_id_is_recomputed_not_reused(tiny_model_dir, tmp_path):
     rows = [
         {

@@ -188,6 +188,7 @@ def test_outputs_never_follow_a_planted_link(tiny_model_dir, tmp_path, capsys):
 # 4. a deadline for the whole request
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tmp_path):
     out = tmp_path / "spa"
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "drip", "prompt": "DRIP. mention cat and mat."}])

@@ -64,6 +64,7 @@ def read_json(path):
         return json.load(handle)
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_round_two_curates_with_round_ones_model_and_the_table_has_every_round(tiny_model_dir, tmp_path, capsys):
     prompts, heldout = setup(tmp_path)
     args = loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "2")
@@ -93,6 +94,7 @@ def test_round_two_curates_with_round_ones_model_and_the_table_has_every_round(t
     assert read_json(out / "rounds.json")["table"] == rows
 
 
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
 def test_prompts_per_round_gives_each_round_the_next_slice(tiny_model_dir, tmp_path, capsys):
     prompts, heldout = setup(tmp_path)
     assert (
