@@ -4,7 +4,8 @@ report them): loops, answers cut at the token limit, quotes and lowercase nobody
 from __future__ import annotations
 
 import re
-from collections import Counter
+
+from rapidfuzz import fuzz, process
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -14,17 +15,25 @@ def sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_END.split(text.strip()) if re.search(r"[^\W\d_]", s)]
 
 
+# Two sentences this alike (rapidfuzz's normalised Levenshtein ratio, 0-100, on their lowercased words) say the same
+# thing: "Forests are home to many animals." and "Forests are also home to many animals." score 93 (rounded).
+NEAR_DUPLICATE = 85
+
+
 def degenerate(text: str) -> bool:
     """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct, or one sentence
-    comes three times or more (a short loop has too few trigrams to tell)."""
+    comes three times or more, word for word or nearly (a short loop has too few trigrams to tell)."""
     words = text.lower().split()
     if not words:
         return True
     trigrams = list(zip(words, words[1:], words[2:]))
     if len(trigrams) >= 10 and len(set(trigrams)) < 0.5 * len(trigrams):
         return True
-    said = Counter(" ".join(re.findall(r"[^\W_]+", s.lower())) for s in sentences(text))
-    return max(said.values(), default=0) >= 3
+    said = [" ".join(re.findall(r"[^\W_]+", s.lower())) for s in sentences(text)]
+    if len(said) < 3:
+        return False
+    alike = process.cdist(said, said, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE)
+    return int((alike > 0).sum(axis=1).max()) >= 3
 
 
 def wrapped_in_quotes(text: str) -> bool:
