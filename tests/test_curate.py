@@ -519,3 +519,34 @@ def test_bad_shard_or_block_size_is_a_one_line_error(tmp_path, capsys, option, m
     assert main(args + option) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def _reward_package(root, rule):
+    """A user's reward in a package of theirs: the score comes from a helper module the reward imports."""
+    package = root / "myrewards"
+    package.mkdir(exist_ok=True)
+    (package / "__init__.py").write_text("")
+    (package / "score.py").write_text(
+        "from .rules import score_of\n\n\ndef reward(prompts, responses):\n"
+        "    return [score_of(r) for r in responses]\n"
+    )
+    (package / "rules.py").write_text(f"def score_of(response):\n    return {rule}\n")
+    for name in ("myrewards", "myrewards.score", "myrewards.rules"):  # as a new process would import them
+        sys.modules.pop(name, None)
+
+
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
+def test_an_edited_reward_is_scored_again_not_read_back_from_the_earlier_run(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    prompts = write_jsonl(tmp_path / "p.jsonl", _reference_rows(6))
+    out, fresh = tmp_path / "spa", tmp_path / "fresh"
+    args = ["--reward", "python:myrewards.score:reward", "--revise_target", "1.0"]
+    _reward_package(tmp_path, "1.0")  # every answer is perfect: nothing to revise
+    assert main(_blocks_curate(prompts, out, tiny_model_dir, *args)) == 0
+    assert read(out / "train.jsonl") == []
+    _reward_package(tmp_path, '1.0 if "today" in response else 0.0')  # the helper edited, not the reward's file
+    assert main(_blocks_curate(prompts, out, tiny_model_dir, *args)) == 0
+    assert main(_blocks_curate(prompts, fresh, tiny_model_dir, *args)) == 0
+    assert len(read(fresh / "train.jsonl")) == 6
+    assert read(out / "train.jsonl") == read(fresh / "train.jsonl")

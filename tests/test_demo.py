@@ -62,7 +62,6 @@ def test_reward_is_constraints_times_relevance_times_completeness():
     assert reward_parts([limited], [" ".join(FULL.split()[:20])])[0]["completeness"] == 1.0
 
 
-
 def test_a_loop_of_nearly_identical_sentences_scores_zero_but_a_list_of_alike_sentences_does_not():
     # the loop read in the quickstart's SFT answers: no sentence comes three times word for word, and it has
     # enough distinct trigrams, but it says one thing three times (it scored 1.0 before)
@@ -77,6 +76,7 @@ def test_a_loop_of_nearly_identical_sentences_scores_zero_but_a_list_of_alike_se
     assert reward([prompt], [twice.replace(",", "")])[0] > 0.5  # said twice: repetitive, not a loop
     listing = "Coffee is bitter. Coffee is hot. Coffee is brown. Coffee wakes people up in the morning."
     assert reward([prompt], [listing])[0] > 0  # alike in form, different in what they say
+
 
 def test_a_stub_that_satisfies_the_constraints_scores_below_a_full_answer_with_the_constraint_fixed():
     prompt = (

@@ -1,5 +1,6 @@
 import json
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -193,3 +194,18 @@ def test_unusable_prompt_files_are_clear_errors(name, message, tiny_model_dir, t
     (tmp_path / "empty.jsonl").write_text("")
     assert main(eval_args([tiny_model_dir], ["base"], str(tmp_path / name), tmp_path / "out")) == 2
     assert message in capsys.readouterr().err
+
+
+def test_an_edited_reward_scores_the_saved_answers_again(tiny_model_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    prompts, out = heldout(tmp_path, n=4), tmp_path / "report"
+    args = eval_args([tiny_model_dir], ["m"], prompts, out, "--reward", "python:myreward:reward")
+    for value in (1.0, 0.25):
+        (tmp_path / "myreward.py").write_text(
+            f"def reward(prompts, responses):\n    return [{value}] * len(responses)\n"
+        )
+        sys.modules.pop("myreward", None)  # as a new process would import it
+        assert main(args) == 0
+        assert load(out / "results.json")["models"][0]["reward"]["mean"] == value
+    assert len(list((out / "stages").glob("generate-*.jsonl"))) == 1  # the answers were reused

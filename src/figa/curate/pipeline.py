@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
+from ..backends.fingerprints import spec_key
 from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
@@ -103,12 +104,21 @@ class _Run:
         self.target = config.eta1 if config.revise_target is None else config.revise_target
         self.keys = {
             "rollout": settings_key(
-                "rollout", config.policy, config.policy_backend, asdict(self.generation), config.prompt_format
+                "rollout",
+                config.policy,
+                config.policy_backend,
+                asdict(self.generation),
+                config.prompt_format,
             )
         }
-        self.keys["reward"] = settings_key("reward", config.reward, self.keys["rollout"])
+        self.keys["reward"] = settings_key("reward", spec_key(config.reward), self.keys["rollout"])
         self.keys["revise"] = settings_key(
-            "revise", config.reviser, template, self.target, asdict(self.generation), self.keys["reward"]
+            "revise",
+            spec_key(config.reviser, "reviser"),
+            template,
+            self.target,
+            asdict(self.generation),
+            self.keys["reward"],
         )
         self.keys["rescore"] = settings_key("rescore", self.keys["revise"])
         self.reward = make_reward(

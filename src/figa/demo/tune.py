@@ -19,6 +19,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from ..backends.fingerprints import spec_key
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import write_json
@@ -92,6 +93,7 @@ def _context(config: DemoConfig, model: str, data: str, n_validation: int) -> di
     """What every row of a tune.json depends on besides its own settings."""
     return {
         "model": model,
+        "reward": spec_key(f"{TASK}:reward"),
         "pairs": pairs_in(data),
         "data": data,
         "validation_prompts": n_validation,
@@ -109,7 +111,10 @@ def _earlier_rows(path: str, context: dict[str, Any]) -> list[dict]:
     with open(path, encoding="utf-8") as handle:
         earlier = parse_json(handle.read())
     if earlier.get("context") != context:
-        raise FigaError(f"{path} was tuned with other data or settings; pass another --output_dir")
+        changed = sorted(
+            k for k in {**earlier.get("context", {}), **context} if earlier["context"].get(k) != context.get(k)
+        )
+        raise FigaError(f"{path} was tuned with another {', '.join(changed)}; pass another --output_dir")
     return earlier["grid"]
 
 

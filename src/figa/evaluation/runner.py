@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..backends.fingerprints import spec_key
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKENDS, make_policy, prompts_too_long
 from ..backends.protocols import Truncated
@@ -115,7 +116,7 @@ def _generate_and_score(
 ) -> tuple[dict, dict]:
     """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
-    weights = () if config.dtype == "auto" else (config.dtype,)  # "auto" keeps the key of runs before --dtype
+    weights = () if config.dtype == "auto" else (config.dtype,)  # "auto": as before --dtype
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format, *weights)
     generated = StageStore(stages_dir, "generate", key)
     jobs = [Job(r["id"], r, (r,)) for r in records]
@@ -147,7 +148,7 @@ def _generate_and_score(
         del policy
         gc.collect()
     responses = {r["id"]: _text(generated.get(r["id"])) for r in records}
-    scored = StageStore(stages_dir, "score", settings_key("eval-score", config.reward, key))
+    scored = StageStore(stages_dir, "score", settings_key("eval-score", spec_key(config.reward), key))
     score_stage(
         f"score {name}",
         [score_job(r["id"], query_text(r), r["output"] or None, {"reward": responses[r["id"]]}) for r in records],

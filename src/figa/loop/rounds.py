@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from ..backends.fingerprints import spec_key
 from ..backends.store import settings_key
 from ..curate import CurateConfig, curate
 from ..files import write_json
@@ -44,6 +45,8 @@ TrainingSettings = Callable[[str, str], tuple[ModelArguments, FIGAConfig]]  # (p
 def _fingerprint(curation: CurateConfig, training: FIGAConfig) -> str:
     return settings_key(
         asdict(curation),
+        spec_key(curation.reward),
+        spec_key(curation.reviser, "reviser"),
         loss_settings_of(training),
         training.learning_rate,
         training.num_train_epochs,
