@@ -209,3 +209,15 @@ def test_an_edited_reward_scores_the_saved_answers_again(tiny_model_dir, tmp_pat
         assert main(args) == 0
         assert load(out / "results.json")["models"][0]["reward"]["mean"] == value
     assert len(list((out / "stages").glob("generate-*.jsonl"))) == 1  # the answers were reused
+
+
+def test_a_model_trained_again_at_the_same_path_answers_anew(tiny_model_dir, second_model, tmp_path):
+    model = shutil.copytree(tiny_model_dir, tmp_path / "model")
+    prompts, out = heldout(tmp_path), tmp_path / "report"
+    assert main(eval_args([str(model)], ["m"], prompts, out)) == 0
+    shutil.rmtree(model)
+    shutil.copytree(second_model, model)  # another model saved where the first was
+    assert main(eval_args([str(model)], ["m"], prompts, out)) == 0
+    assert main(eval_args([second_model], ["m"], prompts, tmp_path / "fresh")) == 0
+    answers = load(out / "results.json")["responses"]
+    assert answers == load(tmp_path / "fresh" / "results.json")["responses"]

@@ -3,6 +3,9 @@ instead of read back from an earlier run: for `python:module:function`, the sour
 module of its own top-level package that it imports, directly or through them (read from the import statements, so
 the key does not depend on what else happened to be imported first; code it reaches in other packages is not
 covered). Any other spec is its text.
+
+A local model directory is told apart from the model saved there before by `directory_fingerprint`: the names,
+sizes and modification times of its files (a model trained again at the same path rewrites them).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import os
 
 from .specs import load_callable
 
@@ -23,6 +27,12 @@ def spec_key(spec: str | None, what: str = "reward") -> str | None:
         load_callable(rest, what)  # imports it as the back end will (the current directory on the path)
         return f"{spec}@{source_fingerprint(rest.partition(':')[0])}"
     return spec
+
+
+def directory_fingerprint(path: str) -> str:
+    with os.scandir(path) as entries:
+        files = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:12]
 
 
 def source_fingerprint(module: str) -> str:
