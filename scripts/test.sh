@@ -9,4 +9,4 @@ if [ "${free_kb:-0}" -lt 4000000 ]; then
   echo "WARNING: $((free_kb / 1024)) MB free in $scratch; the slow tests write up to about 2.5 GB there (SmolLM2 checkpoints)" >&2
 fi
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-exec .venv/bin/python -m pytest "$@"
+exec .venv/bin/python -m pytest --durations=20 "$@"
