@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from figa.backends.rewards import PythonReward
 from figa.cli import main
 from figa.curate.filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from figa.curate.revisers import ReferenceEditReviser
+from figa.testing import corpus, save_tiny_model
 
 from .conftest import PAIRS, REPO, SECRET, curate_args, prompts_file, read, write_jsonl
 from .openai_server import Server
@@ -550,3 +552,20 @@ def test_an_edited_reward_is_scored_again_not_read_back_from_the_earlier_run(tin
     assert main(_blocks_curate(prompts, fresh, tiny_model_dir, *args)) == 0
     assert len(read(fresh / "train.jsonl")) == 6
     assert read(out / "train.jsonl") == read(fresh / "train.jsonl")
+
+
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
+def test_a_policy_saved_again_at_the_same_path_answers_anew(tiny_model_dir, tmp_path):
+    """A resumed curation whose local policy directory now holds another model (trained again, as between two
+    rounds) rolls out anew instead of reading back the earlier model's answers, in every block."""
+    prompts = write_jsonl(tmp_path / "p.jsonl", _reference_rows(6))
+    policy, out, fresh = tmp_path / "policy", tmp_path / "spa", tmp_path / "fresh"
+    other = save_tiny_model(str(tmp_path / "other"), corpus(), seed=7)
+    shutil.copytree(tiny_model_dir, policy)
+    assert main(_blocks_curate(prompts, out, str(policy))) == 0
+    first = read(out / "train.jsonl")
+    shutil.rmtree(policy)
+    shutil.copytree(other, policy)
+    assert main(_blocks_curate(prompts, out, str(policy))) == 0
+    assert main(_blocks_curate(prompts, fresh, str(policy))) == 0
+    assert read(out / "train.jsonl") == read(fresh / "train.jsonl") != first

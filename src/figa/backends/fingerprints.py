@@ -29,6 +29,11 @@ def spec_key(spec: str | None, what: str = "reward") -> str | None:
     return spec
 
 
+def model_version(model: str) -> str | None:
+    """The fingerprint of a local model directory; None for anything else (a hub id, a served model's name)."""
+    return directory_fingerprint(model) if os.path.isdir(model) else None
+
+
 def directory_fingerprint(path: str) -> str:
     with os.scandir(path) as entries:
         files = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())

@@ -147,3 +147,16 @@ def score_stage(name: str, jobs: list[Job], store: StageStore, reward, batch_siz
 
 def _json_float(value: float | None):
     return None if value is None else ("nan" if math.isnan(value) else value)
+
+
+def generation_inputs(record: dict, version: str | None, generated: StageStore) -> tuple:
+    """What a saved answer depends on: the record and, for a local model directory, the version of the model saved
+    there (a model trained again at the same path answers anew). A directory removed since leaves its saved
+    answers standing: nothing else can be generated from it."""
+    if version is None:
+        version = (generated.get(record["id"]) or {}).get("model")
+    return (record,) if version is None else (record, version)
+
+
+def with_version(to_row, version: str | None):
+    return to_row if version is None else lambda job_id, result: {**to_row(job_id, result), "model": version}

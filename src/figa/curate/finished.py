@@ -1,12 +1,13 @@
 """Which blocks of which pass a curation run has finished, so that a resumed run skips them without reading them.
 
 OUTPUT_DIR/stages/blocks-<key>.jsonl, where the key hashes the prompts file's contents and every setting that can
-change what a pass computes or which prompts reach it (all of `CurateConfig` but where the outputs go, how they
-are reported and how many requests run at once). One row per finished block of a pass, written after the pass's
-stage files are synced to the disk: its id ("PASS/BLOCK"), the pass's stage settings key, how many prompts
-entered the pass in that block and how many were left, and the length of every stage file at that moment. A
-row counts only while each of those files is at least that long (stage files only grow; one cut short or
-deleted makes the blocks after it be replayed and checked again).
+change what a pass computes or which prompts reach it (all of `CurateConfig` but where the outputs go, how they are
+reported and how many requests run at once, and the version of a local policy directory: another model saved there
+makes every block be replayed, its answers generated anew). One row per finished block of a pass, written after the
+pass's stage files are synced to the disk: its id ("PASS/BLOCK"), the pass's stage settings key, how many prompts
+entered the pass in that block and how many were left, and the length of every stage file at that moment. A row
+counts only while each of those files is at least that long (stage files only grow; one cut short or deleted makes
+the blocks after it be replayed and checked again).
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ def content_hash(path: str) -> str:
 
 
 class FinishedBlocks:
-    def __init__(self, directory: str, config: CurateConfig, template: str):
+    def __init__(self, directory: str, config: CurateConfig, template: str, policy_version: str | None = None):
         settings = {k: v for k, v in asdict(config).items() if k not in IGNORED}
         self.directory = directory
-        self.store = StageStore(directory, "blocks", settings_key(content_hash(config.prompts), settings, template))
+        key = settings_key(
+            content_hash(config.prompts), settings, template, *([policy_version] if policy_version else [])
+        )
+        self.store = StageStore(directory, "blocks", key)
         self.sizes: dict[str, int] = {}
 
     def _size(self, name: str) -> int:

@@ -25,10 +25,19 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
-from ..backends.fingerprints import spec_key
+from ..backends.fingerprints import model_version, spec_key
 from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
-from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
+from ..backends.stages import (
+    Job,
+    generation_inputs,
+    pending,
+    run_stage,
+    score_job,
+    score_stage,
+    text_row,
+    with_version,
+)
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_dir, write_json
@@ -124,6 +133,7 @@ class _Run:
         self.reward = make_reward(
             config.reward, self.endpoint, config.batch_size, config.trust_remote_code, config.concurrency
         )
+        self.policy_version = model_version(config.policy) if config.policy_backend in ("hf", "vllm") else None
         self.stores: dict[str, StageStore] = {}
         self.backend = None
         self.bar = None  # the progress of the stage being computed
@@ -157,7 +167,7 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     config = run.config
     store = run.store("rollout")
     if compute:
-        jobs = [Job(p.id, p.record, (p.record,)) for p in prompts]
+        jobs = [Job(p.id, p.record, generation_inputs(p.record, run.policy_version, store)) for p in prompts]
         todo = {job.id for job in pending(jobs, store)}
         if todo:
             policy = run.backend_for(
@@ -179,7 +189,7 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
             jobs,
             store,
             run.backend,
-            text_row("original_output"),
+            with_version(text_row("original_output"), run.policy_version),
             config.concurrency,
             config.batch_size,
             refused if todo else None,
@@ -466,7 +476,7 @@ def curate(config: CurateConfig) -> CurateResult:
     template = _template(config)
     source = PromptSource(config)
     run = _Run(config, template)
-    finished = FinishedBlocks(run.directory, config, template)
+    finished = FinishedBlocks(run.directory, config, template, run.policy_version)
     try:
         seconds = run_passes(source, run, finished)
         started = time.perf_counter()

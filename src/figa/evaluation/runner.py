@@ -14,12 +14,21 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..backends.fingerprints import directory_fingerprint, spec_key
+from ..backends.fingerprints import model_version, spec_key
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKENDS, make_policy, prompts_too_long
 from ..backends.protocols import Truncated
 from ..backends.rewards import finite, make_reward
-from ..backends.stages import Job, pending, run_stage, score_job, score_stage, text_row
+from ..backends.stages import (
+    Job,
+    generation_inputs,
+    pending,
+    run_stage,
+    score_job,
+    score_stage,
+    text_row,
+    with_version,
+)
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import check_outputs, prepare_output_dir, write_json
@@ -119,8 +128,8 @@ def _generate_and_score(
     weights = () if config.dtype == "auto" else (config.dtype,)  # "auto": as before --dtype
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format, *weights)
     generated = StageStore(stages_dir, "generate", key)
-    version = directory_fingerprint(model) if os.path.isdir(model) else None
-    jobs = [Job(r["id"], r, _generation_inputs(r, version, generated)) for r in records]
+    version = model_version(model)
+    jobs = [Job(r["id"], r, generation_inputs(r, version, generated)) for r in records]
     todo = {job.id for job in pending(jobs, generated)}
     if todo:
         policy = make_policy(
@@ -141,7 +150,7 @@ def _generate_and_score(
             jobs,
             generated,
             policy,
-            _with_version(text_row("response", allow_empty=True), version),
+            with_version(text_row("response", allow_empty=True), version),
             config.concurrency,
             config.batch_size,
             refused,
@@ -161,19 +170,6 @@ def _generate_and_score(
     generated.close()
     scored.close()
     return responses, rewards
-
-
-def _generation_inputs(record: dict, version: str | None, generated: StageStore) -> tuple:
-    """What a saved answer depends on: the record and, for a local model directory, the version of the model saved
-    there (a model trained again at the same path answers anew). A directory removed since leaves its saved
-    answers standing: nothing else can be generated from it."""
-    if version is None:
-        version = (generated.get(record["id"]) or {}).get("model")
-    return (record,) if version is None else (record, version)
-
-
-def _with_version(to_row, version: str | None):
-    return to_row if version is None else lambda job_id, result: {**to_row(job_id, result), "model": version}
 
 
 def _text(row: dict) -> str | None:
