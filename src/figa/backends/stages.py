@@ -149,13 +149,16 @@ def _json_float(value: float | None):
     return None if value is None else ("nan" if math.isnan(value) else value)
 
 
-def generation_inputs(record: dict, version: str | None, generated: StageStore) -> tuple:
+def generation_inputs(record: dict, version: str | None) -> tuple:
     """What a saved answer depends on: the record and, for a local model directory, the version of the model saved
-    there (a model trained again at the same path answers anew). A directory removed since leaves its saved
-    answers standing: nothing else can be generated from it."""
-    if version is None:
-        version = (generated.get(record["id"]) or {}).get("model")
+    there (`figa.backends.fingerprints.model_version`), so a model trained again at the same path answers anew."""
     return (record,) if version is None else (record, version)
+
+
+def answering_version(version: str | None, generated: StageStore, first_id: str) -> str | None:
+    """VERSION; or, for a model directory removed since, the version its saved answers carry: they stand, as
+    nothing else can be generated from it."""
+    return version or (generated.get(first_id) or {}).get("model")
 
 
 def with_version(to_row, version: str | None):

@@ -30,6 +30,7 @@ from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import (
     Job,
+    answering_version,
     generation_inputs,
     pending,
     run_stage,
@@ -113,11 +114,7 @@ class _Run:
         self.target = config.eta1 if config.revise_target is None else config.revise_target
         self.keys = {
             "rollout": settings_key(
-                "rollout",
-                config.policy,
-                config.policy_backend,
-                asdict(self.generation),
-                config.prompt_format,
+                "rollout", config.policy, config.policy_backend, asdict(self.generation), config.prompt_format
             )
         }
         self.keys["reward"] = settings_key("reward", spec_key(config.reward), self.keys["rollout"])
@@ -167,7 +164,8 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     config = run.config
     store = run.store("rollout")
     if compute:
-        jobs = [Job(p.id, p.record, generation_inputs(p.record, run.policy_version, store)) for p in prompts]
+        version = answering_version(run.policy_version, store, prompts[0].id) if prompts else None
+        jobs = [Job(p.id, p.record, generation_inputs(p.record, version)) for p in prompts]
         todo = {job.id for job in pending(jobs, store)}
         if todo:
             policy = run.backend_for(
@@ -189,7 +187,7 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
             jobs,
             store,
             run.backend,
-            with_version(text_row("original_output"), run.policy_version),
+            with_version(text_row("original_output"), version),
             config.concurrency,
             config.batch_size,
             refused if todo else None,

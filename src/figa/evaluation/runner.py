@@ -21,6 +21,7 @@ from ..backends.protocols import Truncated
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import (
     Job,
+    answering_version,
     generation_inputs,
     pending,
     run_stage,
@@ -125,11 +126,11 @@ def _generate_and_score(
 ) -> tuple[dict, dict]:
     """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
-    weights = () if config.dtype == "auto" else (config.dtype,)  # "auto": as before --dtype
+    weights = () if config.dtype == "auto" else (config.dtype,)  # "auto" keeps the key of runs before --dtype
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format, *weights)
     generated = StageStore(stages_dir, "generate", key)
-    version = model_version(model)
-    jobs = [Job(r["id"], r, generation_inputs(r, version, generated)) for r in records]
+    version = answering_version(model_version(model), generated, records[0]["id"]) if records else None
+    jobs = [Job(r["id"], r, generation_inputs(r, version)) for r in records]
     todo = {job.id for job in pending(jobs, generated)}
     if todo:
         policy = make_policy(
