@@ -76,6 +76,10 @@ def test_a_loop_of_nearly_identical_sentences_scores_zero_but_a_list_of_alike_se
     assert reward([prompt], [twice.replace(",", "")])[0] > 0.5  # said twice: repetitive, not a loop
     listing = "Coffee is bitter. Coffee is hot. Coffee is brown. Coffee wakes people up in the morning."
     assert reward([prompt], [listing])[0] > 0  # alike in form, different in what they say
+    calm, joy = "* A moment of calm in the world of coffee", "* A moment of joy in the world of coffee"
+    lines = f"{calm}\n{joy}\n{calm}\n\nThese tips are meant to bring some wonder to a busy morning with a warm cup."
+    # lines without full stops are one sentence to the splitter; this scored 1.0 before lines were compared too
+    assert reward([prompt], [lines]) == [0.0]
 
 
 def test_a_stub_that_satisfies_the_constraints_scores_below_a_full_answer_with_the_constraint_fixed():
@@ -149,6 +153,14 @@ def test_the_placeholder_of_the_highlight_request_is_not_a_highlight_and_the_rev
     assert satisfied(prompt, copied) == {"highlights": False}
     assert satisfied(prompt, "*Coffee* is a warm drink. Many people drink it *every morning*.") == {"highlights": True}
     assert revise(prompt, copied) == "*Coffee is a warm drink*. *Many people drink it every morning*."
+
+
+def test_the_placeholder_title_is_not_a_title_and_the_reviser_puts_the_topic_in_its_place():
+    prompt = prompt_with(Constraint("title", None))
+    copied = "<<my title>>\n\n" + FULL  # SmolLM2 copies the request's example title in many of its answers
+    assert satisfied(prompt, copied) == {"title": False} and reward([prompt], [copied]) == [0.0]
+    assert satisfied(prompt, "<<Morning coffee>>\n\n" + FULL) == {"title": True}
+    assert revise(prompt, copied) == "<<coffee>>\n\n" + FULL  # in place: the minimal fix, not a second title
 
 
 def test_one_short_sentence_said_three_times_scores_zero():

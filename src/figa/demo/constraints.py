@@ -33,6 +33,8 @@ USING_KEYWORD = [
 HIGHLIGHT = re.compile(r"\*[^\n*]+\*")
 # The prompt's own example of a highlight: copying it into the answer highlights nothing.
 PLACEHOLDER = re.compile(r"[ \t]*\*\s*highlighted section\s*\*", re.IGNORECASE)
+# Its example of a title: an answer titled <<my title>> has copied the request, not given itself a title.
+TITLE_PLACEHOLDER = re.compile(r"<<\s*my title\s*>>", re.IGNORECASE)
 DIVIDER = re.compile(r"\s*\*\*\*\s*")
 BULLET = re.compile(r"\s*[*-]\s+.*[^\W\d_]")  # a markdown bullet with at least one letter
 
@@ -87,9 +89,12 @@ class Title(Kind):
     name, sentence = "title", "Give your answer a title wrapped in double angular brackets, such as <<my title>>."
 
     def holds(self, text, value):
-        return re.search(r"<<[^<>\n]+>>", text) is not None
+        return re.search(r"<<[^<>\n]+>>", TITLE_PLACEHOLDER.sub("", text)) is not None
 
     def fix(self, text, value, topic):
+        """The topic as the title: in place of a copied <<my title>>, else above the answer."""
+        if TITLE_PLACEHOLDER.search(text):
+            return TITLE_PLACEHOLDER.sub(f"<<{topic}>>", text, count=1)
         return f"<<{topic}>>\n\n{text}"
 
 

@@ -21,15 +21,16 @@ NEAR_DUPLICATE = 85
 
 
 def degenerate(text: str) -> bool:
-    """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct, or one sentence
-    comes three times or more, word for word or nearly (a short loop has too few trigrams to tell)."""
+    """Empty, or a loop: fewer than half of the word trigrams of a longer response are distinct, or one sentence or
+    line comes three times or more, word for word or nearly (a short loop has too few trigrams to tell)."""
     words = text.lower().split()
     if not words:
         return True
     trigrams = list(zip(words, words[1:], words[2:]))
     if len(trigrams) >= 10 and len(set(trigrams)) < 0.5 * len(trigrams):
         return True
-    said = [" ".join(re.findall(r"[^\W_]+", s.lower())) for s in sentences(text)]
+    lines = [line for s in sentences(text) for line in s.splitlines() if re.search(r"[^\W\d_]", line)]
+    said = [" ".join(re.findall(r"[^\W_]+", line.lower())) for line in lines]
     if len(said) < 3:
         return False
     alike = process.cdist(said, said, scorer=fuzz.ratio, score_cutoff=NEAR_DUPLICATE)
