@@ -155,6 +155,14 @@ def test_the_placeholder_of_the_highlight_request_is_not_a_highlight_and_the_rev
     assert revise(prompt, copied) == "*Coffee is a warm drink*. *Many people drink it every morning*."
 
 
+def test_the_end_phrase_and_the_postscript_are_checked_as_ifeval_checks_them():
+    prompt = prompt_with(Constraint("end_phrase", "hope this helps."), Constraint("postscript", None))
+    answer = FULL + " P.S. Hope this helps."  # IFEval: the case and an inline P.S. do not matter
+    assert satisfied(prompt, answer) == {"end_phrase": True, "postscript": True}
+    assert satisfied(prompt, f'"{FULL} hope this helps."')["end_phrase"]  # nor quotes around the answer
+    assert satisfied(prompt, FULL) == {"end_phrase": False, "postscript": False}
+
+
 def test_the_placeholder_title_is_not_a_title_and_the_reviser_puts_the_topic_in_its_place():
     prompt = prompt_with(Constraint("title", None))
     copied = "<<my title>>\n\n" + FULL  # SmolLM2 copies the request's example title in many of its answers

@@ -239,8 +239,8 @@ class Highlights(Kind):
 class Postscript(Kind):
     name, sentence = "postscript", "At the end of your response, add a postscript starting with P.S."
 
-    def holds(self, text, value):
-        return re.search(r"^\s*P\.S\.", text, re.MULTILINE) is not None
+    def holds(self, text, value):  # as IFEval's PostscriptChecker: "p.s." anywhere, in any case
+        return re.search(r"p\.\s?s\.", text.lower()) is not None
 
     def fix(self, text, value, topic):
         return f"{text.rstrip()}\n\nP.S. I hope you enjoy {topic}."
@@ -252,8 +252,8 @@ class EndPhrase(Kind):
     def draw(self, rng):
         return rng.choice(END_PHRASES)
 
-    def holds(self, text, value):
-        return text.rstrip().endswith(value)
+    def holds(self, text, value):  # as IFEval's EndChecker: quotes around the answer and case do not count
+        return text.strip().strip('"').lower().endswith(value.strip().lower())
 
     def fix(self, text, value, topic):
         return f"{text.rstrip()} {value}"
