@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 
 import pytest
 import torch
@@ -276,9 +277,12 @@ def test_bf16_on_cpu_trains(tiny_model_dir, spa_file, tmp_path):
     )
 
 
-def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tiny_model_dir, tmp_path, capsys):
+def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_data_and_start_model(
+    tiny_model_dir, tmp_path, capsys
+):
     data = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8))
     out = str(tmp_path / "run")
+    start = shutil.copytree(tiny_model_dir, tmp_path / "start")
 
     def run(data_path=data, **settings):
         config = FIGAConfig(
@@ -289,7 +293,7 @@ def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tin
             report_to="none",
             **settings,
         )
-        return train_or_reuse(DataArguments(data=data_path), ModelArguments(model_name_or_path=tiny_model_dir), config)
+        return train_or_reuse(DataArguments(data=data_path), ModelArguments(model_name_or_path=str(start)), config)
 
     run()
     saved = os.path.getmtime(os.path.join(out, "model.safetensors"))
@@ -298,11 +302,17 @@ def test_train_or_reuse_reuses_only_a_run_with_the_same_loss_budget_and_data(tin
     assert os.path.getmtime(os.path.join(out, "model.safetensors")) == saved
     with pytest.raises(FigaError, match="other loss settings"):
         run(gamma=0.3)
-    with pytest.raises(FigaError, match="other training settings or data: learning_rate"):
+    with pytest.raises(FigaError, match="other training settings, data or start model: learning_rate"):
         run(learning_rate=1e-3)
     edited = write_jsonl(tmp_path / "spa.jsonl", make_spa_records(9))  # the same path, other records
-    with pytest.raises(FigaError, match="other training settings or data: data_sha256"):
+    with pytest.raises(FigaError, match="other training settings, data or start model: data_sha256"):
         run(edited)
+    write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8))
+    weights = start / "model.safetensors"
+    shutil.copyfile(weights, tmp_path / "weights")
+    shutil.copyfile(tmp_path / "weights", weights)  # the start model saved again at its path (a loop's round rerun)
+    with pytest.raises(FigaError, match="other training settings, data or start model: start_model_version"):
+        run()
 
 
 def test_train_can_skip_the_checkpoint_at_the_last_step(tiny_model_dir, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -117,3 +118,22 @@ def test_options_figa_loop_sets_itself_are_refused_in_the_yaml(tiny_model_dir, t
     (tmp_path / "curate.yaml").write_text("max_new_token: 6\n")
     assert main(loop_args(tiny_model_dir, tmp_path, prompts, heldout)) == 2
     assert "unknown options max_new_token" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
+def test_a_round_trained_again_is_not_followed_by_the_rounds_made_from_its_old_model(tiny_model_dir, tmp_path, capsys):
+    prompts, heldout = setup(tmp_path)
+    args = loop_args(tiny_model_dir, tmp_path, prompts, heldout, "--rounds", "2")
+    assert main(args) == 0
+    out = tmp_path / "loop"
+    shutil.rmtree(out / "round-1" / "model")  # the user removes round one's model to train it again
+    capsys.readouterr()
+    assert main(args) == 2  # round one trains again; round two's model came from the old one and is not reused
+    printed = capsys.readouterr()
+    assert "round 1: already done" not in printed.out and os.path.isdir(out / "round-1" / "model")
+    assert f"{out / 'round-2' / 'model'} was trained with other" in printed.err
+    assert "start_model_version" in printed.err
+    shutil.rmtree(out / "round-2" / "model")
+    assert main(args) == 0
+    report = read_json(out / "round-2" / "model" / "figa_train_report.json")
+    assert report["training"]["start_model_version"] is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,16 @@ def native_bf16() -> bool:
         return False
     cpu = torch.cpu
     return any(getattr(cpu, name, lambda: False)() for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported"))
+
+
+def model_version(model: str | None) -> str | None:
+    """A local model directory's fingerprint: the names, sizes and modification times of its files, which a model
+    trained again at the same path rewrites; None for anything else (a hub id, a served model's name)."""
+    if not model or not os.path.isdir(model):
+        return None
+    with os.scandir(model) as entries:
+        files = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())
+    return hashlib.sha256(repr(files).encode()).hexdigest()[:12]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from .errors import FigaError
 from .files import prepare_output_dir, write_json
 from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model
 from .loss import LOSS_SETTINGS
-from .modeling import ModelArguments, load_model, load_tokenizer, lora_config
+from .modeling import ModelArguments, load_model, load_tokenizer, lora_config, model_version
 from .records import LoadReport
 from .trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
 
@@ -176,7 +176,7 @@ def train(
         "metrics": result.metrics,
         "log_history": trainer.state.log_history,
         "loss": loss_settings_of(config),
-        "training": training_settings_of(data_args, config),
+        "training": training_settings_of(data_args, model_args, config),
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
@@ -209,7 +209,7 @@ def train_or_reuse(
                 f"{out} was trained with other loss settings ({report['loss']}); pass another "
                 "output directory to train with these"
             )
-        now = training_settings_of(data_args, config)
+        now = training_settings_of(data_args, model_args, config)
         changed = [
             f"{name} {str(value)[:12]} (now {str(now[name])[:12]})"
             for name, value in report.get("training", {}).items()
@@ -217,7 +217,7 @@ def train_or_reuse(
         ]
         if changed:
             raise FigaError(
-                f"{out} was trained with other training settings or data: {', '.join(changed)}; pass "
+                f"{out} was trained with other training settings, data or start model: {', '.join(changed)}; pass "
                 "another output directory to train with these"
             )
         logger.info(f"already trained: {out}")
@@ -262,9 +262,15 @@ def loss_settings_of(config: TrainingConfig) -> dict:
     return {"method": method_of(config)}
 
 
-def training_settings_of(data_args: DataArguments, config: TrainingConfig) -> dict:
-    """What the run report records of the budget (the model card's fields) and of the data (its file's hash)."""
-    return {**{name: getattr(config, name) for name in TRAINING_FIELDS}, "data_sha256": _file_sha256(data_args.data)}
+def training_settings_of(data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig) -> dict:
+    """What the run report records of the budget (the model card's fields), of the data (its file's hash) and of
+    the model training started from (a local directory's `model_version`, so that a run from a model trained again
+    at the same path, as `figa loop`'s next round is, is not taken for the earlier one)."""
+    return {
+        **{name: getattr(config, name) for name in TRAINING_FIELDS},
+        "data_sha256": _file_sha256(data_args.data),
+        "start_model_version": model_version(model_args.model_name_or_path),
+    }
 
 
 def _file_sha256(path) -> str | None:

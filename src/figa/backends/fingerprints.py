@@ -2,10 +2,7 @@
 instead of read back from an earlier run: for `python:module:function`, the source of the module and of every
 module of its own top-level package that it imports, directly or through them (read from the import statements, so
 the key does not depend on what else happened to be imported first; code it reaches in other packages is not
-covered). Any other spec is its text.
-
-A local model directory is told apart from the model saved there before by `directory_fingerprint`: the names,
-sizes and modification times of its files (a model trained again at the same path rewrites them).
+covered). Any other spec is its text. (A local model directory's version is `figa.modeling.model_version`.)
 """
 
 from __future__ import annotations
@@ -13,7 +10,6 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
-import os
 
 from .specs import load_callable
 
@@ -27,17 +23,6 @@ def spec_key(spec: str | None, what: str = "reward") -> str | None:
         load_callable(rest, what)  # imports it as the back end will (the current directory on the path)
         return f"{spec}@{source_fingerprint(rest.partition(':')[0])}"
     return spec
-
-
-def model_version(model: str) -> str | None:
-    """The fingerprint of a local model directory; None for anything else (a hub id, a served model's name)."""
-    return directory_fingerprint(model) if os.path.isdir(model) else None
-
-
-def directory_fingerprint(path: str) -> str:
-    with os.scandir(path) as entries:
-        files = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in entries if e.is_file())
-    return hashlib.sha256(repr(files).encode()).hexdigest()[:12]
 
 
 def source_fingerprint(module: str) -> str:

@@ -151,7 +151,7 @@ def _json_float(value: float | None):
 
 def generation_inputs(record: dict, version: str | None) -> tuple:
     """What a saved answer depends on: the record and, for a local model directory, the version of the model saved
-    there (`figa.backends.fingerprints.model_version`), so a model trained again at the same path answers anew."""
+    there (`figa.modeling.model_version`), so a model trained again at the same path answers anew."""
     return (record,) if version is None else (record, version)
 
 

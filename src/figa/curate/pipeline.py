@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
-from ..backends.fingerprints import model_version, spec_key
+from ..backends.fingerprints import spec_key
 from ..backends.policies import make_policy, prompts_too_long
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import (
@@ -43,6 +43,7 @@ from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import atomic_file, check_outputs, prepare_output_dir, write_json
 from ..hub import check_hub_access, dataset_card, push_dataset
+from ..modeling import model_version
 from ..prompts import query_text
 from ..records import QUERY_COLUMNS, LoadReport, check_loaded, iter_records
 from ..results import CurateStats

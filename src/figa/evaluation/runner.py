@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..backends.fingerprints import model_version, spec_key
+from ..backends.fingerprints import spec_key
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKENDS, make_policy, prompts_too_long
 from ..backends.protocols import Truncated
@@ -33,7 +33,7 @@ from ..backends.stages import (
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
 from ..files import check_outputs, prepare_output_dir, write_json
-from ..modeling import DTYPES
+from ..modeling import DTYPES, model_version
 from ..prompts import query_text
 from ..records import load_records
 from ..results import EVAL_RESULTS_FORMAT, EvalResults, ModelRow
@@ -122,9 +122,10 @@ class EvalConfig(GenerationOptions, EndpointOptions):
 
 
 def _generate_and_score(
-    name: str, model: str, records: list[dict], lines: list[int], reward, config: EvalConfig
+    name: str, model: str, records: list[dict], lines: list[int], reward, reward_key: str, config: EvalConfig
 ) -> tuple[dict, dict]:
-    """One model's responses and rewards by record id, from its stage stores (resuming what they hold)."""
+    """One model's responses and rewards by record id, from its stage stores (resuming what they hold); REWARD_KEY
+    is `spec_key` of the reward, computed once per run."""
     gen, stages_dir = config.generation(), os.path.join(config.output_dir, "stages")
     weights = () if config.dtype == "auto" else (config.dtype,)  # "auto" keeps the key of runs before --dtype
     key = settings_key("eval-generate", model, config.backend, asdict(gen), config.prompt_format, *weights)
@@ -159,7 +160,7 @@ def _generate_and_score(
         del policy
         gc.collect()
     responses = {r["id"]: _text(generated.get(r["id"])) for r in records}
-    scored = StageStore(stages_dir, "score", settings_key("eval-score", spec_key(config.reward), key))
+    scored = StageStore(stages_dir, "score", settings_key("eval-score", reward_key, key))
     score_stage(
         f"score {name}",
         [score_job(r["id"], query_text(r), r["output"] or None, {"reward": responses[r["id"]]}) for r in records],
@@ -233,9 +234,11 @@ def _reward_results(config: EvalConfig, names: list[str]) -> EvalResults:
         config.trust_remote_code,
         config.concurrency,
     )
-    responses, rewards = {}, {}
+    responses, rewards, reward_key = {}, {}, spec_key(config.reward)
     for name, model in zip(names, config.model):
-        responses[name], rewards[name] = _generate_and_score(name, model, records, report.lines, reward, config)
+        responses[name], rewards[name] = _generate_and_score(
+            name, model, records, report.lines, reward, reward_key, config
+        )
     results = summarize(
         names,
         dict(zip(names, config.model)),

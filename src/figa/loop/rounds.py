@@ -2,7 +2,8 @@
 from that model, and the models of every round are evaluated on the same held-out prompts (docs/guides/loop.md).
 
 Each round lives in its own directory (`spa/`, `model/`, `round.json`); curation and training resume within a
-round, and a finished round (its `round.json` written with the same settings) is not run again.
+round, and a finished round (its `round.json` written with the same settings, from the same policy files, its
+model still there) is not run again.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..backends.fingerprints import spec_key
 from ..backends.store import settings_key
 from ..curate import CurateConfig, curate
 from ..files import write_json
-from ..modeling import ModelArguments
+from ..modeling import ModelArguments, model_version
 from ..trainer import FIGAConfig
 from ..training import DataArguments, loss_settings_of, train_or_reuse
 
@@ -45,6 +46,7 @@ TrainingSettings = Callable[[str, str], tuple[ModelArguments, FIGAConfig]]  # (p
 def _fingerprint(curation: CurateConfig, training: FIGAConfig) -> str:
     return settings_key(
         asdict(curation),
+        model_version(curation.policy),  # a policy trained again in place (round k-1 rerun) makes round k anew
         spec_key(curation.reward),
         spec_key(curation.reviser, "reviser"),
         loss_settings_of(training),
@@ -63,7 +65,8 @@ def _finished(out: str, settings: str) -> Round | None:
         return None
     with open(path, encoding="utf-8") as handle:
         saved = Round(**json.load(handle))
-    return saved if saved.settings == settings else None
+    gone = saved.model is not None and not os.path.isdir(saved.model)
+    return saved if saved.settings == settings and not gone else None
 
 
 def run_round(
