@@ -259,7 +259,7 @@ def test_demo_end_to_end_with_smollm2_and_resume(tmp_path, capsys):
     assert "already trained" in capsys.readouterr().out
     assert {path: path.stat().st_mtime for path in saved} == saved
     assert json.loads((out / "report.json").read_text())["methods"] == report["methods"]
-    assert main([*args, "--gamma", "0.3"]) == 2  # a saved FIGA model trained with other settings is not reused
+    assert main([*args, "--gamma", "0.5"]) == 2  # a saved FIGA model trained with other settings is not reused
     assert "was trained with other loss settings" in capsys.readouterr().err
     assert main([*args, "--epochs", "2"]) == 2  # nor one trained with another budget
     assert "was trained with other training settings" in capsys.readouterr().err
@@ -328,12 +328,13 @@ def test_demo_ablation_and_a_second_round_train_on_the_same_pairs_with_the_same_
         == 0
     )
     report = json.loads((out / "report.json").read_text())
-    ablation = ["sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch"]
+    ablation = ["sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0", "sft_from_scratch"]
     assert [m["method"] for m in report["methods"]] == ["base", *ablation, "figa-round2"]
     assert len({report["training"][f"{m}-s0"]["steps"] for m in ablation}) == 1  # the same steps for every method
     loss = {m: report["training"][f"{m}-s0"]["loss"] for m in ablation}
     assert loss["figa_bow"]["weighting"] == "bow" and loss["figa_beta0"]["beta"] == 0.0
-    assert loss["figa_gamma0.3"]["gamma"] == 0.3 and loss["sft_from_scratch"] == {"method": "sft"}
+    assert loss["figa"]["gamma"] == 0.3 and loss["figa_gamma0"]["gamma"] == 0.0  # FIGA's chosen gamma; the paper's
+    assert loss["sft_from_scratch"] == {"method": "sft"}
     pairs = [json.loads(line) for line in open(out / "spa" / "train.jsonl")]
     scratch = [json.loads(line) for line in open(out / "spa" / "from-scratch.jsonl")]
     assert [r["id"] for r in scratch] == [r["id"] for r in pairs]  # the same prompts, the reviser's own answers

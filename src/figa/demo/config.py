@@ -22,6 +22,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "figa": ("figa", {}, "pairs"),
     "figa_bow": ("figa", {"weighting": "bow"}, "pairs"),
     "figa_beta0": ("figa", {"beta": 0.0}, "pairs"),
+    "figa_gamma0": ("figa", {"gamma": 0.0}, "pairs"),  # the paper's: kept tokens out of the loss
     "figa_gamma0.3": ("figa", {"gamma": 0.3}, "pairs"),
     "figa_gamma1": ("figa", {"gamma": 1.0}, "pairs"),
     "figa_tau3": ("figa", {"tau": 3.0}, "pairs"),
@@ -33,7 +34,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "sft_from_scratch": ("sft", {}, "scratch"),
 }
 OWN = "(default: each method's own: from --settings, else figa.demo.settings.CHOSEN)."
-ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0.3", "sft_from_scratch")
+ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0", "sft_from_scratch")
 # (training, validation, test prompts, training seeds, methods) per --size. Validation prompts are read only by
 # --tune; the test prompts only with the chosen settings. The default is meant to take at most 15 minutes on
 # 2 CPU cores and large at most 3 hours (docs/experiments.md has the measured times). The test prompts of a
