@@ -11,7 +11,9 @@ from ..modeling import native_bf16
 from .settings import CHOSEN, PAPER, UNTUNED, load_chosen
 
 TASK = "python:figa.demo.task"
-DEFAULT_METHODS = ("sft", "dpo", "apo_zero", "figa")  # what `figa demo` trains unless --methods says
+COMPARED = ("sft", "dpo", "apo_zero", "figa")  # what --tune chooses settings for and --size large trains
+# what the quick and default sizes train unless --methods says: the default stays within 15 minutes on 2 cores
+DEFAULT_METHODS = ("sft", "dpo", "figa")
 # Every method the demo can train: name -> (figa train --method, FIGA loss settings over the demo's own, data).
 # "pairs" is the curated SPA file; "scratch" the same prompts with the reviser's answer written from scratch
 # in place of the revision (`figa.demo.task.answer_from_scratch`).
@@ -42,7 +44,7 @@ ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0", "sft_from_sc
 SIZES: dict[str, tuple[int, int, int, int, tuple[str, ...]]] = {
     "quick": (48, 16, 16, 1, DEFAULT_METHODS),
     "default": (128, 48, 32, 1, DEFAULT_METHODS),
-    "large": (128, 48, 192, 3, (*DEFAULT_METHODS, "figa_paper")),
+    "large": (128, 48, 192, 3, (*COMPARED, "figa_paper")),
 }
 
 
@@ -56,8 +58,9 @@ class DemoConfig:
     size: str = field(
         default="default",
         metadata={
-            "help": "quick: 48 training, 16 test prompts; default: 128 training, 32 test prompts, one seed; large: "
-            "the same training prompts, 192 test prompts, three seeds and figa_paper (docs/experiments.md).",
+            "help": "quick: 48 training, 16 test prompts; default: 128 training, 32 test prompts, one seed, SFT, DPO "
+            "and FIGA; large: the same training prompts, 192 test prompts, three seeds, and APO-zero and "
+            "figa_paper besides (docs/experiments.md).",
             "choices": list(SIZES),
         },
     )
@@ -92,9 +95,9 @@ class DemoConfig:
         metadata={
             "help": "Methods trained on the curated pairs and compared with the base model (default: by --size): "
             "sft, dpo, apo_zero (TRL) and figa at their chosen settings; figa_paper (the authors' recipe); the "
-            "ablation's figa_bow, figa_beta0, figa_gamma0.3 and sft_from_scratch (SFT on the reviser's own "
-            "answers, written from scratch); figa_tau3 and figa_gamma1 (every revised token weighted 1); the "
-            "objectives beyond the paper, figa_preference, figa_anchor and figa_dft.",
+            "ablation's figa_bow, figa_beta0, figa_gamma0 and sft_from_scratch (SFT on the reviser's own "
+            "answers, written from scratch); figa_gamma0.3, figa_tau3 and figa_gamma1 (every revised token "
+            "weighted 1); the objectives beyond the paper, figa_preference, figa_anchor and figa_dft.",
             "choices": list(VARIANTS),
         },
     )
@@ -187,6 +190,10 @@ class DemoConfig:
         if self.rounds > 1 and "figa" not in methods:
             raise FigaError("--rounds continues from FIGA's model: keep figa among --methods")
         return methods
+
+    def tuned_methods(self) -> list[str]:
+        """The methods `--tune` chooses settings for: --methods, else those the large size compares."""
+        return list(self.methods or COMPARED)
 
     def training_seeds(self) -> list[int]:
         seeds = SIZES[self.size_name()][3] if self.seeds is None else self.seeds

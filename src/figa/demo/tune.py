@@ -130,7 +130,7 @@ def choose(rows: list[dict]) -> dict[str, dict[str, Any]]:
 def tune(config: DemoConfig) -> str:
     """Run the grid on the validation prompts; returns the path of tune.json."""
     _, n_validation, _ = config.sizes()
-    methods = config.trained_methods()
+    methods = config.tuned_methods()
     grid = load_grid(config.grid) if config.grid else {m: GRID[m] for m in methods if m in GRID}
     if not grid:
         raise FigaError(f"--tune: none of {', '.join(methods)} has settings to choose ({', '.join(GRID)} have)")
