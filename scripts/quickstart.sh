@@ -3,6 +3,6 @@
 # Extra arguments go to `figa demo` (e.g. --quick, --output_dir DIR, --model PATH_OR_HUB_ID).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh demo
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/figa demo "$@"

