@@ -12,7 +12,7 @@ from .settings import CHOSEN, PAPER, UNTUNED, load_chosen
 
 TASK = "python:figa.demo.task"
 COMPARED = ("sft", "dpo", "apo_zero", "figa")  # what --tune chooses settings for and --size large trains
-# what the quick and default sizes train unless --methods says: the default stays within 15 minutes on 2 cores
+# what the quick and default sizes train unless --methods says (with APO-zero the default took 17 minutes on 2 cores)
 DEFAULT_METHODS = ("sft", "dpo", "figa")
 # Every method the demo can train: name -> (figa train --method, FIGA loss settings over the demo's own, data).
 # "pairs" is the curated SPA file; "scratch" the same prompts with the reviser's answer written from scratch
