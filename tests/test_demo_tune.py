@@ -169,3 +169,10 @@ def test_the_model_after_the_first_of_two_epochs_is_the_one_epoch_model(tmp_path
     assert all(torch.allclose(snapshot[k], single[k], atol=1e-6) for k in single)
     assert not all(torch.allclose(snapshot[k], final[k]) for k in single)
     assert not (two / "epoch-2").exists()  # the last epoch is the saved model itself
+
+
+def test_tune_without_methods_chooses_for_every_compared_method_not_only_the_default_runs(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--tune", "--output_dir", str(out), "--model", str(out / "no-such-model")]) == 2
+    printed = capsys.readouterr().out
+    assert "--tune: 38 grid points (19 trainings) of sft, dpo, apo_zero, figa on 48 validation prompts" in printed
