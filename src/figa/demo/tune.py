@@ -134,9 +134,9 @@ def tune(config: DemoConfig) -> str:
     grid = load_grid(config.grid) if config.grid else {m: GRID[m] for m in methods if m in GRID}
     if not grid:
         raise FigaError(f"--tune: none of {', '.join(methods)} has settings to choose ({', '.join(GRID)} have)")
-    points, trainings = sum(map(len, grid.values())), sum(len(_trainings(m, p)) for m, p in grid.items())
+    points, n_trainings = sum(map(len, grid.values())), sum(len(_trainings(m, p)) for m, p in grid.items())
     logger.info(
-        f"--tune: {points} grid points ({trainings} trainings) of {', '.join(grid)} on {n_validation} validation "
+        f"--tune: {points} grid points ({n_trainings} trainings) of {', '.join(grid)} on {n_validation} validation "
         "prompts"
     )
     model, prompts, curation, _ = curated_pairs(config, "validation")
