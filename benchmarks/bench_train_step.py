@@ -203,12 +203,14 @@ def run_variant(args) -> dict:
                 intermediate_size=4 * args.hidden,
                 num_hidden_layers=args.layers,
                 num_attention_heads=max(args.hidden // 64, 1),
-                max_position_embeddings=2048,
+                max_position_embeddings=max(2048, args.max_length),
                 tie_word_embeddings=False,
             )
         )
+    if args.attn_implementation:
+        model.set_attn_implementation(args.attn_implementation)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and args.bf16:
+    if args.bf16:
         model = model.to(torch.bfloat16)
     pairs = (
         spa_pairs(args.data, args.pairs * (args.steps + 1))
@@ -226,10 +228,13 @@ def run_variant(args) -> dict:
     times = []
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    first_loss = None
     with PeakRSS() as rss:
         for batch in batches:
             start = time.perf_counter()
             loss = loss_fn(model, batch)
+            if first_loss is None:  # the warm-up step's, untimed: equal across variants that compute the same loss
+                first_loss = float(loss.detach())
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -246,6 +251,7 @@ def run_variant(args) -> dict:
         "tokens_per_step": tokens,
         "computed_per_step": padded,
         "tokens_per_s": tokens / statistics.median(times[1:]),
+        "first_loss": first_loss,
         "device": device,
     }
 
@@ -270,7 +276,12 @@ def main() -> None:
         default="plain",
         help="plain (the synthetic pairs) or auto (the model's chat template, as figa train renders real pairs)",
     )
-    parser.add_argument("--bf16", action="store_true", help="GPU only: train in bfloat16")
+    parser.add_argument(
+        "--bf16", action="store_true", help="the model in bfloat16 (on a CPU too, where it has bf16 matrix units)"
+    )
+    parser.add_argument(
+        "--attn_implementation", default="", help="attention kernel (sdpa, eager, flex_attention, ...); default: sdpa"
+    )
     parser.add_argument("--json", default="train_step.json")
     args = parser.parse_args()
     if args.variant:
@@ -279,7 +290,8 @@ def main() -> None:
     variants = [v for v in args.variants if not v.startswith("trl_") or importlib.util.find_spec("trl")]
     if len(variants) < len(args.variants):
         print("trl is not installed: the trl_sft and trl_dpo rows are left out (pip install trl)", file=sys.stderr)
-    rows = []
+    rows: list[dict] = []
+    failed: list[dict] = []
     for variant in variants:
         shared = (
             "model",
@@ -293,6 +305,7 @@ def main() -> None:
             "response_words",
             "max_length",
             "prompt_format",
+            "attn_implementation",
         )
         argv = [
             sys.executable,
@@ -305,8 +318,10 @@ def main() -> None:
         ]
         print(f"running {variant} ...", file=sys.stderr, flush=True)
         out = subprocess.run(argv, capture_output=True, text=True)
-        if out.returncode:
-            sys.exit(f"{variant} failed:\n{out.stderr[-3000:]}")
+        if out.returncode:  # the other variants still run; the row says why this one has no numbers
+            print(f"{variant} failed:\n{out.stderr[-3000:]}", file=sys.stderr)
+            failed.append({"variant": variant, "failed": out.stderr.strip().splitlines()[-1][:200]})
+            continue
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
     by_name = {r["variant"]: r for r in rows}
     for r in rows:
@@ -335,9 +350,14 @@ def main() -> None:
             "memory_vs_dpo",
             "time_vs_sft_revised",
             "naive_vs_this",
+            "first_loss",
         ],
     )
-    write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows})
+    for f in failed:
+        print(f"{f['variant']}: failed ({f['failed']})")
+    write_json(args.json, {"machine": machine(), "settings": vars(args), "rows": rows, "failed": failed})
+    if failed:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
