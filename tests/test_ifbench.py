@@ -51,27 +51,34 @@ def test_prompt_and_instruction_level_accuracy_by_hand(tmp_path, capsys):
 
     rows = {row["key"]: row for row in map(json.loads, open(ifbench.test_set()))}
     keywords, two = rows["0"]["prompt"], rows["22"]["prompt"]  # 1 instruction; 2 (15 numbers, 5 conjunctions)
+    looped = KEYWORDS.strip() + ". " + "That is all I can say. " * 3  # the keywords, then a sentence said 3 times
     responses = {
         "base": {"k": "nothing here", "t": "1 2 3 and but"},  # follows none of the 3 instructions
         "aligned": {"k": KEYWORDS, "t": f"Numbers: {NUMBERS}."},  # the keywords; the numbers but not conjunctions
+        "looped": {"k": looped, "t": "nothing"},
     }
     prompts = {"k": keywords, "t": two}
     rewards = {
         name: dict(zip(prompts, ifbench.reward(list(prompts.values()), list(r.values()))))
         for name, r in responses.items()
     }
-    assert rewards == {"base": {"k": 0.0, "t": 0.0}, "aligned": {"k": 1.0, "t": 0.5}}
-    results = summarize(["base", "aligned"], {"base": "b", "aligned": "a"}, prompts, responses, rewards, 200, 0)
+    assert rewards == {"base": {"k": 0.0, "t": 0.0}, "aligned": {"k": 1.0, "t": 0.5}, "looped": {"k": 1.0, "t": 0.0}}
+    names = ["base", "aligned", "looped"]
+    results = summarize(names, dict(zip(names, "bal")), prompts, responses, rewards, 200, 0)
     path = tmp_path / "results.json"
     path.write_text(json.dumps(results))
     assert main([str(path)]) == 0
     report = json.loads((tmp_path / "ifbench.json").read_text())
-    base, aligned = report["models"]
+    base, aligned, loop = report["models"]
     assert base["prompt_level"]["mean"] == 0 and base["instruction_level"]["mean"] == 0
     assert aligned["prompt_level"]["mean"] == 0.5 and aligned["instruction_level"]["mean"] == pytest.approx(2 / 3)
     assert aligned["vs_baseline"]["prompt_level"]["mean"] == 0.5
     assert aligned["vs_baseline"]["instruction_level"]["mean"] == pytest.approx(2 / 3)
     assert aligned["instructions"] == 3 and report["unchecked_instructions"] == 0
+    # IFBench passes the looped answer; the guarded accuracy counts it as failed
+    assert aligned["guarded_prompt_level"]["mean"] == 0.5 and loop["prompt_level"]["mean"] == 0.5
+    assert loop["guarded_prompt_level"]["mean"] == 0 and loop["vs_baseline"]["guarded_prompt_level"]["mean"] == 0
+    assert loop["repeating"] == 0.5
     printed = capsys.readouterr().out
     assert "| aligned | 0.500 [" in printed and "3 instructions checked" in printed
 

@@ -2,7 +2,10 @@
 prompt-level accuracy (every instruction followed) and instruction-level accuracy (the share of instructions
 followed), IFBench's strict mode, with 95% bootstrap intervals over prompts and paired against the baseline (the
 first model), and the guards: words against the baseline, quotes and lowercase nobody asked for, repetition, the
-token limit. Instructions that could not be checked offline are left out and counted."""
+token limit. Beside IFBench's own prompt-level accuracy, the same with loops and answers cut at the token limit
+counted as failures ("guarded"): IFBench's verifiers pass "パイパイパイ..." for "every 5th word in Japanese" and a
+line of emoji for "an emoji at the end of every sentence", which the demo's reward would score 0. Instructions
+that could not be checked offline are left out and counted."""
 
 from __future__ import annotations
 
@@ -49,6 +52,16 @@ def _instruction_ids(prompt: str) -> list[str]:
     return row_of(prompt)["instruction_id_list"]
 
 
+def _broken(results: dict, name: str) -> np.ndarray:
+    """Per prompt: the answer loops (`guards.degenerate`) or was cut at the token limit."""
+    entries = [e["by_model"][name] for e in results["responses"]]
+    return np.array([degenerate(e["response"] or "") or bool(e["truncated"]) for e in entries])
+
+
+def _mean_and_interval(per_prompt: np.ndarray, samples: int, seed: int) -> dict:
+    return {"mean": float(per_prompt.mean()), "ci95": _bootstrap(per_prompt, np.ones_like(per_prompt), samples, seed)}
+
+
 def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
     """IFBench's numbers per model of a results.json, the baseline first (docs/experiments.md)."""
     names = [m["name"] for m in results["models"]]
@@ -63,6 +76,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
     keep = count > 0
     words = {name: float(np.mean([len((r or "").split()) for r in _responses(results, name)])) for name in names}
     rows = []
+    guarded_every = {name: ((followed[name] == count) & ~_broken(results, name))[keep].astype(float) for name in names}
     for name in names:
         every = (followed[name] == count)[keep].astype(float)
         row = {
@@ -77,6 +91,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
                 "mean": float(followed[name].sum() / count.sum()),
                 "ci95": _bootstrap(followed[name][keep], count[keep], samples, seed),
             },
+            "guarded_prompt_level": _mean_and_interval(guarded_every[name], samples, seed),
             "words_vs_baseline": float(words[name] / max(words[names[0]], 1e-9)),
             "quotes_not_asked": _not_asked(results, name, "quotes", wrapped_in_quotes),
             "lowercase_not_asked": _not_asked(results, name, "lowercase", all_lowercase),
@@ -96,6 +111,9 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
                     "mean": float(instruction_gain.sum() / count[keep].sum()),
                     "ci95": _bootstrap(instruction_gain, count[keep], samples, seed),
                 },
+                "guarded_prompt_level": _mean_and_interval(
+                    guarded_every[name] - guarded_every[names[0]], samples, seed
+                ),
             }
         rows.append(row)
     unchecked = sum(len(row) - sum(ok) for row, ok in zip(verdicts[names[0]], checked))
@@ -108,15 +126,17 @@ def _cell(value: dict | None, signed: bool = False) -> str:
 
 def table(report: dict) -> str:
     lines = [
-        "| model | prompt-level [95% CI] | vs baseline | instruction-level [95% CI] | vs baseline | words / baseline "
+        "| model | prompt-level [95% CI] | vs baseline | instruction-level [95% CI] | vs baseline "
+        "| guarded prompt-level | vs baseline | words / baseline "
         "| quotes not asked | lowercase not asked | repeating | hit token limit |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["models"]:
         gain = row.get("vs_baseline", {})
         lines.append(
             f"| {row['name']} | {_cell(row['prompt_level'])} | {_cell(gain.get('prompt_level'), True)} | "
             f"{_cell(row['instruction_level'])} | {_cell(gain.get('instruction_level'), True)} | "
+            f"{_cell(row['guarded_prompt_level'])} | {_cell(gain.get('guarded_prompt_level'), True)} | "
             f"{row['words_vs_baseline']:.2f} | {row['quotes_not_asked']:.0%} | {row['lowercase_not_asked']:.0%} | "
             f"{row['repeating']:.0%} | {row['hit_token_limit']:.0%} |"
         )
