@@ -83,10 +83,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             "name": name,
             "prompts": int(keep.sum()),
             "instructions": int(count.sum()),
-            "prompt_level": {
-                "mean": float(every.mean()),
-                "ci95": _bootstrap(every, np.ones_like(every), samples, seed),
-            },
+            "prompt_level": _mean_and_interval(every, samples, seed),
             "instruction_level": {
                 "mean": float(followed[name].sum() / count.sum()),
                 "ci95": _bootstrap(followed[name][keep], count[keep], samples, seed),
@@ -103,10 +100,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             prompt_gain = every - base_every
             instruction_gain = (followed[name] - followed[names[0]])[keep]
             row["vs_baseline"] = {
-                "prompt_level": {
-                    "mean": float(prompt_gain.mean()),
-                    "ci95": _bootstrap(prompt_gain, np.ones_like(prompt_gain), samples, seed),
-                },
+                "prompt_level": _mean_and_interval(prompt_gain, samples, seed),
                 "instruction_level": {
                     "mean": float(instruction_gain.sum() / count[keep].sum()),
                     "ci95": _bootstrap(instruction_gain, count[keep], samples, seed),
