@@ -52,10 +52,11 @@ def _instruction_ids(prompt: str) -> list[str]:
     return row_of(prompt)["instruction_id_list"]
 
 
-def _broken(results: dict, name: str) -> np.ndarray:
-    """Per prompt: the answer loops (`guards.degenerate`) or was cut at the token limit."""
+def _loops_and_cuts(results: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per prompt: whether the answer loops (`guards.degenerate`), and whether it was cut at the token limit."""
     entries = [e["by_model"][name] for e in results["responses"]]
-    return np.array([degenerate(e["response"] or "") or bool(e["truncated"]) for e in entries])
+    loops = np.array([degenerate(e["response"] or "") for e in entries], dtype=bool)
+    return loops, np.array([bool(e["truncated"]) for e in entries], dtype=bool)
 
 
 def _mean_and_interval(per_prompt: np.ndarray, samples: int, seed: int) -> dict:
@@ -76,7 +77,11 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
     keep = count > 0
     words = {name: float(np.mean([len((r or "").split()) for r in _responses(results, name)])) for name in names}
     rows = []
-    guarded_every = {name: ((followed[name] == count) & ~_broken(results, name))[keep].astype(float) for name in names}
+    loops_and_cuts = {name: _loops_and_cuts(results, name) for name in names}
+    guarded_every = {
+        name: ((followed[name] == count) & ~(loops | cut))[keep].astype(float)
+        for name, (loops, cut) in loops_and_cuts.items()
+    }
     for name in names:
         every = (followed[name] == count)[keep].astype(float)
         row = {
@@ -92,8 +97,8 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             "words_vs_baseline": float(words[name] / max(words[names[0]], 1e-9)),
             "quotes_not_asked": _not_asked(results, name, "quotes", wrapped_in_quotes),
             "lowercase_not_asked": _not_asked(results, name, "lowercase", all_lowercase),
-            "repeating": float(np.mean([degenerate(r or "") for r in _responses(results, name)])),
-            "hit_token_limit": float(np.mean([e["by_model"][name]["truncated"] for e in results["responses"]])),
+            "repeating": float(loops_and_cuts[name][0].mean()),
+            "hit_token_limit": float(loops_and_cuts[name][1].mean()),
         }
         if name != names[0]:
             base_every = (followed[names[0]] == count)[keep].astype(float)
