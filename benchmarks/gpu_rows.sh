@@ -9,6 +9,12 @@ set -u
 out=${1:?usage: bash benchmarks/gpu_rows.sh OUT_DIR [TABLE ...]}
 shift
 tables=("$@")
+for table in "${tables[@]}"; do
+    case $table in
+        step_bf16 | vocab128k_bf16 | packing_sdpa_bf16 | packing_flex_bf16) ;;
+        *) echo "unknown table '$table': step_bf16, vocab128k_bf16, packing_sdpa_bf16 or packing_flex_bf16" >&2 && exit 2 ;;
+    esac
+done
 mkdir -p "$out"
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 bench=benchmarks/bench_train_step.py
