@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from figa.cli import main
-from figa.evaluation.stats import bootstrap_mean_ci, win_tie_loss
+from figa.evaluation.stats import bootstrap_groups_mean_ci, bootstrap_mean_ci, win_tie_loss
 from figa.testing import corpus, save_tiny_model
 
 from .conftest import write_jsonl
@@ -58,6 +58,17 @@ def eval_args(models, names, prompts, out, *extra):
 def load(path):
     with open(path) as handle:
         return json.load(handle)
+
+
+def test_group_bootstrap_draws_whole_groups():
+    values = np.random.default_rng(0).normal(size=11)
+    copies = np.repeat(values, 3)  # each value three times, as one paragraph edited by three writers
+    groups = np.repeat([f"p{i}" for i in range(11)], 3)
+    assert bootstrap_groups_mean_ci(copies, groups) == pytest.approx(bootstrap_mean_ci(values))
+    naive_low, naive_high = bootstrap_mean_ci(copies)  # treating the copies as independent narrows the interval
+    low, high = bootstrap_groups_mean_ci(copies, groups)
+    assert high - low > 1.4 * (naive_high - naive_low)
+    assert bootstrap_groups_mean_ci(values, range(11)) == bootstrap_mean_ci(values)
 
 
 def test_bootstrap_and_win_tie_loss_by_hand():

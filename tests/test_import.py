@@ -4,12 +4,14 @@ evaluation of `figa eval --pairs` on held-out edited pairs."""
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from figa.cli import main
 from figa.data import tokenize_pairs
+from figa.evaluation.stats import bootstrap_mean_ci
 from figa.records import load_records
 from figa.testing import make_spa_records
 
@@ -81,6 +83,8 @@ def _margin_by_hand(model, tokenizer, record):
 
 def test_likelihood_on_held_out_pairs_against_the_base_model(tiny_model_dir, tmp_path, capsys):
     records = make_spa_records(24)
+    for i, record in enumerate(records):  # 8 paragraphs, each edited by 3 writers
+        record["meta"] = {**record.get("meta", {}), "paragraph": f"p{i // 3}"}
     data = write_jsonl(tmp_path / "spa.jsonl", records)
     trained = tmp_path / "trained"
     assert (
@@ -131,10 +135,18 @@ def test_likelihood_on_held_out_pairs_against_the_base_model(tiny_model_dir, tmp
         "figa"
     ]  # FIGA (gamma = 0) moves the edited tokens; the whole margin, kept tokens included, less often
     assert figa["tokens_moved"] > 0.6 and figa["margin_gain"] > 0 and figa["pairs_gained"] > 0, table
+    assert figa["pair_ids"] == [r["id"] for r in records] and len(figa["margins"]) == 24
+    assert np.mean(figa["margins"]) == pytest.approx(figa["mean_margin"])
+    gains = np.array(figa["margins"]) - np.array(table["base"]["margins"])
+    assert gains.mean() == pytest.approx(figa["margin_gain"])
+    # the interval resamples paragraphs, not pairs: with three pairs in each, it is the bootstrap of paragraph means
+    assert figa["margin_gain_ci95"] == pytest.approx(bootstrap_mean_ci(gains.reshape(8, 3).mean(axis=1)))
+    assert "margin gain [95% CI]" in printed
     assert main(["eval", "--model", tiny_model_dir, "--pairs", one, "--output_dir", str(tmp_path / "one")]) == 0
     (row,) = json.loads((tmp_path / "one" / "results.json").read_text())["likelihood"].values()
     model, tokenizer = (
         AutoModelForCausalLM.from_pretrained(tiny_model_dir),
         AutoTokenizer.from_pretrained(tiny_model_dir),
     )
-    assert row["mean_margin"] == pytest.approx(_margin_by_hand(model, tokenizer, load_records(one)[0][0]), abs=1e-3)
+    by_hand = _margin_by_hand(model, tokenizer, load_records(one)[0][0])
+    assert row["mean_margin"] == pytest.approx(by_hand, abs=1e-3) and row["margins"] == [pytest.approx(by_hand, abs=1e-3)]

@@ -48,6 +48,17 @@ class ResponseEntry(TypedDict):
     by_model: dict[str, ModelResponse]
 
 
+class LikelihoodRow(TypedDict):  # figa.evaluation.likelihood
+    pairs: int
+    pair_ids: list[str]
+    pairs_gained: float
+    tokens_moved: float
+    margin_gain: float  # mean over pairs of this model's margin minus the baseline's
+    margin_gain_ci95: list[float]  # pairs that share meta.paragraph resampled together
+    mean_margin: float
+    margins: list[float]  # one per pair, in the order of pair_ids
+
+
 class EvalResults(TypedDict, total=False):
     format: str  # EVAL_RESULTS_FORMAT
     baseline: str
@@ -58,7 +69,7 @@ class EvalResults(TypedDict, total=False):
     skipped_prompts: list[str]
     settings: dict
     lm_eval: dict
-    likelihood: dict  # {model name: {pairs, pairs_gained, tokens_moved, margin_gain, mean_margin}}
+    likelihood: dict[str, LikelihoodRow]  # by model name
     compared_files: list[str]
 
 

@@ -7,7 +7,11 @@ Per model and pair: the margin, log p(revised | prompt) - log p(original | promp
 - `pairs_gained`: the share of pairs whose margin is larger than the baseline's;
 - `tokens_moved`: the share of edited tokens whose log-probability moved as the edit asks: the tokens the revision
   inserted or substituted up, the original tokens it deleted or substituted down (edit labels of `figa.edits`);
-- `margin_gain`: the mean of margin - the baseline's margin.
+- `margin_gain`: the mean of margin - the baseline's margin, with `margin_gain_ci95`, a bootstrap interval that
+  resamples whole groups of pairs: the pairs that share `meta.paragraph` (one text edited by several writers, as
+  `figa import --format lamp` writes) are drawn together, every other pair alone;
+- `margins`: each pair's margin, in the order of `pair_ids` (the pairs' record ids), for reading the pairs behind
+  the means.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ import torch
 from ..data import tokenize_pairs
 from ..edits import KEEP
 from ..modeling import ModelArguments, load_model, load_tokenizer
-from ..records import load_records
+from ..records import iter_raw_records, load_records, normalize_record
+from ..results import LikelihoodRow
+from .stats import bootstrap_groups_mean_ci
 
 
 @torch.no_grad()
@@ -37,16 +43,28 @@ def pair_log_probs(model_path: str, pairs) -> list[dict[str, np.ndarray]]:
     ]
 
 
-def likelihood_comparison(names: list[str], models: list[str], data: str, max_length: int = 1024) -> dict:
-    """{model name: {pairs, pairs_gained, tokens_moved, margin_gain, mean_margin}} on the SPA pairs in DATA, the
-    first model the baseline (its gains are 0 by definition)."""
+def _paragraphs(data: str) -> dict[str, str]:
+    """Each record's `meta.paragraph` by record id (the loaded records keep no `meta`)."""
+    found = {}
+    for _, _, raw in iter_raw_records(data):
+        meta = raw.get("meta") if isinstance(raw, dict) else None
+        if isinstance(meta, dict) and meta.get("paragraph") is not None:
+            found[normalize_record(raw)["id"]] = f"paragraph:{meta['paragraph']}"
+    return found
+
+
+def likelihood_comparison(names: list[str], models: list[str], data: str, max_length: int = 1024) -> dict[str, LikelihoodRow]:
+    """{model name: LikelihoodRow} on the SPA pairs in DATA, the first model the baseline (its gains are 0 by
+    definition)."""
     tokenizer = load_tokenizer(models[0])
     records, report = load_records(data)
     pairs, _ = tokenize_pairs(records, tokenizer, max_length=max_length, source=data, lines=report.lines)
     scored = {name: pair_log_probs(model, pairs) for name, model in zip(names, models)}
     base = scored[names[0]]
+    paragraph_of = _paragraphs(data)
+    groups = [paragraph_of.get(p["id"], f"id:{p['id']}") for p in pairs]
     margins = {name: np.array([s["revised"].sum() - s["original"].sum() for s in got]) for name, got in scored.items()}
-    table = {}
+    table: dict[str, LikelihoodRow] = {}
     for name in names:
         moved, edited = 0, 0
         for pair, mine, theirs in zip(pairs, scored[name], base):
@@ -59,9 +77,12 @@ def likelihood_comparison(names: list[str], models: list[str], data: str, max_le
         gain = margins[name] - margins[names[0]]
         table[name] = {
             "pairs": len(pairs),
+            "pair_ids": [str(p["id"]) for p in pairs],
             "pairs_gained": float((gain > 0).mean()),
             "tokens_moved": moved / max(edited, 1),
             "margin_gain": float(gain.mean()),
+            "margin_gain_ci95": list(bootstrap_groups_mean_ci(gain, groups)),
             "mean_margin": float(margins[name].mean()),
+            "margins": [float(m) for m in margins[name]],
         }
     return table

@@ -405,11 +405,13 @@ def _likelihood_table(likelihood: dict | None, baseline: str) -> list[str]:
     pairs = next(iter(likelihood.values()))["pairs"]
     lines = [
         f"\nlikelihood on {pairs} held-out edited pairs, against {baseline}:",
-        f"{'model':<16}{'pairs gained':>14}{'edited tokens moved':>21}{'margin gain':>13}{'mean margin':>13}",
+        f"{'model':<16}{'pairs gained':>14}{'edited tokens moved':>21}{'margin gain [95% CI]':>30}{'mean margin':>13}",
     ]
     for name, row in likelihood.items():
+        low, high = row.get("margin_gain_ci95", (float("nan"), float("nan")))
+        gain = f"{row['margin_gain']:+.2f} [{low:+.2f}, {high:+.2f}]"
         lines.append(
-            f"{name[:15]:<16}{row['pairs_gained']:>14.0%}{row['tokens_moved']:>21.0%}{row['margin_gain']:>+13.2f}"
+            f"{name[:15]:<16}{row['pairs_gained']:>14.0%}{row['tokens_moved']:>21.0%}{gain:>30}"
             f"{row['mean_margin']:>+13.2f}"
         )
     return lines

@@ -56,6 +56,25 @@ def bootstrap_seeds_prompts_ci(values, samples: int = 1000, seed: int = 0, level
     return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
 
 
+def bootstrap_groups_mean_ci(
+    values, groups, samples: int = 1000, seed: int = 0, level: float = 0.95
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of VALUES, resampling whole groups (the values that share a group
+    key, such as one paragraph edited by several writers) with replacement. One value per group: the interval of
+    `bootstrap_mean_ci`."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    first_seen: dict = {}
+    index = np.array([first_seen.setdefault(g, len(first_seen)) for g in groups])
+    sums, counts = np.bincount(index, weights=values), np.bincount(index)
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, len(sums), size=(samples, len(sums)))
+    means = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
 def format_interval(value: dict | None, signed: bool = False, empty: str = "") -> str:
     """A {"mean", "ci95"} value as "0.123 [0.045, 0.210]" (with signs when SIGNED); EMPTY when there is none."""
     if not value:
