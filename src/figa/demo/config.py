@@ -8,7 +8,7 @@ from typing import Any
 from ..errors import FigaError
 from ..loss import loss_field
 from ..modeling import native_bf16
-from .settings import CHOSEN, PAPER, UNTUNED, load_chosen
+from .settings import CHOSEN, PAPER, load_chosen
 
 TASK = "python:figa.demo.task"
 COMPARED = ("sft", "dpo", "apo_zero", "figa")  # what --tune chooses settings for and --size large trains
@@ -28,7 +28,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
     "figa_gamma0.3": ("figa", {"gamma": 0.3}, "pairs"),
     "figa_gamma1": ("figa", {"gamma": 1.0}, "pairs"),
     "figa_tau3": ("figa", {"tau": 3.0}, "pairs"),
-    # the token-level objectives beyond the paper (docs/loss.md); their settings are not tuned yet
+    # the token-level objectives beyond the paper (docs/loss.md); their chosen settings override these
     "figa_preference": ("figa", {"objective": "preference"}, "pairs"),
     "figa_anchor": ("figa", {"anchor_tau": 1.0}, "pairs"),
     "figa_dft": ("figa", {"alpha": 1.0, "gamma": 1.0, "beta": 0.0, "prob_scale": True}, "pairs"),
@@ -203,7 +203,7 @@ class DemoConfig:
 
     def chosen(self) -> dict[str, dict[str, Any]]:
         """Each tuned method's settings: the chosen ones (or --settings'), with the flags given applied to all."""
-        chosen = load_chosen(self.settings, self.bf16()) if self.settings else {**CHOSEN, **UNTUNED}
+        chosen = load_chosen(self.settings, self.bf16()) if self.settings else dict(CHOSEN)
         given = {
             key: getattr(self, key)
             for key in ("learning_rate", "epochs", "beta", "gamma", "tau", "dpo_beta")
