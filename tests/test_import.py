@@ -149,4 +149,6 @@ def test_likelihood_on_held_out_pairs_against_the_base_model(tiny_model_dir, tmp
         AutoTokenizer.from_pretrained(tiny_model_dir),
     )
     by_hand = _margin_by_hand(model, tokenizer, load_records(one)[0][0])
-    assert row["mean_margin"] == pytest.approx(by_hand, abs=1e-3) and row["margins"] == [pytest.approx(by_hand, abs=1e-3)]
+    assert row["mean_margin"] == pytest.approx(by_hand, abs=1e-3) and row["margins"] == [
+        pytest.approx(by_hand, abs=1e-3)
+    ]

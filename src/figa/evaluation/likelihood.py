@@ -53,7 +53,9 @@ def _paragraphs(data: str) -> dict[str, str]:
     return found
 
 
-def likelihood_comparison(names: list[str], models: list[str], data: str, max_length: int = 1024) -> dict[str, LikelihoodRow]:
+def likelihood_comparison(
+    names: list[str], models: list[str], data: str, max_length: int = 1024
+) -> dict[str, LikelihoodRow]:
     """{model name: LikelihoodRow} on the SPA pairs in DATA, the first model the baseline (its gains are 0 by
     definition)."""
     tokenizer = load_tokenizer(models[0])
