@@ -7,6 +7,11 @@ import numpy as np
 TIE_TOLERANCE = 1e-9
 
 
+def _percentile_interval(means: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+
+
 def bootstrap_mean_ci(values, samples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean, resampling prompts with replacement."""
     values = np.asarray(values, dtype=np.float64)
@@ -14,8 +19,7 @@ def bootstrap_mean_ci(values, samples: int = 1000, seed: int = 0, level: float =
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = values[rng.integers(0, len(values), size=(samples, len(values)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return _percentile_interval(means, level)
 
 
 def win_tie_loss(rewards, baseline) -> dict:
@@ -52,8 +56,7 @@ def bootstrap_seeds_prompts_ci(values, samples: int = 1000, seed: int = 0, level
     seeds = rng.integers(0, n_seeds, size=(samples, n_seeds))
     prompts = rng.integers(0, n_prompts, size=(samples, n_prompts))
     means = np.array([values[s][:, p].mean() for s, p in zip(seeds, prompts)])
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return _percentile_interval(means, level)
 
 
 def bootstrap_groups_mean_ci(
@@ -71,8 +74,7 @@ def bootstrap_groups_mean_ci(
     rng = np.random.default_rng(seed)
     drawn = rng.integers(0, len(sums), size=(samples, len(sums)))
     means = sums[drawn].sum(axis=1) / counts[drawn].sum(axis=1)
-    tail = (1 - level) / 2 * 100
-    return float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))
+    return _percentile_interval(means, level)
 
 
 def format_interval(value: dict | None, signed: bool = False, empty: str = "") -> str:
