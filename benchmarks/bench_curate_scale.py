@@ -179,6 +179,8 @@ def main() -> None:
     parser.add_argument("--work_dir", default=None, help="Where the runs go (default: a temporary directory).")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.work_dir:
+        os.makedirs(args.work_dir, exist_ok=True)
     server, url = start_server(args.latency, args.capacity)
     try:
         rate = raw_rate(url, args.baseline_requests, args.concurrency)
