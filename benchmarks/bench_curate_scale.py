@@ -16,6 +16,11 @@ With `--kill_at F`, the run of each size is killed (SIGKILL) at fraction F of it
 started again: the table gives the seconds from the restart to the first new result saved, and the check that
 every stage file holds each id once and train.jsonl + rejected.jsonl hold every prompt once, equal to the
 uninterrupted run's.
+
+With `--in_process`, only the policy is on the server; the reward and the reviser are
+`figa.simulated_server.judge` and `.revise`, Python functions with the server's decisions, so that a million
+prompts take a million requests instead of 3.5 million and the reward, revise and re-score stages measure figa's
+own cost directly.
 """
 
 from __future__ import annotations
@@ -35,7 +40,6 @@ from common import machine, print_table, write_json  # noqa: E402
 
 PYTHON = sys.executable
 STAGES = ("rollout", "reward", "revise", "rescore")
-REQUESTS_PER_PROMPT = {"rollout": 1, "reward": 1, "revise": 1, "rescore": 1}
 
 
 def write_prompts(path: str, n: int) -> None:
@@ -65,11 +69,12 @@ def raw_rate(url: str, requests: int, concurrency: int) -> float:
     return requests / (time.perf_counter() - started)
 
 
-def curate_command(prompts: str, out: str, url: str, concurrency: int, block_size: int) -> list[str]:
+def curate_command(prompts: str, out: str, url: str, args) -> list[str]:
     from figa.simulated_server import curate_arguments
 
     figa = os.path.join(os.path.dirname(PYTHON), "figa")
-    return [figa, "curate", *curate_arguments(prompts, out, url, concurrency, block_size)]
+    arguments = curate_arguments(prompts, out, url, args.concurrency, args.block_size, args.in_process)
+    return [figa, "curate", *arguments]
 
 
 def run_measured(command: list[str], kill_after: float | None = None) -> tuple[str, float, float, bool]:
@@ -142,19 +147,20 @@ def one_size(n: int, args, url: str, rate: float, work: str) -> dict:
     prompts = os.path.join(work, f"prompts-{n}.jsonl")
     write_prompts(prompts, n)
     out = os.path.join(work, f"run-{n}")
-    output, seconds, peak, _ = run_measured(curate_command(prompts, out, url, args.concurrency, args.block_size))
+    output, seconds, peak, _ = run_measured(curate_command(prompts, out, url, args))
     with open(os.path.join(out, "stats.json")) as handle:
         stats = json.load(handle)
     per_stage, count = stage_seconds(output), entering(stats)
     row = {"prompts": n, "wall_s": round(seconds, 1), "peak_mib": round(peak), "train": stats["counts"]["train"]}
     for stage in STAGES:
-        own = per_stage[stage] - count[stage] * REQUESTS_PER_PROMPT[stage] / rate
+        requests = 1 if stage == "rollout" or not args.in_process else 0
+        own = per_stage[stage] - count[stage] * requests / rate
         row[f"{stage}_per_s"] = round(count[stage] / per_stage[stage])
         row[f"{stage}_own_per_s"] = round(count[stage] / own) if own > 0 else None
     row["outputs_s"] = per_stage["outputs"]
     if args.kill_at:
         resumed = os.path.join(work, f"resumed-{n}")
-        command = curate_command(prompts, resumed, url, args.concurrency, args.block_size)
+        command = curate_command(prompts, resumed, url, args)
         _, _, _, killed = run_measured(command, kill_after=args.kill_at * seconds)
         delay, process = first_new_work(command, resumed)
         process.communicate()
@@ -176,6 +182,11 @@ def main() -> None:
     parser.add_argument("--block_size", type=int, default=10_000, help="figa curate --block_size.")
     parser.add_argument("--baseline_requests", type=int, default=20_000)
     parser.add_argument("--kill_at", type=float, default=None, help="Kill each run at this fraction and resume.")
+    parser.add_argument(
+        "--in_process",
+        action="store_true",
+        help="Only the policy on the server; the judge and the reviser in figa's process (the same decisions).",
+    )
     parser.add_argument("--work_dir", default=None, help="Where the runs go (default: a temporary directory).")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

@@ -14,7 +14,7 @@ from figa.simulated_server import curate_arguments
 
 from .conftest import REPO, read
 
-pytestmark = pytest.mark.slow  # five curate runs of 600 prompts (about a minute on 2 cores)
+pytestmark = pytest.mark.slow  # six curate runs of 600 prompts (one killed) and one split in three: about 2 min
 N = 600
 
 
@@ -41,8 +41,9 @@ def prompts(tmp_path_factory):
     return path
 
 
-def command(prompts, out, url, block_size):
-    return [sys.executable, "-m", "figa", "curate", *curate_arguments(prompts, out, url, 8, block_size)]
+def command(prompts, out, url, block_size, in_process=False):
+    arguments = curate_arguments(prompts, out, url, 8, block_size, in_process)
+    return [sys.executable, "-m", "figa", "curate", *arguments]
 
 
 def run(args):
@@ -51,15 +52,33 @@ def run(args):
     return done.stdout
 
 
-def test_blocks_of_any_size_give_the_same_outputs(prompts, server_url, tmp_path):
-    output = run(command(prompts, tmp_path / "one", server_url, 10_000))
+@pytest.fixture(scope="module")
+def whole_run(prompts, server_url, tmp_path_factory):
+    """The run in one block, every request on the server: (its output directory, what it printed)."""
+    out = tmp_path_factory.mktemp("whole") / "run"
+    return out, run(command(prompts, out, server_url, 10_000))
+
+
+def test_blocks_of_any_size_give_the_same_outputs(prompts, server_url, whole_run, tmp_path):
+    one, output = whole_run
     run(command(prompts, tmp_path / "blocks", server_url, 70))
     for name in ("train.jsonl", "rejected.jsonl", "stats.json"):
-        assert (tmp_path / "one" / name).read_text() == (tmp_path / "blocks" / name).read_text(), name
-    stats = json.loads((tmp_path / "one" / "stats.json").read_text())
+        assert (one / name).read_text() == (tmp_path / "blocks" / name).read_text(), name
+    stats = json.loads((one / "stats.json").read_text())
     assert stats["counts"]["train"] == N * 3 // 4 and stats["counts"]["rejected_by_stage"] == {"filter": N // 4}
     assert stats["rewards"]["original"]["count"] == N and stats["edit_ratio"]["count"] == N * 3 // 4
     assert "seconds: rollout" in output and "wrote" in output
+
+
+def test_the_in_process_judge_and_reviser_decide_as_the_server_does(prompts, server_url, whole_run, tmp_path):
+    server, _ = whole_run
+    in_process = tmp_path / "in_process"
+    run(command(prompts, in_process, server_url, 10_000, in_process=True))
+    for name in ("train.jsonl", "rejected.jsonl"):
+        rows = [[{k: v for k, v in r.items() if k != "meta"} for r in read(d / name)] for d in (server, in_process)]
+        assert rows[0] == rows[1], name  # the same texts and rewards; meta names the reward and the reviser
+    counts = [json.loads((d / "stats.json").read_text())["counts"] for d in (server, in_process)]
+    assert counts[0] == counts[1] and counts[0]["train"] == N * 3 // 4
 
 
 def test_a_run_killed_mid_stage_resumes_with_every_prompt_once(prompts, server_url, tmp_path):
@@ -93,9 +112,8 @@ def test_a_run_killed_mid_stage_resumes_with_every_prompt_once(prompts, server_u
     assert sorted(ids) == sorted(f"p{i}" for i in range(N))  # every prompt in exactly one output
 
 
-def test_a_run_split_over_three_processes_merges_into_the_single_run(prompts, server_url, tmp_path):
-    whole = tmp_path / "whole"
-    run(command(prompts, whole, server_url, 10_000))
+def test_a_run_split_over_three_processes_merges_into_the_single_run(prompts, server_url, whole_run, tmp_path):
+    whole, _ = whole_run
     parts = [tmp_path / f"part{i}" for i in range(3)]
     processes = [
         subprocess.Popen(

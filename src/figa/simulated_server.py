@@ -6,7 +6,9 @@ measuring what `figa curate` itself costs at scale (benchmarks/bench_curate_scal
 It plays the three parts of a curation with canned text (no model): a policy answer (a good one for prompts that
 contain "easy"), a revision (the answer with one more word), and a 0-10 judge rating (9 for good answers and
 revisions, 2 for the others). At most CAPACITY requests are answered at once, each after LATENCY seconds; the
-rest wait in line, as on a saturated inference server.
+rest wait in line, as on a saturated inference server. `judge` and `revise` make the same decisions in-process
+(`python:figa.simulated_server:judge`, `python:figa.simulated_server:revise`), for a run whose only requests
+are the policy's.
 """
 
 from __future__ import annotations
@@ -30,11 +32,25 @@ def reply_text(content: str) -> str:
     return f"Here is a plain answer to the request, in one sentence of about twelve words{good}."
 
 
-def curate_arguments(prompts, output_dir, url: str, concurrency: int, block_size: int) -> list[str]:
-    """The `figa curate` options that put the policy, the reward (a judge) and the reviser on this server at URL."""
+def judge(prompts: list[str], responses: list[str]) -> list[float]:
+    """The server's judge rating, scaled to 0-1 as figa scales an `openai:` judge's."""
+    return [0.9 if GOOD in response or REVISED in response else 0.2 for response in responses]
+
+
+def revise(prompt: str, original: str, reference: str | None) -> str:
+    return f"{original} {REVISED}"
+
+
+def curate_arguments(
+    prompts, output_dir, url: str, concurrency: int, block_size: int, in_process: bool = False
+) -> list[str]:
+    """The `figa curate` options that put the policy, the reward (a judge) and the reviser on this server at URL;
+    with IN_PROCESS only the policy, the reward and the reviser being `judge` and `revise` above."""
+    module = "python:figa.simulated_server"
+    reward, reviser = (f"{module}:judge", f"{module}:revise") if in_process else ("openai:sim", "openai:sim")
     return [
         *("--prompts", str(prompts), "--output_dir", str(output_dir), "--openai_base_url", url),
-        *("--policy", "sim", "--policy_backend", "openai", "--reward", "openai:sim", "--reviser", "openai:sim"),
+        *("--policy", "sim", "--policy_backend", "openai", "--reward", reward, "--reviser", reviser),
         *("--concurrency", str(concurrency), "--block_size", str(block_size)),
     ]
 
