@@ -3,7 +3,7 @@ judge) and the reviser all on a local OpenAI-compatible server (`figa.simulated_
 capacity.
 
     python benchmarks/bench_curate_scale.py --sizes 10000 100000 --json curate_scale.json
-    python benchmarks/bench_curate_scale.py --sizes 1000000 --json curate_1m.json          # about 2 h on 2 cores
+    python benchmarks/bench_curate_scale.py --sizes 1000000 --json curate_1m.json          # 2-5 h on 2 cores
     python benchmarks/bench_curate_scale.py --sizes 100000 --kill_at 0.5 --json resume.json # kill, resume, check
 
 For each size it reports each stage's prompts per second and wall time, `figa curate`'s peak memory (the maximum
