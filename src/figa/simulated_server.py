@@ -21,20 +21,22 @@ import time
 GOOD, REVISED = "[good]", "[revised]"
 
 
+def rating(response: str) -> int:
+    return 9 if GOOD in response or REVISED in response else 2
+
+
 def reply_text(content: str) -> str:
     if content.startswith("Rate how well"):
-        response = content.rsplit("Response:", 1)[-1]
-        return "9" if GOOD in response or REVISED in response else "2"
+        return str(rating(content.rsplit("Response:", 1)[-1]))
     if "Response to revise:" in content:
-        original = content.split("Response to revise:\n", 1)[1].strip()
-        return f"{original} {REVISED}"
+        return revise("", content.split("Response to revise:\n", 1)[1].strip(), None)
     good = f" {GOOD}" if "easy" in content else ""
     return f"Here is a plain answer to the request, in one sentence of about twelve words{good}."
 
 
 def judge(prompts: list[str], responses: list[str]) -> list[float]:
     """The server's judge rating, scaled to 0-1 as figa scales an `openai:` judge's."""
-    return [0.9 if GOOD in response or REVISED in response else 0.2 for response in responses]
+    return [rating(response) / 10 for response in responses]
 
 
 def revise(prompt: str, original: str, reference: str | None) -> str:
