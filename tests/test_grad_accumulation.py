@@ -30,9 +30,9 @@ def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, loss=None):
     )
     before = {n: p.detach().clone() for n, p in trainer.model.named_parameters()}
     trainer.train()
-    loss = trainer.state.log_history[0]["loss"]
+    logged = trainer.state.log_history[0]
     update = {n: before[n] - p.detach() for n, p in trainer.model.named_parameters()}  # = lr * gradient
-    return loss, update
+    return logged, update
 
 
 @pytest.mark.parametrize(
@@ -49,10 +49,12 @@ def one_sgd_step(model_dir, tmp_path, batch_size, accumulation, loss=None):
 def test_one_step_is_the_same_whole_or_accumulated(loss, tiny_model_dir, tmp_path):
     lengths = [len(r["original_output"]) + len(r["revised_output"]) for r in make_spa_records(8, seed=1)]
     assert len(set(lengths)) > 2  # micro-batches really have unequal token counts
-    whole_loss, whole = one_sgd_step(tiny_model_dir, tmp_path, 4, 1, loss)
+    whole_log, whole = one_sgd_step(tiny_model_dir, tmp_path, 4, 1, loss)
     for batch_size, accumulation in ((1, 4), (2, 2)):
-        step_loss, update = one_sgd_step(tiny_model_dir, tmp_path, batch_size, accumulation, loss)
-        assert step_loss == pytest.approx(whole_loss, rel=1e-4)
+        step_log, update = one_sgd_step(tiny_model_dir, tmp_path, batch_size, accumulation, loss)
+        assert step_log["loss"] == pytest.approx(whole_log["loss"], rel=1e-4)
+        if "anchor_tau" in (loss or {}):  # at the first step the policy is its reference: every pushed token passes
+            assert step_log["gate_pass_fraction"] == whole_log["gate_pass_fraction"] == 1.0
         for name, value in whole.items():
             torch.testing.assert_close(update[name], value, rtol=1e-4, atol=1e-6, msg=name)
     assert any(v.abs().sum() > 0 for v in whole.values())

@@ -11,6 +11,7 @@ For one pair, over response tokens only:
     the second sum runs over original tokens that were deleted or substituted (`bow`: whose word is not in the
     revision), never the original's EOS;
     g_t  = 1 if nll(original_t) <= tau else 0   (the gate: only push down tokens that still have mass)
+           anchored: 1 if nll(original_t) - nll_ref(original_t) <= anchor_tau + ANCHOR_SLACK else 0
     N    = number of tokens whose weight is non-zero, over the whole optimizer step, counted before the gate.
 
 Weights are signed so that one tensor carries both terms: w > 0 pushes a token up, w < 0 pushes it down (gated).
@@ -30,6 +31,11 @@ from .errors import FigaError
 WEIGHTINGS = ("figa", "bow", "external")
 OBJECTIVES = ("figa", "preference")
 LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run reports record (and eos_weight when set)
+# Nats within which the policy's nll counts as equal to the reference's in the anchored gate. At the first step the
+# policy is the reference, but the two nlls come from different batch shapes (the reference's is precomputed), so
+# float32 and bf16 rounding leave them 1e-6 to 1e-3 apart in either direction: without the slack, rounding decides
+# whether a token is pushed down at anchor_tau 0.
+ANCHOR_SLACK = 1e-2
 
 
 @dataclass(frozen=True)
@@ -151,15 +157,15 @@ def figa_loss(
         tau: the gate threshold on nll for the push-down term.
         num_items: N (`count_weighted`) of the whole optimizer step.
         prob_scale: multiply each positive weight by exp(-nll), detached (DFT).
-        reference_nll, anchor_tau: with both, the gate is nll - reference_nll <= anchor_tau (anchored to the
-            reference model) instead of nll <= tau.
+        reference_nll, anchor_tau: with both, the gate is nll - reference_nll <= anchor_tau + ANCHOR_SLACK
+            (anchored to the reference model) instead of nll <= tau.
 
     Returns the loss and detached statistics (sums and counts) for logging.
     """
     positive = weights > 0
     negative = weights < 0
     if anchor_tau is not None and reference_nll is not None:
-        gate = negative & (nll.detach() - reference_nll <= anchor_tau)
+        gate = negative & (nll.detach() - reference_nll <= anchor_tau + ANCHOR_SLACK)
     else:
         gate = negative & (nll.detach() <= tau)
     raise_weights = torch.where(positive, weights, 0.0)
