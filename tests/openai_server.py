@@ -8,8 +8,8 @@ or a truncated JSON body; requests whose content has ALWAYS_FAIL always get 500,
 an empty `choices` list, ALWAYS_HANG never get an answer (until the server stops), LONG_ANSWER get a reply
 stopped at the token limit (finish_reason "length"), ECHO_KEY_REPLY a revision that ends with the request's
 Authorization header in upper case (as a careless proxy might echo it), DRIP a reply sent one byte every 0.1 s,
-RATE_NEGATIVE and RATE_HIGH judge ratings of -3 and 15 on the 0-10 scale. Every request's Authorization header is
-recorded.
+RATE_NEGATIVE and RATE_HIGH judge ratings of -3 and 15 on the 0-10 scale. While `down_status` is set, every request
+gets that HTTP status (a key refused, a server overloaded). Every request's Authorization header is recorded.
 """
 
 import hashlib
@@ -58,6 +58,7 @@ def scripted_reply(content: str, answered: int = 1) -> str:
 class Server:
     def __init__(self, faults: bool = True):
         self.faults, self.attempts, self.answered, self.authorizations = faults, {}, {}, []
+        self.down_status: int | None = None
         self.lock, self.stopping = threading.Lock(), threading.Event()
         server = self
 
@@ -72,6 +73,8 @@ class Server:
                     server.authorizations.append(self.headers.get("Authorization", ""))
                     key = hashlib.sha256(content.encode()).hexdigest()
                     server.attempts[key] = attempt = server.attempts.get(key, 0) + 1
+                if server.down_status:
+                    return self._send(server.down_status, {"error": {"message": "refused"}})
                 fault = int(key, 16) % 7 if server.faults and attempt == 1 else None
                 if server.faults and "ALWAYS_FAIL" in content:
                     fault = 1

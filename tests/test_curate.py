@@ -25,9 +25,7 @@ pytestmark = pytest.mark.usefixtures("in_repo")
 def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     extra = [
-        {"id": "fail", "prompt": "ALWAYS_FAIL. mention cat and bed."},
         {"id": "empty", "prompt": "EMPTY_CHOICES. mention dog and hill."},
-        {"id": "echo", "prompt": "ECHO_KEY. mention fox and mat."},
     ]
     out = tmp_path / "spa"
     with Server() as server:
@@ -35,11 +33,9 @@ def test_pipeline_with_local_policy_python_reward_and_openai_reviser(tiny_model_
     assert code == 0
     train, rejected = read(out / "train.jsonl"), read(out / "rejected.jsonl")
     ids = [r["id"] for r in train] + [r["id"] for r in rejected]
-    assert sorted(ids) == sorted([f"p{i}" for i in range(8)] + ["ref", "fail", "empty", "echo"])  # each once
+    assert sorted(ids) == sorted([f"p{i}" for i in range(8)] + ["ref", "empty"])  # each once
     reasons = {r["id"]: (r["stage"], r["reason"]) for r in rejected}
-    assert reasons["fail"][0] == "revise" and "HTTP 500" in reasons["fail"][1]
     assert reasons["empty"][0] == "revise" and "no choices" in reasons["empty"][1]
-    assert reasons["echo"][0] == "revise" and reasons["echo"][1].endswith("bad key Bearer ***")  # key redacted
     assert len(train) >= 7
     for record in train:
         assert record["rewards"]["revised"] == 1.0 and record["rewards"]["original"] < 1.0

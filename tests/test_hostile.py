@@ -35,7 +35,7 @@ def one_line_error(capsys, *parts):
     return last
 
 
-def weigh_args(data, out, url):
+def weigh_args(data, out, url, *extra):
     return [
         "weigh",
         "--data",
@@ -52,6 +52,7 @@ def weigh_args(data, out, url):
         "0.01",
         "--request_timeout",
         "5",
+        *extra,
     ]
 
 
@@ -84,14 +85,16 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(tiny_model_dir, t
     assert read(page) == GOOD
 
 
-def test_a_judge_that_fails_for_every_record_writes_no_empty_output(tmp_path, capsys):
+def test_a_judge_that_fails_for_every_record_writes_no_output_and_stores_no_verdict(tmp_path, capsys):
     data = write_jsonl(tmp_path / "x.jsonl", [{**r, "prompt": "ALWAYS_FAIL " + r["prompt"]} for r in GOOD[:2]])
     with Server() as server:
-        assert main(weigh_args(data, tmp_path / "w.jsonl", server.url)) == 2
-    one_line_error(capsys, "no record was weighed (2 rejected")
-    assert not (tmp_path / "w.jsonl").exists()
-    rejected = read(tmp_path / "w.rejected.jsonl")
-    assert [r["original_output"] for r in rejected] == [r["original_output"] for r in GOOD[:2]]  # content kept
+        assert main(weigh_args(data, tmp_path / "w.jsonl", server.url, "--concurrency", "1")) == 2
+        one_line_error(capsys, "did not answer: HTTP 500", "run the same command again")
+        assert len(server.attempts) <= 2  # stopped at the first request that failed for good
+    assert not (tmp_path / "w.jsonl").exists() and not (tmp_path / "w.rejected.jsonl").exists()
+    with Server(faults=False) as server:  # the server mended: the same command weighs both
+        assert main(weigh_args(data, tmp_path / "w.jsonl", server.url)) == 0
+    assert len(read(tmp_path / "w.jsonl")) == 2
 
 
 # 2. secrets
@@ -101,12 +104,13 @@ def test_a_key_the_server_echoes_in_any_case_reaches_no_file_and_no_message(
     tiny_model_dir, tmp_path, monkeypatch, capsys
 ):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    extra = [
-        {"id": "echo", "prompt": "ECHO_KEY_REPLY. mention fox and mat."},
-        {"id": "echo401", "prompt": "ECHO_KEY. mention dog and bed."},
-    ]
     out = tmp_path / "spa"
     with Server(faults=False) as server:
+        (tmp_path / "p401").mkdir()
+        echo401 = prompts_file(tmp_path / "p401", [{"id": "echo401", "prompt": "ECHO_KEY. mention dog and bed."}])
+        assert main(curate_args(tiny_model_dir, echo401, tmp_path / "401", server.url)) == 2
+        one_line_error(capsys, "HTTP 401: bad key Bearer ***")  # a refused key stops the run, masked
+        extra = [{"id": "echo", "prompt": "ECHO_KEY_REPLY. mention fox and mat."}]
         assert main(curate_args(tiny_model_dir, prompts_file(tmp_path, extra), out, server.url)) == 0
         assert all(a == f"Bearer {SECRET}" for a in server.authorizations)
         kept = {r["id"]: r for r in read(out / "train.jsonl")}
@@ -189,7 +193,7 @@ def test_outputs_never_follow_a_planted_link(tiny_model_dir, tmp_path, capsys):
 
 
 @pytest.mark.slow  # over 5 s on 2 cores; the full suite (CI) runs it
-def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tmp_path):
+def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tmp_path, capsys):
     out = tmp_path / "spa"
     prompts = write_jsonl(tmp_path / "p.jsonl", [{"id": "drip", "prompt": "DRIP. mention cat and mat."}])
     with Server(faults=False) as server:
@@ -198,9 +202,9 @@ def test_a_server_that_drips_its_reply_is_cut_at_the_deadline(tiny_model_dir, tm
             curate_args(tiny_model_dir, prompts, out, server.url, "--request_timeout", "1", "--max_retries", "0")
         )
         elapsed = time.monotonic() - started
-    assert code == 0
-    (rejected,) = read(out / "rejected.jsonl")
-    assert rejected["stage"] == "revise" and rejected["reason"].startswith("no complete reply within 2 s")
+    assert code == 2  # a server that cannot finish a reply in time is not the record's fault: nothing stored
+    assert "did not answer: no complete reply within 2 s" in capsys.readouterr().err
+    assert not (out / "rejected.jsonl").exists()
     assert elapsed < 20  # the whole drip takes over 30 s
 
 

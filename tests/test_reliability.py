@@ -273,12 +273,11 @@ def test_training_killed_or_out_of_disk_mid_way_resumes_at_the_same_step_with_th
     torn = cut / f"checkpoint-{last + 20}"
     assert full_disk.returncode == 2 and "Traceback" not in full_disk.stderr, full_disk.stderr[-2000:]
     assert f"figa train: error: could not save {torn}: " in full_disk.stderr
-    assert (torn / "model.safetensors").exists() and not (torn / "trainer_state.json").exists()
+    assert not torn.exists()  # the failed save removed what it had written
     resumed = subprocess.run(
         command(cut, "--resume_from_checkpoint", "latest"), env=env, capture_output=True, text=True
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"skipping {torn}: incomplete" in resumed.stdout
     assert f"resuming from {cut / f'checkpoint-{last}'}" in resumed.stdout
     history = json.loads((cut / "figa_train_report.json").read_text())["log_history"]
     reference = json.loads((whole / "figa_train_report.json").read_text())["log_history"]
@@ -290,7 +289,9 @@ def test_training_killed_or_out_of_disk_mid_way_resumes_at_the_same_step_with_th
     assert all((a[name] - b[name]).abs().max() < 1e-5 for name in a)
 
 
-def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(tiny_model_dir, tmp_path, monkeypatch):
+def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(
+    tiny_model_dir, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     hanging = [
@@ -315,13 +316,10 @@ def test_retry_budget_bounds_the_run_time_when_the_endpoint_never_answers(tiny_m
         )
         elapsed = time.monotonic() - start
         attempts = {key: n for key, n in server.attempts.items()}
-    assert code == 0
-    rejected = {r["id"]: r for r in read(out / "rejected.jsonl")}
-    train = {r["id"] for r in read(out / "train.jsonl")}
-    for record in hanging:
-        assert rejected[record["id"]]["stage"] == "revise"
-        assert rejected[record["id"]]["reason"] == "APITimeoutError after 1 client retries"
-    assert len(train) + len(rejected) == len(PAIRS) + 1 + len(hanging)  # every record ends somewhere, once
-    assert sorted(attempts.values())[-len(hanging) :] == [2] * len(hanging)  # max_retries + 1 attempts each
+    assert code == 2  # timeouts are the server's fault: the run fails and stores no verdict for them
+    assert "did not answer: APITimeoutError after 1 client retries" in capsys.readouterr().err
+    revised = [row["id"] for path in (out / "stages").glob("revise-*.jsonl") for row in read(path)]
+    assert not set(revised) & {record["id"] for record in hanging}
+    assert max(attempts.values()) == 2  # max_retries + 1 attempts at most
     # 2 attempts of 0.5 s and one client back-off (< 1 s) per request, 4 at a time: seconds, not minutes
     assert elapsed < 30

@@ -94,15 +94,24 @@ def chunking_pays(rows: int, vocabulary: int, mode: str) -> bool:
 
 
 def chunkable(model) -> torch.nn.Linear | None:
-    """The model's LM head when its logits are exactly `head(hidden)`: a plain `nn.Linear` and no logit scaling or
-    soft-capping in the config (Gemma 2's `final_logit_softcapping`, Cohere's `logit_scale`); else None."""
+    """The model's LM head when it is a plain `nn.Linear`, else None. Whether the model's logits are that head's
+    output, unscaled and uncapped (Gemma 2 caps them, Cohere and Granite scale them), `head_gives_logits` checks
+    on the model's own forward: no list of architectures to keep current."""
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    config = getattr(model, "config", None)
-    if type(head) is not torch.nn.Linear or config is None:
-        return None
-    if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None) not in (None, 1, 1.0):
-        return None
-    return head
+    return head if type(head) is torch.nn.Linear else None
+
+
+@torch.no_grad()
+def head_gives_logits(model, head: torch.nn.Linear, input_ids: torch.Tensor) -> bool:
+    """Whether MODEL's logits are exactly HEAD's output on INPUT_IDS (a few tokens): a model that scales, caps or
+    shifts its logits after the head fails."""
+    outputs: list[torch.Tensor] = []
+    handle = head.register_forward_hook(lambda module, args, output: outputs.append(output))
+    try:
+        logits = model(input_ids=input_ids, use_cache=False).logits
+    finally:
+        handle.remove()
+    return bool(outputs) and torch.equal(outputs[-1].float(), logits.float())
 
 
 @contextlib.contextmanager

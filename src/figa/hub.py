@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 
 from .errors import FigaError
+from .redaction import register_secret
 from .results import CurateStats
 
 CITATION = """@article{guo2023beyond,
@@ -28,6 +29,17 @@ TRAINING_FIELDS = (
     "max_length",
     "bf16",
 )
+
+
+def token_to_environment(config) -> None:
+    """Move `--hub_token` out of CONFIG, which the trainer saves (pickled) as training_args.bin in every checkpoint
+    and in the model directory that a push uploads, into the environment variable HF_TOKEN, where huggingface_hub
+    reads it; it is masked in every output from then on."""
+    token = getattr(config, "hub_token", None)
+    if token:
+        register_secret(token)
+        os.environ["HF_TOKEN"] = token
+        config.hub_token = None
 
 
 def _one_line(error: Exception) -> str:

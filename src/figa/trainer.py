@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import logging
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +25,10 @@ from transformers import (
 from transformers.trainer_utils import unwrap_peft_model
 
 from .baselines import SPAReading
-from .chunked import capture_head_inputs, chunkable, chunked_nll, chunking_pays
+from .chunked import capture_head_inputs, chunkable, chunked_nll, chunking_pays, head_gives_logits
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
+from .hub import token_to_environment
 from .loss import (
     OBJECTIVES,
     WEIGHTINGS,
@@ -52,6 +55,8 @@ _STAT_NAMES = (
     "pairs",
     "pairs_ahead",
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -206,6 +211,7 @@ class FIGATrainer(Trainer):
             raise FigaError("FIGATrainer needs the tokenizer: pass processing_class=tokenizer")
         require_eos(processing_class)
         pad_with_eos(processing_class)
+        token_to_environment(args)
         # the reference of an anchored push-down: the model as training starts, frozen (with LoRA, the base model
         # with its adapters disabled would do; a copy keeps one code path)
         anchored = args.anchor_tau is not None or args.objective == "preference"
@@ -243,6 +249,7 @@ class FIGATrainer(Trainer):
         base = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
         self.logits_mode = _logits_mode(base.forward)
         self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
+        self._heads_checked: dict[int, bool] = {}  # id(model): whether its logits are its LM head's output
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
         if data is None or (isinstance(data, Dataset) and "revised_codes" in data.column_names):
@@ -333,12 +340,29 @@ class FIGATrainer(Trainer):
         there, or (`--chunked_loss`) from the LM head's input rows, a chunk at a time (`figa.chunked`)."""
         base = model if model is self.reference else unwrap_peft_model(self.accelerator.unwrap_model(model))
         head = chunkable(base)
-        if head is None or not chunking_pays(len(targets), head.out_features, self.args.chunked_loss):
+        if head is not None and chunking_pays(len(targets), head.out_features, self.args.chunked_loss):
+            head = self._exact_head(base, head, inputs["input_ids"])
+        else:
+            head = None
+        if head is None:
             outputs, logits = self._weighted_logits(model, inputs, active)
             return outputs, token_nll(logits, targets)
         with capture_head_inputs(head) as captured:
             outputs = self._forward(model, inputs, active)
         return outputs, chunked_nll(self._active_rows(captured[-1], active), head, targets, self.args.chunk_rows)
+
+    def _exact_head(self, model, head: torch.nn.Linear, input_ids: torch.Tensor) -> torch.nn.Linear | None:
+        """HEAD if MODEL's logits are its output (checked once per model, on a few tokens of the first batch);
+        else None, said once: the nll then comes from the model's own logits, unchunked."""
+        checked = self._heads_checked.get(id(model))
+        if checked is None:
+            checked = self._heads_checked[id(model)] = head_gives_logits(model, head, input_ids[:1, :8])
+            if not checked:
+                logger.warning(
+                    f"--chunked_loss {self.args.chunked_loss}: {type(model).__name__}'s logits are not its LM head's "
+                    "output (scaled or capped after it); the loss uses the model's own logits, unchunked"
+                )
+        return head if checked else None
 
     def _keep(self, active: torch.Tensor):
         return {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
@@ -407,7 +431,7 @@ class FIGATrainer(Trainer):
 
     def _save_checkpoint(self, model, trial) -> None:
         checkpoint = os.path.join(self._get_output_dir(trial=trial), f"checkpoint-{self.state.global_step}")
-        with saving(checkpoint, "`--resume_from_checkpoint latest` skips this incomplete checkpoint"):
+        with saving(checkpoint, "The incomplete checkpoint was removed", own_directory=self.is_world_process_zero()):
             super()._save_checkpoint(model, trial)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
@@ -447,12 +471,31 @@ def packs(args: FIGAConfig, attention: str | None, shared: bool) -> bool:
     return args.packing == "always"
 
 
+def _entries(directory: str) -> dict[str, int]:
+    """The files directly in DIRECTORY and their modification times (none when it does not exist)."""
+    if not os.path.isdir(directory):
+        return {}
+    return {entry.path: entry.stat().st_mtime_ns for entry in os.scandir(directory) if entry.is_file()}
+
+
 @contextlib.contextmanager
-def saving(path: str, recovery: str):
-    """Turn a failed write (a full disk shows as OSError, or as RuntimeError from torch.save) into a clear error."""
+def saving(path: str, recovery: str, own_directory: bool = False):
+    """Turn a failed write (a full disk shows as OSError, as RuntimeError from torch.save, or as safetensors'
+    SafetensorError) into a clear error, and remove what the failed save wrote, so that nothing looks complete:
+    PATH whole when OWN_DIRECTORY (a checkpoint), else the files in PATH that the save created or changed."""
+    from safetensors import SafetensorError
+
+    before = _entries(path)
     try:
         yield
-    except (OSError, RuntimeError) as error:
+    except (OSError, RuntimeError, SafetensorError) as error:
+        if own_directory:
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            for name, mtime in _entries(path).items():
+                if before.get(name) != mtime:
+                    with contextlib.suppress(OSError):
+                        os.remove(name)
         raise FigaError(
             f"could not save {path}: {type(error).__name__}: {error}. Is the disk full? {recovery}."
         ) from error

@@ -23,7 +23,7 @@ from .baselines import DPOConfig, SFTConfig, method_of, trl_trainer
 from .checkpoints import checkpoint_problem
 from .errors import FigaError
 from .files import prepare_output_dir, write_json
-from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model
+from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model, token_to_environment
 from .loss import LOSS_SETTINGS
 from .modeling import ModelArguments, load_model, load_tokenizer, lora_config, model_version
 from .records import LoadReport
@@ -148,6 +148,7 @@ def train(
     if not model_args.model_name_or_path:
         raise FigaError("--model_name_or_path is required")
     prepare_output_dir(config.output_dir, "--output_dir")
+    token_to_environment(config)
     resume = resume_point(config.resume_from_checkpoint, config.output_dir)
     push = config.push_to_hub
     if push:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from ..errors import FigaError
 from ..redaction import redact, register_secret
-from .protocols import ReplyError, Truncated
+from .protocols import ReplyError, ServerUnavailable, Truncated
 
 
 @dataclass
@@ -75,16 +76,22 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
         try:
             reply = within_deadline(
                 request_deadline(config),
+                lambda seconds: unavailable(config, model, f"no complete reply within {seconds:g} s"),
                 lambda: client(config).chat.completions.create(
                     model=model, messages=messages, temperature=config.temperature, max_tokens=config.max_tokens
                 ),
             )
         except openai.APIStatusError as error:
-            if error.status_code < 500 and error.status_code not in (408, 409, 429):
-                raise ReplyError(f"HTTP {error.status_code}: {_short(redact(error.message))}") from None
-            raise ReplyError(f"HTTP {error.status_code} after {config.max_retries} client retries") from None
+            reason = f"HTTP {error.status_code}: {_short(redact(_server_message(error)))}"
+            if error.status_code in RECORD_STATUSES:
+                raise ReplyError(reason) from None
+            if error.status_code in RETRIED_STATUSES or error.status_code >= 500:
+                reason += f" (after {config.max_retries} client retries)"
+            raise unavailable(config, model, reason) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise ReplyError(f"{type(error).__name__} after {config.max_retries} client retries") from None
+            raise unavailable(
+                config, model, f"{type(error).__name__} after {config.max_retries} client retries"
+            ) from None
         except (openai.APIResponseValidationError, ValueError) as error:
             last = f"unparsable reply ({type(error).__name__})"
             continue
@@ -101,6 +108,26 @@ def chat(config: EndpointConfig, model: str, messages: list[dict]) -> str:
     raise ReplyError(f"{last}, {config.max_retries + 1} attempts")
 
 
+RECORD_STATUSES = (400, 413, 422)  # the server refused this request (too long, malformed): the record's fault
+RETRIED_STATUSES = (408, 409, 429)  # and 5xx: the `openai` client's own retries
+
+
+def _server_message(error) -> str:
+    """The server's own words: the `openai` client prefixes "Error code: N - " and the body."""
+    body = error.body
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return re.sub(r"^Error code: \d+ - ", "", error.message)
+
+
+def unavailable(config: EndpointConfig, model: str, reason: str) -> ServerUnavailable:
+    server = config.base_url or os.environ.get("OPENAI_BASE_URL") or "the OpenAI API"
+    return ServerUnavailable(
+        f"{server} (model {model}) did not answer: {reason}. Nothing is stored for the prompts it did not answer: "
+        "run the same command again once the server answers (and the key, model name and rate limit are right)"
+    )
+
+
 def request_deadline(config: EndpointConfig) -> float:
     """Seconds one call may take in all, the client's retries and back-off included."""
     backoff = sum(min(0.5 * 2**i, 8.0) for i in range(config.max_retries))
@@ -108,9 +135,9 @@ def request_deadline(config: EndpointConfig) -> float:
     # end an ordinary hang first, with their own message
 
 
-def within_deadline(seconds: float, call: Callable):
-    """CALL's result, or `ReplyError` when it has not finished within SECONDS. The call goes on in a daemon thread
-    until its connection ends; its result is dropped, and it does not keep the process from exiting."""
+def within_deadline(seconds: float, late: Callable[[float], Exception], call: Callable):
+    """CALL's result, or `late(seconds)` raised when it has not finished within SECONDS. The call goes on in a
+    daemon thread until its connection ends; its result is dropped, and it does not keep the process from exiting."""
     box: dict = {}
     finished = threading.Event()
 
@@ -124,7 +151,7 @@ def within_deadline(seconds: float, call: Callable):
 
     threading.Thread(target=target, daemon=True).start()
     if not finished.wait(seconds):
-        raise ReplyError(f"no complete reply within {seconds:g} s (the deadline of the whole request)")
+        raise late(seconds)
     if "error" in box:
         raise box["error"]
     return box["value"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from ..errors import FigaError
+
 
 class Truncated(str):
     """A generated text that hit the token limit before the model ended it (`max_new_tokens` for hf and vllm,
@@ -19,7 +21,15 @@ class Truncated(str):
 
 
 class ReplyError(Exception):
-    """A request that failed for good (after its retries): the record is rejected with this reason."""
+    """A request that failed for good (after its retries) because of the record (the server refused it as a bad
+    request, or answered with nothing usable): the record is rejected with this reason."""
+
+
+class ServerUnavailable(FigaError):
+    """A server that answered no request after its retries for a reason that is not the record's (down, timing
+    out, refusing the key, unknown model, rate limit, server error): the run stops with this message, and nothing
+    is stored for the records it did not answer, so the same command run again once the server answers finishes
+    the work."""
 
 
 class BatchPolicy(Protocol):

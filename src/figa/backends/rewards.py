@@ -14,6 +14,7 @@ import torch
 from ..errors import FigaError
 from ..modeling import pad_with_eos
 from .openai_client import EndpointConfig, chat, run_concurrently
+from .protocols import ServerUnavailable
 from .specs import load_callable, split_spec
 
 REWARD_KINDS = ("hf", "python", "openai")
@@ -144,6 +145,8 @@ class OpenAIJudge:
         scores = [math.nan] * len(items)
 
         def done(item, result):
+            if isinstance(result, ServerUnavailable):
+                raise result  # not the response's score: the run stops, nothing is stored for it
             scores[item[0]] = math.nan if isinstance(result, Exception) else result
 
         run_concurrently(items, lambda item: self._one(item[1]), done, self.concurrency)

@@ -15,8 +15,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..errors import FigaError
 from .openai_client import run_concurrently
-from .protocols import ReplyError, Truncated
+from .protocols import ReplyError, ServerUnavailable, Truncated
 from .store import StageStore, settings_key
 
 
@@ -70,14 +71,34 @@ def run_stage(
     if not todo:
         return
 
-    def save(job: Job, result) -> None:
+    held: list[tuple[Job, ReplyError]] = []  # failures before any request succeeded: stored once one has
+    unanswered: list[ServerUnavailable] = []  # never stored: a rerun asks again
+    answered = False
+
+    def store_row(job: Job, result) -> None:
         store.add({**to_row(job.id, result), "input": job.fingerprint})
+
+    def save(job: Job, result) -> None:
+        nonlocal answered
+        if isinstance(result, ServerUnavailable):
+            if not answered:
+                raise result  # down, or refusing the key: stop before asking it everything
+            unanswered.append(result)
+        elif isinstance(result, ReplyError) and not answered:
+            held.append((job, result))
+        else:
+            store_row(job, result)
+            answered = True
+            for failed_job, error in held:
+                store_row(failed_job, error)
+            held.clear()
         bar.update()
 
     with _progress(name, jobs, todo, bar) as bar:
         for job in todo:
             if refused and job.id in refused:
-                save(job, ReplyError(refused[job.id]))
+                store_row(job, ReplyError(refused[job.id]))
+                bar.update()
         todo = [job for job in todo if not refused or job.id not in refused]
         if backend.per_record:
             run_concurrently(todo, lambda job: backend.one(job.payload), save, concurrency)
@@ -86,6 +107,15 @@ def run_stage(
                 chunk = todo[start : start + batch_size]
                 for job, result in zip(chunk, backend.batch([job.payload for job in chunk])):
                     save(job, result)
+    if unanswered:
+        raise ServerUnavailable(
+            f"{name}: {len(unanswered)} of {len(todo)} requests got no answer; the first: {unanswered[0]}"
+        )
+    if held:
+        raise FigaError(
+            f"{name}: every one of the {len(held)} requests failed (the first: {held[0][1]}); none is stored as "
+            "the record's verdict: check the server or the code behind it and run the same command again"
+        )
 
 
 def text_row(field_name: str, allow_empty: bool = False) -> Callable[[str, Any], dict]:

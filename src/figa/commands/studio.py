@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from ..argparsing import parse_args
@@ -10,7 +11,7 @@ from ..files import check_outputs, prepare_output_file
 from ..studio.export import export
 from ..studio.queue import load_items
 from ..studio.server import StudioConfig, serve
-from ..studio.store import AnnotationStore
+from ..studio.store import JOURNALS, STORE_NAME, AnnotationStore
 
 
 @dataclass
@@ -30,7 +31,15 @@ def _export(argv: list[str]) -> int:
         description="Write the saved revisions as SPA records (marked spans as span_weights; annotator, time and "
         "note in meta) that figa train reads as they are.",
     )
-    check_outputs({"-o": config.output}, {"--data": config.data})
+    store_path = os.path.join(config.output_dir, STORE_NAME)
+    check_outputs(
+        {"-o": config.output},
+        {
+            "--data": config.data,
+            "the studio's store": store_path,
+            **{f"the studio's store ({journal})": store_path + journal for journal in JOURNALS},
+        },
+    )
     prepare_output_file(config.output, "-o")
     items = {item["id"]: item for item in load_items(config.data)}
     store = AnnotationStore(config.output_dir)

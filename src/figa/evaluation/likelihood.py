@@ -21,6 +21,7 @@ import torch
 
 from ..data import tokenize_pairs
 from ..edits import KEEP
+from ..errors import FigaError
 from ..modeling import ModelArguments, load_model, load_tokenizer
 from ..records import iter_raw_records, load_records, normalize_record
 from ..results import LikelihoodRow
@@ -48,19 +49,34 @@ def _paragraphs(data: str) -> dict[str, str]:
     found = {}
     for _, _, raw in iter_raw_records(data):
         meta = raw.get("meta") if isinstance(raw, dict) else None
-        if isinstance(meta, dict) and meta.get("paragraph") is not None:
+        if isinstance(meta, dict) and meta.get("paragraph") not in (None, ""):
             found[normalize_record(raw)["id"]] = f"paragraph:{meta['paragraph']}"
     return found
 
 
-def likelihood_comparison(
-    names: list[str], models: list[str], data: str, max_length: int = 1024
-) -> dict[str, LikelihoodRow]:
-    """{model name: LikelihoodRow} on the SPA pairs in DATA, the first model the baseline (its gains are 0 by
-    definition)."""
+WHOLE = 1 << 40  # a max_length that cuts nothing: pairs are scored whole
+
+
+def _tokenized_alike(names: list[str], models: list[str], records: list, data: str, lines, pairs) -> None:
+    """Refuse models whose tokenizers split the pairs otherwise than the baseline's: their margins and edited
+    tokens would not be comparable token by token."""
+    columns = ("prompt_ids", "revised_ids", "original_ids")
+    for name, model in zip(names[1:], models[1:]):
+        theirs, _ = tokenize_pairs(records, load_tokenizer(model), max_length=WHOLE, source=data, lines=lines)
+        if any(mine[c] != other[c] for mine, other in zip(pairs, theirs) for c in columns):
+            raise FigaError(
+                f"--pairs: {name} ({model}) tokenises the pairs otherwise than the baseline {names[0]} "
+                f"({models[0]}): the likelihood comparison needs models that share one tokenizer"
+            )
+
+
+def likelihood_comparison(names: list[str], models: list[str], data: str) -> dict[str, LikelihoodRow]:
+    """{model name: LikelihoodRow} on the SPA pairs in DATA, each scored whole, the first model the baseline (its
+    gains are 0 by definition)."""
     tokenizer = load_tokenizer(models[0])
     records, report = load_records(data)
-    pairs, _ = tokenize_pairs(records, tokenizer, max_length=max_length, source=data, lines=report.lines)
+    pairs, _ = tokenize_pairs(records, tokenizer, max_length=WHOLE, source=data, lines=report.lines)
+    _tokenized_alike(names, models, records, data, report.lines, pairs)
     scored = {name: pair_log_probs(model, pairs) for name, model in zip(names, models)}
     base = scored[names[0]]
     paragraph_of = _paragraphs(data)

@@ -14,6 +14,8 @@ import time
 from ..files import make_dir
 
 KINDS = ("revision", "judgement", "skip", "flag")
+STORE_NAME = "studio.sqlite3"
+JOURNALS = ("-wal", "-shm", "-journal")  # SQLite's files beside the store
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS annotations (
     item TEXT NOT NULL,
@@ -29,7 +31,7 @@ CREATE TABLE IF NOT EXISTS annotations (
 class AnnotationStore:
     def __init__(self, directory: str):
         make_dir(directory, "--output_dir")
-        self.path = os.path.join(directory, "studio.sqlite3")
+        self.path = os.path.join(directory, STORE_NAME)
         if os.path.islink(self.path):
             raise OSError(f"{self.path} is a symbolic link: figa does not write through links")
         self._lock = threading.Lock()
