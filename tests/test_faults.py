@@ -253,3 +253,61 @@ def test_eval_pairs_refuses_models_with_other_tokenizers_and_scores_long_pairs_w
     assert all(margin != 0 for margin in table["base"]["margins"])  # cut at 1024 tokens, both sides were equal
     low, high = table["seed1"]["margin_gain_ci95"]
     assert low < high  # an empty meta.paragraph groups nothing: each pair is its own group
+
+
+def test_eval_pairs_that_are_the_output_are_refused_before_any_work(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "eval"
+    out.mkdir()
+    results = write_jsonl(out / "results.json", make_spa_records(2))
+    before = open(results, "rb").read()
+    assert main(["eval", "--model", tiny_model_dir, "--pairs", results, "--output_dir", str(out)]) == 2
+    one_line_error(capsys, "is also the input --pairs")
+    assert open(results, "rb").read() == before
+
+
+# missing extras and odd numbers
+
+
+def test_missing_extras_are_one_line_before_any_work(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    data = write_jsonl(tmp_path / "data.jsonl", [{"id": "a", "prompt": "p", "response": "r"}])
+    for module in ("figa.studio.server", "figa.studio.app"):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    monkeypatch.setitem(sys.modules, "starlette", None)  # importing it raises ImportError, as when not installed
+    monkeypatch.setitem(sys.modules, "openai", None)
+    assert main(["studio", data]) == 2
+    one_line_error(capsys, "the studio extra is not installed (starlette is missing)")
+    out = tmp_path / "export.jsonl"
+    assert main(["studio", "export", data, "--output_dir", str(tmp_path / "studio"), "-o", str(out)]) == 0
+    assert out.exists()  # the export needs no web server
+    prompts = prompts_file(tmp_path)
+    assert main(curate_args(tiny_model_dir, prompts, tmp_path / "spa", DOWN)) == 2
+    one_line_error(capsys, "--reviser openai:test-reviser needs the `openai` package")
+    assert not (tmp_path / "spa" / "stages").exists()  # refused before the rollouts
+    assert main(curate_args(tiny_model_dir, prompts, tmp_path / "spa", DOWN, "--shard", "²/3")) == 2
+    one_line_error(capsys, "--shard must be I/N")
+
+
+@pytest.mark.parametrize("method", ["figa", "sft"])
+def test_a_budget_no_trainer_can_train_with_is_one_line(method, tiny_model_dir, spa_file, tmp_path, capsys):
+    for flag, value in (("--learning_rate", "-1"), ("--per_device_train_batch_size", "0"),
+                        ("--gradient_accumulation_steps", "0")):  # fmt: skip
+        argv = ["train", "--method", method, "--model_name_or_path", tiny_model_dir, "--data", spa_file,
+                "--output_dir", str(tmp_path / "out"), flag, value]  # fmt: skip
+        assert main(argv) == 2
+        one_line_error(capsys, f"{flag} must be")
+    assert not (tmp_path / "out").exists()
+
+
+def test_resuming_a_checkpoint_under_another_objective_is_refused(tiny_model_dir, spa_file, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["train", "--model_name_or_path", tiny_model_dir, "--data", spa_file, "--output_dir", str(out),
+            "--per_device_train_batch_size", "4", "--save_steps", "1", "--report_to", "none"]  # fmt: skip
+    assert main([*argv, "--max_steps", "1"]) == 0
+    again = [*argv, "--max_steps", "2", "--resume_from_checkpoint", "latest"]
+    assert main([*again, "--objective", "preference"]) == 2
+    one_line_error(
+        capsys, f"{out / 'checkpoint-1'} was trained with other loss settings", "objective None (now preference)"
+    )
+    assert main([*again, "--gamma", "0.3"]) == 2
+    one_line_error(capsys, "gamma 0.0 (now 0.3)", f"--model_name_or_path {out / 'checkpoint-1'}")
+    assert main(again) == 0  # the same settings resume

@@ -49,6 +49,10 @@ def test_lamp_files_become_spa_records_with_span_weights_split_by_paragraph(tmp_
     assert first["revised_output"][span["start"] : span["end"]] == item["fine_grained_edits"][0]["editedText"].strip()
     records, report = load_records(str(out))  # valid SPA records, spans included
     assert report.kept == 117 and all(r["span_weights"] for r in records)
+    capsys.readouterr()
+    assert main(["import", "--data", *FILES, "-o", str(out)]) == 0  # again, nothing held out
+    assert len(read(out)) == 150 and not (tmp_path / "lamp.heldout.jsonl").exists()  # no stale held-out file
+    assert f"removed {tmp_path / 'lamp.heldout.jsonl'}: an earlier import's held-out" in capsys.readouterr().out
 
 
 @needs_lamp

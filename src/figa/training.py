@@ -11,13 +11,14 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 from dataclasses import dataclass, field
 
 import torch
 from transformers import TrainerCallback, set_seed
-from transformers.trainer_utils import sort_checkpoints
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, sort_checkpoints
 
 from .baselines import DPOConfig, SFTConfig, method_of, trl_trainer
 from .checkpoints import checkpoint_problem
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 TrainingConfig = FIGAConfig | SFTConfig | DPOConfig  # one config per method: FIGA, TRL's SFT, TRL's DPO / APO-zero
 
 REPORT_NAME = "figa_train_report.json"
+CHECKPOINT_LOSS_NAME = "figa_loss.json"  # in each checkpoint: the loss it was trained with
 
 
 @dataclass
@@ -101,6 +103,37 @@ class _NoFinalCheckpoint(TrainerCallback):
     on_epoch_end = on_step_end
 
 
+class _LossInCheckpoints(TrainerCallback):
+    """Writes the run's loss settings into each checkpoint, so that a resume under other settings is refused."""
+
+    def __init__(self, settings: dict):
+        self.settings = settings
+
+    def on_save(self, args, state, control, **kwargs):
+        checkpoint = os.path.join(args.output_dir, f"{PREFIX_CHECKPOINT_DIR}-{state.global_step}")
+        if state.is_world_process_zero and os.path.isdir(checkpoint):
+            write_json(os.path.join(checkpoint, CHECKPOINT_LOSS_NAME), self.settings)
+
+
+def _check_resumed_loss(checkpoint: str, settings: dict) -> None:
+    """Refuse to resume CHECKPOINT under loss settings other than those it was trained with."""
+    path = os.path.join(checkpoint, CHECKPOINT_LOSS_NAME)
+    if not os.path.isfile(path):  # a checkpoint of an earlier figa, or of another tool: nothing to compare
+        return
+    with open(path, encoding="utf-8") as handle:
+        saved = json.load(handle)
+    now = json.loads(json.dumps(settings))
+    changed = [
+        f"{k} {saved.get(k)} (now {now.get(k)})" for k in sorted(set(saved) | set(now)) if saved.get(k) != now.get(k)
+    ]
+    if changed:
+        raise FigaError(
+            f"--resume_from_checkpoint: {checkpoint} was trained with other loss settings ({', '.join(changed)}); "
+            "one run would mix two objectives, and its report would name only the second. To train on from its "
+            f"weights under the new settings, start a new run: --model_name_or_path {checkpoint}"
+        )
+
+
 def _build_trainer(data_args: DataArguments, model_args: ModelArguments, config: TrainingConfig):
     tokenizer = load_tokenizer(
         model_args.tokenizer_name_or_path or model_args.model_name_or_path,
@@ -132,6 +165,16 @@ def _save(trainer: FIGATrainer, model_args: ModelArguments, config: TrainingConf
             trainer.save_model(config.output_dir)
 
 
+def check_budget(config: TrainingConfig) -> None:
+    """The settings any method's trainer accepts silently but cannot train with (a negative learning rate climbs
+    the loss; an empty batch or no accumulation step never steps)."""
+    if not (math.isfinite(config.learning_rate) and config.learning_rate >= 0):
+        raise FigaError(f"--learning_rate must be a finite number >= 0, got {config.learning_rate}")
+    for name in ("per_device_train_batch_size", "gradient_accumulation_steps"):
+        if getattr(config, name) < 1:
+            raise FigaError(f"--{name} must be at least 1, got {getattr(config, name)}")
+
+
 def train(
     data_args: DataArguments,
     model_args: ModelArguments,
@@ -147,6 +190,7 @@ def train(
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
         raise FigaError("--model_name_or_path is required")
+    check_budget(config)
     prepare_output_dir(config.output_dir, "--output_dir")
     token_to_environment(config)
     resume = resume_point(config.resume_from_checkpoint, config.output_dir)
@@ -155,8 +199,11 @@ def train(
         check_hub_access("--push_to_hub")
         config = copy.copy(config)
         config.push_to_hub = False  # figa pushes the saved model with its own card once training is done
+    if resume:
+        _check_resumed_loss(resume, loss_settings_of(config))
     set_seed(config.seed)
     trainer = _build_trainer(data_args, model_args, config)
+    trainer.add_callback(_LossInCheckpoints(loss_settings_of(config)))
     if not final_checkpoint:
         trainer.add_callback(_NoFinalCheckpoint())
     for callback in callbacks or []:

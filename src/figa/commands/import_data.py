@@ -21,4 +21,6 @@ def main(argv: list[str]) -> int:
         f"wrote {config.output} ({len(result.train)} records{held}); {result.placed} of {result.edits} annotated "
         f"edits found in their text and weighted{skipped}"
     )
+    if result.removed_heldout:
+        print(f"removed {result.removed_heldout}: an earlier import's held-out records, all in {config.output} now")
     return 0

@@ -7,10 +7,10 @@ import os
 from dataclasses import dataclass, field
 
 from ..argparsing import parse_args
+from ..errors import FigaError
 from ..files import check_outputs, prepare_output_file
 from ..studio.export import export
 from ..studio.queue import load_items
-from ..studio.server import StudioConfig, serve
 from ..studio.store import JOURNALS, STORE_NAME, AnnotationStore
 
 
@@ -54,6 +54,13 @@ def _export(argv: list[str]) -> int:
 def main(argv: list[str]) -> int:
     if argv and argv[0] == "export":
         return _export(argv[1:])
+    try:
+        from ..studio.server import StudioConfig, serve
+    except ImportError as error:
+        raise FigaError(
+            f"the studio extra is not installed ({(error.name or '?').split('.')[0]} is missing): "
+            "pip install 'figa-align[studio]'"
+        ) from None
     if argv and not argv[0].startswith("-"):
         argv = ["--data", argv[0], *argv[1:]]
     (config,) = parse_args(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import math
+import re
 from dataclasses import dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
@@ -109,13 +111,22 @@ class CurateConfig(GenerationOptions, EndpointOptions):
             raise FigaError(f"--block_size must be at least 1, got {self.block_size}")
         if self.policy_backend not in POLICY_BACKENDS:
             raise FigaError(f"--policy_backend must be one of {', '.join(POLICY_BACKENDS)}")
+        remote = [
+            f"--{name} {getattr(self, name)}"
+            for name in ("reward", "reviser")
+            if getattr(self, name).startswith("openai:")
+        ]
+        if self.policy_backend == "openai":
+            remote.append("--policy_backend openai")
+        if remote and importlib.util.find_spec("openai") is None:
+            raise FigaError(f"{remote[0]} needs the `openai` package: pip install 'figa-align[openai]'")
 
     def shard_part(self) -> tuple[int, int] | None:
         """(I, N) of --shard I/N; None when the run curates every prompt."""
         if self.shard is None:
             return None
         index, _, count = self.shard.partition("/")
-        if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        if not (re.fullmatch("[0-9]+", index) and re.fullmatch("[0-9]+", count) and int(index) < int(count)):
             raise FigaError(f"--shard must be I/N with 0 <= I < N (for example 0/4), got {self.shard!r}")
         return int(index), int(count)
 

@@ -187,7 +187,11 @@ def evaluate(config: EvalConfig) -> EvalResults:
     if config.output_dir:
         check_outputs(
             {"--output_dir's results.json": os.path.join(config.output_dir, "results.json")},
-            {"--prompts": config.prompts, **{f"--compare {path}": path for path in config.compare}},
+            {
+                "--prompts": config.prompts,
+                "--pairs": config.pairs,
+                **{f"--compare {path}": path for path in config.compare},
+            },
         )
         prepare_output_dir(config.output_dir, "--output_dir")
     if config.compare:

@@ -63,6 +63,7 @@ class ImportResult:
     skipped: list[str]
     edits: int  # annotated edits read
     placed: int  # of them, found in their text (and weighted)
+    removed_heldout: str | None = None  # an earlier import's held-out file, whose records are now all in training
 
 
 def _text(item: dict, name: str) -> str:
@@ -197,6 +198,10 @@ def import_records(config: ImportConfig) -> ImportResult:
         raise FigaError(f"no record imported; first problem: {skipped[0] if skipped else 'the files are empty'}")
     train, heldout = split_by_paragraph(records, config.heldout_fraction, config.seed)
     write_jsonl(config.output, train)
+    removed = None
     if heldout:
         write_jsonl(config.heldout_path(), heldout)
-    return ImportResult(train, heldout, skipped, edits, placed)
+    elif os.path.lexists(config.heldout_path()):  # evaluating on it would measure training data
+        os.remove(config.heldout_path())
+        removed = config.heldout_path()
+    return ImportResult(train, heldout, skipped, edits, placed, removed)
