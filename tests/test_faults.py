@@ -3,6 +3,7 @@ and likelihood comparisons across tokenizers (docs/reliability.md): each refused
 lost, no number silently wrong."""
 
 import os
+import sqlite3
 import subprocess
 import sys
 
@@ -15,6 +16,7 @@ from figa.backends.openai_client import EndpointConfig
 from figa.backends.protocols import ServerUnavailable
 from figa.backends.rewards import make_reward
 from figa.cli import main
+from figa.errors import FigaError
 from figa.studio.store import AnnotationStore
 from figa.testing import build_model, build_tokenizer, corpus, make_spa_records, save_tiny_model
 
@@ -277,6 +279,9 @@ def test_missing_extras_are_one_line_before_any_work(tiny_model_dir, tmp_path, m
     assert main(["studio", data]) == 2
     one_line_error(capsys, "the studio extra is not installed (starlette is missing)")
     out = tmp_path / "export.jsonl"
+    assert main(["studio", "export", data, "--output_dir", str(tmp_path / "studio"), "-o", str(out)]) == 2
+    one_line_error(capsys, "holds no studio.sqlite3: give the --output_dir that figa studio saved to")
+    AnnotationStore(str(tmp_path / "studio")).close()
     assert main(["studio", "export", data, "--output_dir", str(tmp_path / "studio"), "-o", str(out)]) == 0
     assert out.exists()  # the export needs no web server
     prompts = prompts_file(tmp_path)
@@ -311,3 +316,29 @@ def test_resuming_a_checkpoint_under_another_objective_is_refused(tiny_model_dir
     assert main([*again, "--gamma", "0.3"]) == 2
     one_line_error(capsys, "gamma 0.0 (now 0.3)", f"--model_name_or_path {out / 'checkpoint-1'}")
     assert main(again) == 0  # the same settings resume
+
+
+def test_a_studio_store_that_is_foreign_corrupt_linked_or_read_only_is_refused_at_start(tmp_path):
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    sqlite3.connect(foreign / "studio.sqlite3").execute("CREATE TABLE annotations (x TEXT)").connection.commit()
+    with pytest.raises(FigaError, match="not a figa studio store"):
+        AnnotationStore(str(foreign))
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "studio.sqlite3").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(FigaError, match="cannot be used as the studio's store"):
+        AnnotationStore(str(tmp_path / "corrupt"))
+    (tmp_path / "linked").mkdir()
+    os.symlink(foreign / "studio.sqlite3", tmp_path / "linked" / "studio.sqlite3")
+    with pytest.raises(FigaError, match="symbolic link"):
+        AnnotationStore(str(tmp_path / "linked"))
+    store = tmp_path / "ro"
+    AnnotationStore(str(store)).close()
+    os.chmod(store / "studio.sqlite3", 0o444)
+    os.chmod(store, 0o555)
+    try:
+        if not os.access(store / "studio.sqlite3", os.W_OK):  # root writes read-only files: nothing to refuse
+            with pytest.raises(FigaError, match="cannot be used as the studio's store"):
+                AnnotationStore(str(store))
+    finally:
+        os.chmod(store, 0o755)

@@ -237,6 +237,23 @@ def test_requests_without_the_token_from_another_site_or_too_large_are_refused(s
     assert server.api("/api/save", {**body, "annotator": "<script>"}).status_code == 400
     assert server.api("/api/save", {**body, "index": 99}).status_code == 400
     assert server.api("/api/save", {**body, "payload": {"note": "fine"}}).status_code == 200
+    revision = {**body, "kind": "revision"}
+    bad = [
+        b'{"annotator": "a", "index": 0, "kind": "revision", "payload": {"revision": "x", '
+        b'"spans": {"revised": [{"start": Infinity, "end": 1}]}}}',
+        b'"a string"',
+        b"[1, 2]",
+        b"{not json",
+        json.dumps(
+            {**revision, "payload": {"revision": "x", "spans": {"revised": [{"start": True, "end": 1}]}}}
+        ).encode(),
+        json.dumps({**revision, "payload": "not an object"}).encode(),
+        json.dumps({**body, "annotator": "alice\n"}).encode(),
+    ]
+    for content in bad:
+        headers = {"X-Figa-Token": server.token, "Content-Type": "application/json"}
+        refused = httpx.post(server.base + "/api/save", content=content, headers=headers)
+        assert refused.status_code == 400 and refused.json()["error"].startswith("bad request"), content
 
 
 @pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
@@ -291,3 +308,35 @@ def test_two_pages_saving_the_same_item_at_once_keep_both(browser, studio):  # n
         saved = server.api(f"/api/item?index=0&annotator={name}").json()["saved"]
         assert saved["revision"]["revision"] == f"hello there friend, from {name}"
     assert server.api("/api/state?annotator=ana").json()["team"] == {"ana": 1, "ben": 1}
+
+
+@pytest.mark.slow  # a browser page
+def test_spans_after_an_emoji_are_saved_as_the_text_the_annotator_selected(browser, studio, tmp_path):  # noqa: F811
+    emoji = [{**ITEMS[1], "original_output": "🦉 Owls is birds.", "revised_output": "🦉 Owls are birds."}]
+    server = studio(data=write_jsonl(tmp_path / "emoji.jsonl", emoji))
+    page = browser.new_page(bypass_csp=True)  # Playwright evaluates its waits as strings
+    page.goto(server.url)
+    page.fill("#annotator", "ana")
+    page.dispatch_event("#annotator", "change")
+    page.wait_for_function("document.querySelector('#position').textContent.includes('owls')")
+    page.fill("#revision", "🦉 Owls are birds.")
+    page.evaluate("document.querySelector('#revision').setSelectionRange(12, 18)")  # "birds." in UTF-16, to the end
+    page.click("#mark-revised")
+    page.evaluate(
+        """() => { const node = document.querySelector('#original').firstChild;
+        const range = document.createRange(); range.setStart(node, 8); range.setEnd(node, 10);
+        getSelection().removeAllRanges(); getSelection().addRange(range); }"""
+    )  # "is", after the two UTF-16 units of the owl
+    page.click("#mark-original")
+    assert page.text_content("#spans-original") == "is ×" and page.text_content("#spans-revised") == "birds. ×"
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('#status').textContent.startsWith('saved')")
+    exported = tmp_path / "emoji.spa.jsonl"
+    result = run_figa(
+        "studio", "export", tmp_path / "emoji.jsonl", "--output_dir", tmp_path / "studio", "-o", exported
+    )
+    assert result.returncode == 0, result.stderr
+    (record,) = [json.loads(line) for line in open(exported)]
+    (original,), (revised,) = record["span_weights"]["original"], record["span_weights"]["revised"]
+    assert record["original_output"][original["start"] : original["end"]] == "is"
+    assert record["revised_output"][revised["start"] : revised["end"]] == "birds."

@@ -42,7 +42,7 @@ def _export(argv: list[str]) -> int:
     )
     prepare_output_file(config.output, "-o")
     items = {item["id"]: item for item in load_items(config.data)}
-    store = AnnotationStore(config.output_dir)
+    store = AnnotationStore(config.output_dir, write=False)
     try:
         count = export(store, items, config.output)
     finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import sqlite3
 from importlib import resources
 from typing import Any
 
@@ -24,7 +25,7 @@ from .regions import diff_view
 from .store import AnnotationStore
 
 MAX_BODY = 1 << 20  # bytes of one request
-ANNOTATOR = re.compile(r"^[\w .@-]{1,64}$")
+ANNOTATOR = re.compile(r"[\w .@-]{1,64}")  # fullmatch: "alice\n" is not "alice"
 
 
 class Studio:
@@ -63,15 +64,23 @@ def _guarded(handler):
             return refused
         try:
             return await handler(studio, request)
-        except (KeyError, ValueError, TypeError, IndexError) as error:
-            return JSONResponse({"error": f"bad request: {error}"}, 400)
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, AttributeError) as error:
+            return JSONResponse({"error": f"bad request: {type(error).__name__}: {error}"}, 400)
+        except sqlite3.Error as error:  # a store that became read-only, or a full disk
+            return JSONResponse({"error": f"the store {studio.store.path} cannot be written: {error}"}, 503)
 
     return endpoint
 
 
 def _annotator(value: Any) -> str:
-    if not isinstance(value, str) or not ANNOTATOR.match(value):
+    if not isinstance(value, str) or not ANNOTATOR.fullmatch(value):
         raise ValueError("annotator: 1 to 64 letters, digits, spaces or . @ - _")
+    return value
+
+
+def _offset(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"span offsets are whole numbers, got {value!r}")
     return value
 
 
@@ -140,7 +149,7 @@ async def diff(studio: Studio, request: Request) -> Response:
 
 def _spans(value: Any, text: str) -> list[dict]:
     """Marked spans inside TEXT, sorted and merged where they overlap (records refuse overlapping spans)."""
-    spans = sorted((int(s["start"]), int(s["end"])) for s in value or [])
+    spans = sorted((_offset(s["start"]), _offset(s["end"])) for s in value or [])
     merged: list[list[int]] = []
     for start, end in spans:
         if not 0 <= start < end <= len(text):

@@ -94,6 +94,7 @@ def serve(config: StudioConfig) -> None:
         sock.bind((config.host, config.port))
     except OSError as error:
         raise FigaError(f"--host {config.host} --port {config.port}: cannot listen there: {error.strerror}") from None
+    sock.listen(128)  # before the URL is printed: a page opened at once queues instead of being refused
     port = sock.getsockname()[1]
     token = secrets.token_urlsafe(24)
     studio = build(config, token, port)

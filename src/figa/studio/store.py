@@ -11,6 +11,7 @@ import sqlite3
 import threading
 import time
 
+from ..errors import FigaError
 from ..files import make_dir
 
 KINDS = ("revision", "judgement", "skip", "flag")
@@ -28,17 +29,36 @@ CREATE TABLE IF NOT EXISTS annotations (
 """
 
 
+COLUMNS = ["item", "annotator", "kind", "payload", "time"]
+
+
 class AnnotationStore:
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, write: bool = True):
+        """The store in DIRECTORY; with WRITE (the studio), proven writable now rather than at the first save."""
         make_dir(directory, "--output_dir")
         self.path = os.path.join(directory, STORE_NAME)
         if os.path.islink(self.path):
-            raise OSError(f"{self.path} is a symbolic link: figa does not write through links")
+            raise FigaError(f"{self.path} is a symbolic link: figa does not write through links")
+        if not write and not os.path.isfile(self.path):
+            raise FigaError(f"{directory}: holds no {STORE_NAME}: give the --output_dir that figa studio saved to")
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            if write:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute(SCHEMA)
+            columns = [row[1] for row in self._db.execute("PRAGMA table_info(annotations)")]
+            if columns != COLUMNS:
+                raise FigaError(
+                    f"{self.path}: not a figa studio store (its annotations table has columns {columns}); "
+                    "choose another --output_dir"
+                )
+            if write:
+                self._db.execute("BEGIN IMMEDIATE")  # takes the write lock: fails on a read-only file or directory
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise FigaError(f"{self.path}: cannot be used as the studio's store: {error}") from None
 
     def save(self, item: str, annotator: str, kind: str, payload: dict) -> float:
         """Store PAYLOAD (replacing this annotator's earlier one of this kind for this item); durable on return."""
