@@ -156,4 +156,11 @@ def test_a_run_split_over_three_processes_merges_into_the_single_run(prompts, se
     assert "not a part of a split run" in merge_error(whole, parts[1])
     settings = json.loads((parts[2] / "curate_config.json").read_text())
     (parts[2] / "curate_config.json").write_text(json.dumps({**settings, "eta1": 0.9}))
-    assert "different settings (eta1" in merge_error(*parts)
+    assert "different settings or prompt files (eta1" in merge_error(*parts)
+    (parts[2] / "curate_config.json").write_text(json.dumps({**settings, "prompts_sha256": "another file"}))
+    assert "different settings or prompt files (prompts_sha256" in merge_error(*parts)
+    (parts[2] / "curate_config.json").write_text(json.dumps(settings))
+    train = (parts[1] / "train.jsonl").read_text().splitlines(keepends=True)
+    (parts[1] / "train.jsonl").write_text("".join(train[:-5]))  # a part whose rows are fewer than its stats say
+    stated = json.loads((parts[1] / "stats.json").read_text())["counts"]["train"]
+    assert f"train.jsonl has {len(train) - 5} rows, its stats.json says {stated}" in merge_error(*parts)

@@ -286,6 +286,15 @@ def test_the_prompts_figa_curate_rejected_are_a_queue_and_flag_notes_are_exporte
     (record,) = read(out)
     assert record["prompt"] == asked[first["id"]] and record["revised_output"] == "the cat sat on the hill."
     assert record["meta"]["note"] == "cut short" and "span_weights" not in record
+    other = write_jsonl(
+        tmp_path / "other.jsonl", [{"id": r["id"], "prompt": asked[r["id"]], "response": "another"} for r in rejected]
+    )  # the same ids, other answers
+    refused = run_figa("studio", "export", other, "--output_dir", tmp_path / "studio", "-o", tmp_path / "o.jsonl")
+    assert refused.returncode == 2 and f"{other} is not the data the studio served" in refused.stderr
+    with open(prompts, "a") as handle:  # the prompts file changed after curation: its prompts no longer match
+        handle.write(json.dumps({"id": "late", "prompt": "a prompt added later"}) + "\n")
+    refused = run_figa("studio", "export", curated, "--output_dir", tmp_path / "studio", "-o", tmp_path / "o.jsonl")
+    assert refused.returncode == 2 and "has changed since" in refused.stderr
 
 
 @pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it

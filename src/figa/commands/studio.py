@@ -10,7 +10,7 @@ from ..argparsing import parse_args
 from ..errors import FigaError
 from ..files import check_outputs, prepare_output_file
 from ..studio.export import export
-from ..studio.queue import load_items
+from ..studio.queue import check_served, load_items
 from ..studio.store import JOURNALS, STORE_NAME, AnnotationStore
 
 
@@ -41,8 +41,10 @@ def _export(argv: list[str]) -> int:
         },
     )
     prepare_output_file(config.output, "-o")
-    items = {item["id"]: item for item in load_items(config.data)}
+    loaded = load_items(config.data)
+    check_served(config.output_dir, config.data, loaded)
     store = AnnotationStore(config.output_dir, write=False)
+    items = {item["id"]: item for item in loaded}
     try:
         count = export(store, items, config.output)
     finally:

@@ -30,6 +30,7 @@ SAME_SETTINGS = (
     "revise_target",
     "keep_truncated",
     "skip_bad_records",
+    "prompts_sha256",
 )
 PART_FILES = ("train.jsonl", "rejected.jsonl", "stats.json", "curate_config.json")
 
@@ -62,10 +63,26 @@ def _check_parts(parts: list[str]) -> list[tuple[str, CurateStats, dict]]:
         for name in SAME_SETTINGS:
             if settings.get(name) != first.get(name):
                 raise FigaError(
-                    f"{part} and {first_part} were curated with different settings ({name}: "
+                    f"{part} and {first_part} were curated with different settings or prompt files ({name}: "
                     f"{settings.get(name)!r} and {first.get(name)!r}); merge parts of one run only"
                 )
+    for part, stats, _ in loaded:
+        for name, key in (("train.jsonl", "train"), ("rejected.jsonl", "rejected")):
+            rows = _count_lines(os.path.join(part, name))
+            if rows != stats["counts"][key]:
+                raise FigaError(
+                    f"{part}: {name} has {rows} rows, its stats.json says {stats['counts'][key]}: the part is "
+                    "incomplete or was changed; curate it again (the same command resumes)"
+                )
     return sorted(loaded, key=lambda item: item[1]["shard"]["index"])
+
+
+def _count_lines(path: str) -> int:
+    try:
+        with open(path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    except FileNotFoundError:
+        raise FigaError(f"{path}: no such file; is it the output of a finished `figa curate --shard`?") from None
 
 
 def _rows(path: str):

@@ -50,7 +50,7 @@ from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
 from .filters import accept_revision, edit_ratio, select_for_revision, words
-from .finished import FinishedBlocks
+from .finished import FinishedBlocks, content_hash
 from .report import CurationTally, curation_numbers
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
 
@@ -321,6 +321,12 @@ def spa_record(prompt: Prompt, run: _Run) -> dict:
     }
 
 
+def prompts_identity(path: str) -> dict:
+    """Where the prompts file is and what it holds, for readers of the output (`figa studio`, `curate merge`) that
+    must find the same file from another working directory, or tell another file from it."""
+    return {"prompts_abspath": os.path.abspath(path), "prompts_sha256": content_hash(path)}
+
+
 def in_shard(record_id: str, part: tuple[int, int] | None) -> bool:
     """Whether RECORD_ID belongs to part (I, N): a hash of the id, so every machine splits the same way whatever
     the order of the prompts."""
@@ -441,7 +447,7 @@ def write_outputs(source: PromptSource, run: _Run) -> CurateResult:
     if source.part:
         stats["shard"] = {"index": source.part[0], "count": source.part[1]}
     write_json(os.path.join(out, "stats.json"), stats)
-    settings = dict(asdict(run.config), config_hash=run.keys["rescore"])
+    settings = dict(asdict(run.config), config_hash=run.keys["rescore"], **prompts_identity(run.config.prompts))
     write_json(os.path.join(out, "curate_config.json"), settings)
     card = dataset_card(run.config.push_to_hub or os.path.basename(os.path.normpath(out)), settings, stats)
     with atomic_file(os.path.join(out, "README.md")) as handle:

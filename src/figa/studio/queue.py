@@ -4,10 +4,13 @@ prompt + response JSONL (write a revision). An item: id, prompt, original, revis
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
+from ..curate.finished import content_hash
 from ..errors import FigaError, RecordError
+from ..files import write_json
 from ..prompts import query_text
 from ..records import FieldError, iter_raw_records, normalize_record
 
@@ -49,7 +52,18 @@ def _items_of_file(path: str) -> list[dict]:
 def _items_of_curation(directory: str) -> list[dict]:
     """The prompts `figa curate` rejected after answering them (a low reward, a failed revision)."""
     with open(os.path.join(directory, "curate_config.json"), encoding="utf-8") as handle:
-        prompts_path = json.load(handle)["prompts"]
+        settings = json.load(handle)
+    prompts_path = settings.get("prompts_abspath") or settings["prompts"]
+    if settings.get("prompts_sha256"):
+        try:
+            same = content_hash(prompts_path) == settings["prompts_sha256"]
+        except FileNotFoundError:
+            raise FigaError(f"{directory} was curated from {prompts_path}, which is no longer there") from None
+        if not same:
+            raise FigaError(
+                f"{prompts_path} has changed since {directory} was curated from it: its prompts would not match "
+                "the answers; curate again"
+            )
     prompts = {}
     for _, _, raw in iter_raw_records(prompts_path):
         if isinstance(raw, dict):
@@ -85,3 +99,33 @@ def load_items(source: str) -> list[dict]:
     if not items:
         raise FigaError(f"{source}: nothing to work on")
     return items
+
+
+SERVED_NAME = "served.json"  # beside the store: what the studio last served, for `studio export` to check
+
+
+def items_fingerprint(items: list[dict]) -> str:
+    """A hash of what annotators saw of each item (id, prompt, original): another file with the same ids differs."""
+    seen = [[item["id"], item["prompt"], item["original"]] for item in items]
+    return hashlib.sha256(json.dumps(seen, ensure_ascii=False).encode()).hexdigest()
+
+
+def record_served(directory: str, source: str, items: list[dict]) -> None:
+    write_json(
+        os.path.join(directory, SERVED_NAME), {"data": os.path.abspath(source), "items": items_fingerprint(items)}
+    )
+
+
+def check_served(directory: str, source: str, items: list[dict]) -> None:
+    """Refuse to export against data other than what the studio served (the saved revisions would be paired with
+    other prompts and answers)."""
+    path = os.path.join(directory, SERVED_NAME)
+    if not os.path.isfile(path):  # a store from before figa recorded this
+        return
+    with open(path, encoding="utf-8") as handle:
+        served = json.load(handle)
+    if served.get("items") != items_fingerprint(items):
+        raise FigaError(
+            f"{source} is not the data the studio served from {directory} (it served {served.get('data')}): the "
+            "saved revisions would be paired with other prompts or answers; export with that data"
+        )

@@ -11,7 +11,7 @@ from ..errors import FigaError
 from ..loss import loss_field
 from ..view.page import ModelTokens, WordPieces
 from .app import Studio, make_app
-from .queue import load_items
+from .queue import load_items, record_served
 from .store import AnnotationStore
 
 logger = logging.getLogger(__name__)
@@ -80,7 +80,9 @@ def build(config: StudioConfig, token: str, port: int) -> Studio:
         "weights": {"alpha": config.alpha, "beta": config.beta, "gamma": config.gamma},
         "tokens": f"tokenizer {config.tokenizer}" if config.tokenizer else "word pieces",
     }
-    return Studio(items, AnnotationStore(config.output_dir), splitter, settings, token, hosts)
+    store = AnnotationStore(config.output_dir)
+    record_served(config.output_dir, config.data, items)
+    return Studio(items, store, splitter, settings, token, hosts)
 
 
 def serve(config: StudioConfig) -> None:
