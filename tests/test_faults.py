@@ -2,6 +2,7 @@
 and likelihood comparisons across tokenizers (docs/reliability.md): each refused in one line or handled, nothing
 lost, no number silently wrong."""
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -342,3 +343,23 @@ def test_a_studio_store_that_is_foreign_corrupt_linked_or_read_only_is_refused_a
                 AnnotationStore(str(store))
     finally:
         os.chmod(store, 0o755)
+
+
+def test_demo_grids_and_settings_that_cannot_run_are_one_line(tmp_path, capsys):
+    point = {"learning_rate": 1e-5, "epochs": 1}
+    grids = {
+        "true as a learning rate": {"sft": [{**point, "learning_rate": True}]},
+        "epochs 1e12": {"sft": [{**point, "epochs": 1e12}]},
+        "2,000 points": {"sft": [{**point, "learning_rate": i * 1e-7} for i in range(2000)]},
+    }
+    for name, grid in grids.items():
+        path = tmp_path / "grid.json"
+        path.write_text(json.dumps(grid))
+        assert main(["demo", "--tune", "--grid", str(path), "--output_dir", str(tmp_path / "demo")]) == 2, name
+        one_line_error(capsys, "grid: ")
+    assert main(["demo", "--grid", str(path), "--output_dir", str(tmp_path / "demo")]) == 2
+    one_line_error(capsys, "--grid is what --tune searches")
+    (tmp_path / "tune.json").write_text(json.dumps({"chosen": [point]}))
+    assert main(["demo", "--settings", str(tmp_path / "tune.json"), "--output_dir", str(tmp_path / "demo")]) == 2
+    one_line_error(capsys, "not a tune.json of `figa demo --tune`")
+    assert not (tmp_path / "demo").exists()

@@ -9,7 +9,9 @@ from ..argparsing import parse_args
 from ..demo.config import DemoConfig
 from ..demo.report import table
 from ..demo.run import run
+from ..demo.settings import load_chosen, load_grid
 from ..demo.tune import tune, tune_table
+from ..errors import FigaError
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +24,12 @@ def main(argv: list[str]) -> int:
         "pairs, each at its settings chosen on validation prompts (--tune chooses them), evaluate them on test "
         "prompts and write report.html + report.json. Rerun to resume.",
     )
+    if config.grid:  # checked before the model is loaded
+        if not config.tune:
+            raise FigaError("--grid is what --tune searches: add --tune, or leave --grid out")
+        load_grid(config.grid)
+    if config.settings:
+        load_chosen(config.settings)
     if config.tune:
         path = tune(config)
         with open(path, encoding="utf-8") as handle:

@@ -93,8 +93,19 @@ _SHORT = {
 }
 
 
+MAX_POINTS = 1000  # a grid of the demo's size has 4 to 16 points per method; each point is a training
+MAX_EPOCHS = 100
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
 def check_grid(grid: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
     """A grid's methods are tuned methods, and every point gives exactly that method's settings, as numbers."""
+    points_in_all = sum(len(points) for points in grid.values())
+    if points_in_all > MAX_POINTS:
+        raise FigaError(f"grid: {points_in_all} points, each a training; at most {MAX_POINTS}")
     for method, points in grid.items():
         if method not in KEYS:
             raise FigaError(f"grid: {method!r} is not a tuned method ({', '.join(KEYS)})")
@@ -103,9 +114,12 @@ def check_grid(grid: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str
         for point in points:
             if set(point) != set(KEYS[method]):
                 raise FigaError(f"grid: each {method} point gives {', '.join(KEYS[method])}; got {sorted(point)}")
-            bad = [k for k, v in point.items() if not isinstance(v, int | float) or not math.isfinite(v) or v < 0]
-            if bad or not float(point["epochs"]).is_integer() or point["epochs"] < 1:
-                raise FigaError(f"grid: {method} point {point}: settings are finite, not negative, whole epochs")
+            bad = [k for k, v in point.items() if not _number(v)]
+            if bad or not float(point["epochs"]).is_integer() or not 1 <= point["epochs"] <= MAX_EPOCHS:
+                raise FigaError(
+                    f"grid: {method} point {point}: settings are finite numbers (not true/false), not negative; "
+                    f"epochs whole, 1 to {MAX_EPOCHS}"
+                )
     return grid
 
 
@@ -130,6 +144,8 @@ def load_chosen(path: str, bf16: bool | None = None) -> dict[str, dict[str, Any]
         with open(path, encoding="utf-8") as handle:
             tuned = json.load(handle)
         chosen = tuned["chosen"]
+        if not isinstance(chosen, dict) or not all(isinstance(v, dict) for v in chosen.values()):
+            raise TypeError("'chosen' is not an object of method -> settings")
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise FigaError(f"--settings {path}: not a tune.json of `figa demo --tune` ({error})") from None
     check_grid({method: [settings] for method, settings in chosen.items()})

@@ -115,7 +115,9 @@ def lamp_record(item, writer: str) -> tuple[dict, int, int]:
         "revised_output": postedit,
         "span_weights": {"original": original, "revised": revised},
     }
-    normalize_record(record)  # the SPA rules: responses that differ, spans in range
+    normalized = normalize_record(record)  # the SPA rules: spans in range
+    if normalized["original_output"] == normalized["revised_output"]:
+        raise FieldError("postedit", "identical to preedit: no edits, no training signal")
     placed = [a or b for a, b in zip(placed_original, placed_revised)]
     record["meta"] = {
         "importer": "lamp",
