@@ -195,6 +195,12 @@ def test_resume_from_checkpoint_continues_at_the_saved_step(tiny_model_dir, spa_
     assert f"resuming from {out / 'checkpoint-2'}" in capsys.readouterr().out
     steps = [entry["step"] for entry in report(out)["log_history"] if "loss" in entry]
     assert steps == [1, 2, 3, 4]  # steps 1-2 come from the checkpoint's history, none is repeated
+    assert main(common + ["--max_steps", "6"]) == 0  # the same command, run again, goes on by itself
+    printed = capsys.readouterr().out
+    assert "holds a checkpoint: going on from it" in printed and f"resuming from {out / 'checkpoint-4'}" in printed
+    assert [entry["step"] for entry in report(out)["log_history"] if "loss" in entry] == [1, 2, 3, 4, 5, 6]
+    assert main(common + ["--max_steps", "2", "--resume_from_checkpoint", "false"]) == 0  # starts over
+    assert [entry["step"] for entry in report(out)["log_history"] if "loss" in entry] == [1, 2]
 
 
 def test_gradient_checkpointing_and_sft_weighting_run(tiny_model_dir, spa_file, tmp_path):

@@ -363,3 +363,27 @@ def test_demo_grids_and_settings_that_cannot_run_are_one_line(tmp_path, capsys):
     assert main(["demo", "--settings", str(tmp_path / "tune.json"), "--output_dir", str(tmp_path / "demo")]) == 2
     one_line_error(capsys, "not a tune.json of `figa demo --tune`")
     assert not (tmp_path / "demo").exists()
+
+
+def logit_reward(prompts, responses, references):
+    """keyword_reward on a reward model's scale: raw logits from -8 to 8."""
+    from .curation_helpers import keyword_reward
+
+    return [16 * score - 8 for score in keyword_reward(prompts, responses, references)]
+
+
+@pytest.mark.slow  # two curations with the tiny policy
+def test_a_reward_outside_the_default_thresholds_scale_is_warned_of_before_any_revision(
+    tiny_model_dir, tmp_path, capsys
+):
+    prompts = prompts_file(tmp_path)
+    args = curate_args(tiny_model_dir, prompts, tmp_path / "spa", DOWN, "--max_retries", "0")
+    args[args.index("python:tests.curation_helpers:keyword_reward")] = "python:tests.test_faults:logit_reward"
+    assert main(args) == 2  # the reviser is down: the warning came before any request
+    printed = capsys.readouterr()
+    warned = [line for line in (printed.out + printed.err).splitlines() if "outside 0..1" in line]
+    assert len(warned) == 1 and "from -8 to " in warned[0] and "e.g. --eta1 " in warned[0]
+    args[args.index("--output_dir") + 1] = str(tmp_path / "spa2")
+    assert main([*args, "--eta1", "0"]) == 2  # thresholds set on the reward's scale: no warning
+    printed = capsys.readouterr()
+    assert "outside 0..1" not in printed.out + printed.err

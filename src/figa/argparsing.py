@@ -14,21 +14,31 @@ from transformers import HfArgumentParser
 from .errors import FigaError
 
 
-def parse_args(dataclass_types: tuple, argv: list[str], prog: str, description: str) -> tuple:
-    """Every dataclass field is a flag; values in `--config` YAML are defaults that flags override."""
+def parse_args(
+    dataclass_types: tuple,
+    argv: list[str],
+    prog: str,
+    description: str,
+    defaults: dict | None = None,
+    defaults_source: str = "",
+) -> tuple:
+    """Every dataclass field is a flag; values in `--config` YAML are defaults that flags override, and DEFAULTS
+    (from DEFAULTS_SOURCE, e.g. a recipe) are defaults that `--config` and flags override."""
     parser = HfArgumentParser(dataclass_types, prog=prog, description=description)
     parser.add_argument("--config", default=None, help="YAML file of option values (flags override it).")
     for action in parser._actions:  # a `bool | None` field (None: decided later) takes a bare flag, as a bool does
         if getattr(action.type, "__name__", "") == "string_to_bool" and action.nargs is None:
             action.nargs, action.const = "?", True
     config_file = config_path(argv)
+    layers = [(defaults or {}, defaults_source)]
     if config_file:
-        values = read_yaml(config_file, "--config")
+        layers.append((read_yaml(config_file, "--config"), f"--config {config_file}"))
+    for values, source in layers:
         known = {action.dest for action in parser._actions}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise FigaError(f"--config {config_file}: unknown options {', '.join(unknown)}")
-        check_types(dataclass_types, values, f"--config {config_file}")
+            raise FigaError(f"{source}: unknown options {', '.join(unknown)}")
+        check_types(dataclass_types, values, source)
         parser.set_defaults(**values)
         for action in parser._actions:
             if action.dest in values:

@@ -63,7 +63,15 @@ def _bullets(values: dict) -> str:
     return "\n".join(f"- `{key}`: {value}" for key, value in values.items())
 
 
-def model_card(base_model: str, data: list[dict], loss: dict, training_args: dict, metrics: dict, name: str):
+def model_card(
+    base_model: str,
+    data: list[dict],
+    loss: dict,
+    training_args: dict,
+    metrics: dict,
+    name: str,
+    recipe: str | None = None,
+):
     """The README.md of a model trained by `figa train`."""
     from huggingface_hub import ModelCard, ModelCardData
 
@@ -76,13 +84,14 @@ def model_card(base_model: str, data: list[dict], loss: dict, training_args: dic
         datasets=[s for s in sources if not os.path.exists(s)] or None,
     )
     method = loss.get("method", "figa")
+    recipe_flag = f" --recipe {recipe}" if recipe else ""  # the recipe's settings, with the flags given: below
     text = f"""---
 {card_data.to_yaml()}
 ---
 
 # {name}
 
-Trained with [figa](https://arxiv.org/abs/2311.04072) `figa train --method {method}` from `{base_model}`.
+Trained with [figa](https://arxiv.org/abs/2311.04072) `figa train --method {method}{recipe_flag}` from `{base_model}`.
 
 ## Data
 

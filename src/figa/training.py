@@ -65,8 +65,17 @@ def _last_complete_checkpoint(output_dir: str) -> str | None:
 
 
 def resume_point(value: str | None, output_dir: str) -> str | None:
-    """The checkpoint `--resume_from_checkpoint VALUE` means: none, the last complete one ('latest'), or a path."""
-    if value is None or value.lower() in ("false", "no", ""):
+    """The checkpoint `--resume_from_checkpoint VALUE` means: none ('false'), the last complete one ('latest'), a
+    path; not given, the last complete one when OUTPUT_DIR holds one (a run stopped there: the same command goes
+    on, as figa's other commands do)."""
+    if value is None:
+        last = _last_complete_checkpoint(output_dir)
+        if last is not None:
+            logger.info(
+                f"{output_dir} holds a checkpoint: going on from it (--resume_from_checkpoint false starts over)"
+            )
+        return last
+    if value.lower() in ("false", "no", ""):
         return None
     if value.lower() in ("true", "yes", "latest"):
         last = _last_complete_checkpoint(output_dir)
@@ -181,11 +190,12 @@ def train(
     config: TrainingConfig,
     final_checkpoint: bool = True,
     callbacks: list[TrainerCallback] | None = None,
+    recipe: str | None = None,
 ) -> TrainResult:
     """Train `model_args`' model on `data_args.data` with the FIGA loss (a `FIGAConfig`) or a TRL baseline (its
     `SFTConfig` or `DPOConfig`) and save it, with its tokenizer and the run report, to `config.output_dir`.
     `final_checkpoint=False` skips the trainer's checkpoint at the last step (the saved model is the same);
-    `callbacks` are added to the trainer."""
+    `callbacks` are added to the trainer; `recipe` names the recipe the settings came from (report and card)."""
     if not data_args.data:
         raise FigaError("--data is required (SPA records: prompt, original_output, revised_output)")
     if not model_args.model_name_or_path:
@@ -225,6 +235,7 @@ def train(
         "log_history": trainer.state.log_history,
         "loss": loss_settings_of(config),
         "training": training_settings_of(data_args, model_args, config),
+        **({"recipe": recipe} if recipe else {}),
     }
     if main_process:
         write_json(os.path.join(config.output_dir, REPORT_NAME), report)
@@ -289,6 +300,7 @@ def _write_card(model_args: ModelArguments, config: TrainingConfig, report: dict
         {name: getattr(config, name) for name in TRAINING_FIELDS},
         report["metrics"],
         os.path.basename(os.path.normpath(config.output_dir)),
+        report.get("recipe"),
     )
     with saving(config.output_dir, "The model is saved; only its card is missing"):
         card.save(os.path.join(config.output_dir, "README.md"))

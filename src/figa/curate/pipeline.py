@@ -18,6 +18,7 @@ import gc
 import hashlib
 import itertools
 import json
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -49,10 +50,12 @@ from ..records import QUERY_COLUMNS, LoadReport, check_loaded, iter_records
 from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
-from .filters import accept_revision, edit_ratio, select_for_revision, words
+from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from .finished import FinishedBlocks, content_hash
 from .report import CurationTally, curation_numbers
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -135,6 +138,7 @@ class _Run:
         self.stores: dict[str, StageStore] = {}
         self.backend = None
         self.bar = None  # the progress of the stage being computed
+        self.warned_of_scale = False
 
     def store(self, stage: str) -> StageStore:
         if stage not in self.stores:
@@ -228,10 +232,28 @@ def score(prompts: list[Prompt], run: _Run, compute: bool) -> None:
 def select(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """Keep the prompts the policy answered poorly (η1, and with a reference η2 and η3)."""
     thresholds = run.config.thresholds()
+    _warn_of_scale(prompts, run, thresholds)
     for prompt in _live(prompts):
         reason = select_for_revision(prompt.rewards, thresholds)
         if reason:
             prompt.reject("filter", reason)
+
+
+def _warn_of_scale(prompts: list[Prompt], run: _Run, thresholds: Thresholds) -> None:
+    """Once per run, before any revision is asked for: a reward whose scores leave 0..1 while the thresholds are
+    the defaults, which assume that scale (a reward model's raw logits run from about -8 to 8)."""
+    scores = sorted(p.rewards["original"] for p in _live(prompts))
+    on_scale = ("eta1", "eta2", "eta3", "min_gain")  # the thresholds in the reward's units
+    defaults = all(getattr(thresholds, name) == getattr(Thresholds, name) for name in on_scale)
+    if run.warned_of_scale or not scores or not defaults or 0 <= scores[0] and scores[-1] <= 1:
+        return
+    run.warned_of_scale = True
+    logger.warning(
+        f"--reward {run.config.reward} scores answers from {scores[0]:.3g} to {scores[-1]:.3g}, outside 0..1, the "
+        f"scale the default thresholds assume (--eta1 {thresholds.eta1}, --eta2 {thresholds.eta2}, --min_gain "
+        f"{thresholds.min_gain}): set them on its scale, e.g. --eta1 {scores[len(scores) // 2]:.3g} (the median "
+        "here) to revise the worse half"
+    )
 
 
 def revise(prompts: list[Prompt], run: _Run, compute: bool) -> None:
