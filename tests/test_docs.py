@@ -60,3 +60,31 @@ def test_pages_render_in_a_browser_without_errors(site, browser, path, heading):
     assert page.locator("nav a").count() > 10  # the navigation with every page
     assert not errors, errors
     page.close()
+
+
+def test_the_train_guides_python_example_runs_as_written(tiny_model_dir, tmp_path, monkeypatch):
+    from .conftest import write_jsonl
+
+    guide = open(os.path.join(REPO, "docs", "guides", "train.md"), encoding="utf-8").read()
+    code = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    assert '"HuggingFaceTB/SmolLM2-135M-Instruct"' in code and '"spa.jsonl"' in code
+    from figa.testing import make_spa_records
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "spa.jsonl", make_spa_records(8))
+    code = code.replace('"HuggingFaceTB/SmolLM2-135M-Instruct"', repr(tiny_model_dir))  # offline: the tiny model
+    code = code.replace("num_train_epochs=2,", "num_train_epochs=2, max_steps=1, report_to='none',")
+    exec(compile(code, "train.md", "exec"), {})
+    assert (tmp_path / "out" / "model.safetensors").exists()
+
+
+def test_the_committed_cli_reference_is_the_command_line():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "cli_reference", os.path.join(REPO, "docs", "hooks", "cli_reference.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = open(os.path.join(REPO, "docs", "cli.md"), encoding="utf-8").read()
+    assert committed == module.reference(), "docs/cli.md is stale: run `python docs/hooks/cli_reference.py`"
