@@ -64,10 +64,17 @@ def _last_complete_checkpoint(output_dir: str) -> str | None:
     return None
 
 
-def resume_point(value: str | None, output_dir: str) -> str | None:
+def resume_point(value: str | None, output_dir: str, loss: dict) -> str | None:
     """The checkpoint `--resume_from_checkpoint VALUE` means: none ('false'), the last complete one ('latest'), a
     path; not given, the last complete one when OUTPUT_DIR holds one (a run stopped there: the same command goes
-    on, as figa's other commands do)."""
+    on, as figa's other commands do). A checkpoint trained with loss settings other than LOSS is refused."""
+    checkpoint = _resume_point(value, output_dir)
+    if checkpoint:
+        _check_resumed_loss(checkpoint, loss)
+    return checkpoint
+
+
+def _resume_point(value: str | None, output_dir: str) -> str | None:
     if value is None:
         last = _last_complete_checkpoint(output_dir)
         if last is not None:
@@ -203,14 +210,12 @@ def train(
     check_budget(config)
     prepare_output_dir(config.output_dir, "--output_dir")
     token_to_environment(config)
-    resume = resume_point(config.resume_from_checkpoint, config.output_dir)
+    resume = resume_point(config.resume_from_checkpoint, config.output_dir, loss_settings_of(config))
     push = config.push_to_hub
     if push:
         check_hub_access("--push_to_hub")
         config = copy.copy(config)
         config.push_to_hub = False  # figa pushes the saved model with its own card once training is done
-    if resume:
-        _check_resumed_loss(resume, loss_settings_of(config))
     set_seed(config.seed)
     trainer = _build_trainer(data_args, model_args, config)
     trainer.add_callback(_LossInCheckpoints(loss_settings_of(config)))

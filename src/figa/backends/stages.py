@@ -107,13 +107,19 @@ def run_stage(
                 chunk = todo[start : start + batch_size]
                 for job, result in zip(chunk, backend.batch([job.payload for job in chunk])):
                     save(job, result)
+    _fail_unless_answered(name, len(todo), unanswered, [error for _, error in held])
+
+
+def _fail_unless_answered(name: str, sent: int, unanswered: list, failed: list) -> None:
+    """The stage's end: requests the server did not answer, or a stage where every request failed, fail the run
+    (neither was stored, so the same command asks again)."""
     if unanswered:
         raise ServerUnavailable(
-            f"{name}: {len(unanswered)} of {len(todo)} requests got no answer; the first: {unanswered[0]}"
+            f"{name}: {len(unanswered)} of {sent} requests got no answer; the first: {unanswered[0]}"
         )
-    if held:
+    if failed:
         raise FigaError(
-            f"{name}: every one of the {len(held)} requests failed (the first: {held[0][1]}); none is stored as "
+            f"{name}: every one of the {len(failed)} requests failed (the first: {failed[0]}); none is stored as "
             "the record's verdict: check the server or the code behind it and run the same command again"
         )
 
