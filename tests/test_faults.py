@@ -314,8 +314,8 @@ def test_resuming_a_checkpoint_under_another_objective_is_refused(tiny_model_dir
     one_line_error(
         capsys, f"{out / 'checkpoint-1'} was trained with other loss settings", "objective None (now preference)"
     )
-    assert main([*again, "--gamma", "0.3"]) == 2
-    one_line_error(capsys, "gamma 0.0 (now 0.3)", f"--model_name_or_path {out / 'checkpoint-1'}")
+    assert main([*again, "--gamma", "0.1"]) == 2
+    one_line_error(capsys, "gamma 0.3 (now 0.1)", f"--model_name_or_path {out / 'checkpoint-1'}")
     assert main(again) == 0  # the same settings resume
 
 
