@@ -29,7 +29,10 @@ def site(tmp_path_factory):
 
 
 def help_text(command):
-    return subprocess.run([sys.executable, "-m", "figa", command, "--help"], capture_output=True, text=True).stdout
+    env = {**os.environ, "COLUMNS": "119"}  # the width docs/cli.md is written at
+    return subprocess.run(
+        [sys.executable, "-m", "figa", command, "--help"], capture_output=True, text=True, env=env
+    ).stdout
 
 
 @pytest.mark.slow  # over 7 s on 2 cores; the full suite (CI) runs it
