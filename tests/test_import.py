@@ -108,6 +108,8 @@ def test_likelihood_on_held_out_pairs_against_the_base_model(tiny_model_dir, tmp
                 "40",
                 "--learning_rate",
                 "3e-3",
+                "--gamma",
+                "0",  # below: what the edited tokens alone do
                 "--save_strategy",
                 "no",
             ]
