@@ -14,6 +14,11 @@ from .openai_client import EndpointConfig, chat
 from .protocols import Truncated
 
 POLICY_BACKENDS = ("hf", "vllm", "openai")
+POLICY_BACKEND_HELP = (
+    "hf: transformers' generate, in process; vllm: vLLM in process (not run by figa's tests: no vLLM on their "
+    "machines); openai: any OpenAI-compatible server at --openai_base_url (vllm serve, SGLang, llama.cpp, "
+    "transformers serve; tested against transformers serve)."
+)
 
 
 class HFPolicy:

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
-from ..backends.policies import POLICY_BACKENDS
+from ..backends.policies import POLICY_BACKEND_HELP, POLICY_BACKENDS
 from ..errors import FigaError
 from ..tracking import check_trackers
 from .filters import Thresholds
@@ -25,9 +25,7 @@ class CurateConfig(GenerationOptions, EndpointOptions):
     )
     output_dir: str = field(default=None, metadata={"help": "Where train.jsonl, rejected.jsonl, stats.json go."})
     policy: str = field(default=None, metadata={"help": "The model being aligned (path, hub id or API model)."})
-    policy_backend: str = field(
-        default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)}
-    )
+    policy_backend: str = field(default="hf", metadata={"help": POLICY_BACKEND_HELP, "choices": list(POLICY_BACKENDS)})
     reward: str = field(default=None, metadata={"help": "hf:MODEL, python:module:function or openai:MODEL."})
     reviser: str = field(
         default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or python:module:function."}

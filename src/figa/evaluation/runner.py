@@ -16,7 +16,7 @@ import numpy as np
 
 from ..backends.fingerprints import spec_key
 from ..backends.generation import EndpointOptions, GenerationOptions
-from ..backends.policies import POLICY_BACKENDS, make_policy, prompts_too_long
+from ..backends.policies import POLICY_BACKEND_HELP, POLICY_BACKENDS, make_policy, prompts_too_long
 from ..backends.protocols import Truncated
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import (
@@ -60,7 +60,7 @@ class EvalConfig(GenerationOptions, EndpointOptions):
         default_factory=list,
         metadata={"help": "Compare saved results.json files instead of generating: --compare a.json b.json"},
     )
-    backend: str = field(default="hf", metadata={"help": "hf, vllm or openai.", "choices": list(POLICY_BACKENDS)})
+    backend: str = field(default="hf", metadata={"help": POLICY_BACKEND_HELP, "choices": list(POLICY_BACKENDS)})
     dtype: str = field(
         default="auto",
         metadata={
