@@ -340,20 +340,17 @@ class FIGATrainer(Trainer):
         there, or (`--chunked_loss`) from the LM head's input rows, a chunk at a time (`figa.chunked`)."""
         base = model if model is self.reference else unwrap_peft_model(self.accelerator.unwrap_model(model))
         head = chunkable(base)
-        if head is not None and chunking_pays(len(targets), head.out_features, self.args.chunked_loss):
-            head = self._exact_head(base, head, inputs["input_ids"])
-        else:
-            head = None
-        if head is None:
+        chunked = head is not None and chunking_pays(len(targets), head.out_features, self.args.chunked_loss)
+        if not (chunked and self._head_is_exact(base, head, inputs["input_ids"])):
             outputs, logits = self._weighted_logits(model, inputs, active)
             return outputs, token_nll(logits, targets)
         with capture_head_inputs(head) as captured:
             outputs = self._forward(model, inputs, active)
         return outputs, chunked_nll(self._active_rows(captured[-1], active), head, targets, self.args.chunk_rows)
 
-    def _exact_head(self, model, head: torch.nn.Linear, input_ids: torch.Tensor) -> torch.nn.Linear | None:
-        """HEAD if MODEL's logits are its output (checked once per model, on a few tokens of the first batch);
-        else None, said once: the nll then comes from the model's own logits, unchunked."""
+    def _head_is_exact(self, model, head: torch.nn.Linear, input_ids: torch.Tensor) -> bool:
+        """Whether MODEL's logits are HEAD's output (checked once per model, on a few tokens of the first batch);
+        when not, said once: the nll then comes from the model's own logits, unchunked."""
         checked = self._heads_checked.get(id(model))
         if checked is None:
             checked = self._heads_checked[id(model)] = head_gives_logits(model, head, input_ids[:1, :8])
@@ -362,7 +359,7 @@ class FIGATrainer(Trainer):
                     f"--chunked_loss {self.args.chunked_loss}: {type(model).__name__}'s logits are not its LM head's "
                     "output (scaled or capped after it); the loss uses the model's own logits, unchunked"
                 )
-        return head if checked else None
+        return checked
 
     def _keep(self, active: torch.Tensor):
         return {"mask": active, "columns": active.any(0).nonzero().squeeze(1), "all": None}[self.logits_mode]
