@@ -45,3 +45,16 @@ def trl_reference_reward(completions, output, **kwargs):
 def one_number_reward(prompts, responses):
     """A reward written wrongly: one number for the whole batch instead of one per response."""
     return 0.5
+
+
+def numbered_reward(prompts, responses, references):
+    """On a reward model's scale (about -8..8): the number in the prompt minus 8, plus 1 for an answer that says
+    'revised'; so the rewards of a run are known by hand whatever the policy answers."""
+    return [
+        float(re.search(r"\d+", prompt).group()) - 8 + ("revised" in response.split())
+        for prompt, response in zip(prompts, responses)
+    ]
+
+
+def revise_by_saying_revised(prompt, original, reference):
+    return original + " revised"

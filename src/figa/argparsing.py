@@ -29,6 +29,10 @@ def parse_args(
     for action in parser._actions:  # a `bool | None` field (None: decided later) takes a bare flag, as a bool does
         if getattr(action.type, "__name__", "") == "string_to_bool" and action.nargs is None:
             action.nargs, action.const = "?", True
+    either = {f.name for cls in dataclass_types for f in dataclasses.fields(cls) if _number_or_word(cls, f.name)}
+    for action in parser._actions:  # HfArgumentParser reads `float | str` as float: take the word too
+        if action.dest in either:
+            action.type = number_or_word
     config_file = config_path(argv)
     layers = [(defaults or {}, defaults_source)]
     if config_file:
@@ -48,6 +52,19 @@ def parse_args(
     except ValueError as error:  # raised by a dataclass's own checks (e.g. TrainingArguments.__post_init__)
         raise FigaError(str(error)) from None
     return tuple(parsed[: len(dataclass_types)])
+
+
+def _number_or_word(cls, name: str) -> bool:
+    hint = typing.get_type_hints(cls).get(name)
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and set(typing.get_args(hint)) == {float, str}
+
+
+def number_or_word(text: str) -> float | str:
+    """A `float | str` option's value: the number when TEXT is one, else TEXT (such as a quantile, q0.5)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def config_path(argv: list[str]) -> str | None:

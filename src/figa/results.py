@@ -100,6 +100,7 @@ class CurateStats(TypedDict):
     rewards: dict[str, Distribution]  # original, revised, reference
     train_rewards: dict[str, Distribution]
     edit_ratio: Distribution
+    thresholds: NotRequired[dict[str, float | None]]  # eta1 .. max_edit_ratio as used, quantiles resolved
     shard: NotRequired[dict[str, int]]  # index, count: one part of a run split with --shard
 
 

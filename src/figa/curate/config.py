@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ..backends.generation import EndpointOptions, GenerationOptions
 from ..backends.policies import POLICY_BACKEND_HELP, POLICY_BACKENDS
 from ..errors import FigaError
 from ..tracking import check_trackers
-from .filters import Thresholds
+from .filters import QUANTILE_OF, Thresholds, parse_threshold, quantile
 
 
 @dataclass
@@ -30,11 +31,25 @@ class CurateConfig(GenerationOptions, EndpointOptions):
     reviser: str = field(
         default=None, metadata={"help": "openai:MODEL, hf:MODEL, reference-edit or python:module:function."}
     )
-    eta1: float = field(default=Thresholds.eta1, metadata={"help": "Keep a prompt when reward(original) < eta1."})
-    eta2: float = field(default=Thresholds.eta2, metadata={"help": "With a reference: and reward(reference) > eta2."})
-    eta3: float = field(
+    eta1: float | str = field(
+        default=Thresholds.eta1,
+        metadata={
+            "help": "Keep a prompt when reward(original) < eta1: a number on the reward's scale, or qP, the P "
+            "quantile of the rewards of the policy's answers in this run (q0.5: revise the worse half)."
+        },
+    )
+    eta2: float | str = field(
+        default=Thresholds.eta2,
+        metadata={
+            "help": "With a reference: and reward(reference) > eta2 (a number, or qP of the references' rewards)."
+        },
+    )
+    eta3: float | str = field(
         default=Thresholds.eta3,
-        metadata={"help": "With a reference: and reward(reference) - reward(original) > eta3."},
+        metadata={
+            "help": "With a reference: and reward(reference) - reward(original) > eta3 (a number, or qP of those "
+            "differences)."
+        },
     )
     min_gain: float = field(
         default=Thresholds.min_gain,
@@ -101,10 +116,23 @@ class CurateConfig(GenerationOptions, EndpointOptions):
         check_trackers(self.report_to)
         self.check_generation()
         self.check_endpoint()
-        for name in ("eta1", "eta2", "eta3", "min_gain", "max_edit_ratio"):
+        for name in QUANTILE_OF:
+            try:
+                number, _ = parse_threshold(getattr(self, name), f"--{name}")
+            except ValueError as error:
+                raise FigaError(str(error)) from None
+            setattr(self, name, number if number is not None else str(getattr(self, name)).strip())
+        for name in ("min_gain", "max_edit_ratio"):
             if not math.isfinite(getattr(self, name)):
                 raise FigaError(f"--{name} must be a finite number, got {getattr(self, name)}")
-        self.shard_part()
+        quantiles = self.quantiles()
+        if self.shard_part() and quantiles:
+            name = next(iter(quantiles))
+            raise FigaError(
+                f"--{name} {getattr(self, name)} with --shard: each part "
+                "would take the quantile of its own prompts; give the thresholds as numbers (the values a whole or "
+                "partial run used are in its stats.json, `thresholds`)"
+            )
         if self.block_size < 1:
             raise FigaError(f"--block_size must be at least 1, got {self.block_size}")
         if self.policy_backend not in POLICY_BACKENDS:
@@ -128,5 +156,22 @@ class CurateConfig(GenerationOptions, EndpointOptions):
             raise FigaError(f"--shard must be I/N with 0 <= I < N (for example 0/4), got {self.shard!r}")
         return int(index), int(count)
 
-    def thresholds(self) -> Thresholds:
-        return Thresholds(self.eta1, self.eta2, self.eta3, self.min_gain, self.max_edit_ratio)
+    def quantiles(self) -> dict[str, float]:
+        """The thresholds given as quantiles (name: P); the run resolves them once every answer is scored."""
+        found = {}
+        for name in QUANTILE_OF:
+            _, p = parse_threshold(getattr(self, name), f"--{name}")
+            if p is not None:
+                found[name] = p
+        return found
+
+    def thresholds(self, observed: Mapping[str, Sequence[float]] | None = None) -> Thresholds:
+        """The thresholds in the reward's units; those given as quantiles are taken of OBSERVED (threshold name:
+        the values the run observed, `QUANTILE_OF`), which they need."""
+        values = {}
+        for name in QUANTILE_OF:
+            number, p = parse_threshold(getattr(self, name), f"--{name}")
+            if p is not None and observed is None:
+                raise ValueError(f"--{name} is a quantile: the thresholds need the rewards the run observed")
+            values[name] = number if p is None else quantile(observed[name], p)
+        return Thresholds(**values, min_gain=self.min_gain, max_edit_ratio=self.max_edit_ratio)

@@ -155,10 +155,13 @@ def _merged_stats(parts: list[CurateStats], rewards, train_rewards, edit_ratio) 
         "rejected": total("rejected"),
         "truncated_rollouts": total("truncated_rollouts"),
     }
-    return {
+    merged: CurateStats = {
         "format": CURATE_STATS_FORMAT,
         "counts": counts,
         "rewards": {name: distribution(values) for name, values in rewards.items()},
         "train_rewards": {name: distribution(values) for name, values in train_rewards.items()},
         "edit_ratio": distribution(edit_ratio),
     }
+    if "thresholds" in parts[0]:  # the same in every part: --shard takes thresholds as numbers only
+        merged["thresholds"] = parts[0]["thresholds"]
+    return merged

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -50,7 +51,7 @@ from ..records import QUERY_COLUMNS, LoadReport, check_loaded, iter_records
 from ..results import CurateStats
 from ..tracking import log_numbers
 from .config import CurateConfig
-from .filters import Thresholds, accept_revision, edit_ratio, select_for_revision, words
+from .filters import QUANTILE_OF, Thresholds, accept_revision, edit_ratio, select_for_revision, words
 from .finished import FinishedBlocks, content_hash
 from .report import CurationTally, curation_numbers
 from .revisers import REVISION_TEMPLATE, check_template, make_reviser
@@ -115,22 +116,15 @@ class _Run:
         self.directory = os.path.join(config.output_dir, "stages")
         self.generation = config.generation()
         self.endpoint = config.endpoint(config.max_new_tokens)
-        self.target = config.eta1 if config.revise_target is None else config.revise_target
         self.keys = {
             "rollout": settings_key(
                 "rollout", config.policy, config.policy_backend, asdict(self.generation), config.prompt_format
             )
         }
         self.keys["reward"] = settings_key("reward", spec_key(config.reward), self.keys["rollout"])
-        self.keys["revise"] = settings_key(
-            "revise",
-            spec_key(config.reviser, "reviser"),
-            template,
-            self.target,
-            asdict(self.generation),
-            self.keys["reward"],
-        )
-        self.keys["rescore"] = settings_key("rescore", self.keys["revise"])
+        self.thresholds: Thresholds | None = None
+        if not config.quantiles():
+            self.use_thresholds(config.thresholds())
         self.reward = make_reward(
             config.reward, self.endpoint, config.batch_size, config.trust_remote_code, config.concurrency
         )
@@ -139,6 +133,22 @@ class _Run:
         self.backend = None
         self.bar = None  # the progress of the stage being computed
         self.warned_of_scale = False
+
+    def use_thresholds(self, thresholds: Thresholds) -> None:
+        """The thresholds in the reward's units, and the settings keys of the stages that depend on them (the
+        reference-edit reviser aims at eta1 unless --revise_target is given)."""
+        config = self.config
+        self.thresholds = thresholds
+        self.target = thresholds.eta1 if config.revise_target is None else config.revise_target
+        self.keys["revise"] = settings_key(
+            "revise",
+            spec_key(config.reviser, "reviser"),
+            self.template,
+            self.target,
+            asdict(self.generation),
+            self.keys["reward"],
+        )
+        self.keys["rescore"] = settings_key("rescore", self.keys["revise"])
 
     def store(self, stage: str) -> StageStore:
         if stage not in self.stores:
@@ -230,30 +240,61 @@ def score(prompts: list[Prompt], run: _Run, compute: bool) -> None:
 
 
 def select(prompts: list[Prompt], run: _Run, compute: bool) -> None:
-    """Keep the prompts the policy answered poorly (η1, and with a reference η2 and η3)."""
-    thresholds = run.config.thresholds()
-    _warn_of_scale(prompts, run, thresholds)
-    for prompt in _live(prompts):
-        reason = select_for_revision(prompt.rewards, thresholds)
+    """Keep the prompts the policy answered poorly (η1, and with a reference η2 and η3). It opens the revise pass,
+    since thresholds given as quantiles are known only once every answer is scored; the prompts it drops count as
+    done on that pass's progress bar."""
+    live = _live(prompts)
+    if compute:
+        _warn_of_scale(live, run)
+    for prompt in live:
+        reason = select_for_revision(prompt.rewards, run.thresholds)
         if reason:
             prompt.reject("filter", reason)
+    if compute and run.bar is not None:
+        run.bar.update(len(live) - len(_live(prompts)))
 
 
-def _warn_of_scale(prompts: list[Prompt], run: _Run, thresholds: Thresholds) -> None:
+def _warn_of_scale(live: list[Prompt], run: _Run) -> None:
     """Once per run, before any revision is asked for: a reward whose scores leave 0..1 while the thresholds are
     the defaults, which assume that scale (a reward model's raw logits run from about -8 to 8)."""
-    scores = sorted(p.rewards["original"] for p in _live(prompts))
+    scores = sorted(p.rewards["original"] for p in live)
     on_scale = ("eta1", "eta2", "eta3", "min_gain")  # the thresholds in the reward's units
-    defaults = all(getattr(thresholds, name) == getattr(Thresholds, name) for name in on_scale)
+    defaults = all(getattr(run.config, name) == getattr(Thresholds, name) for name in on_scale)
     if run.warned_of_scale or not scores or not defaults or 0 <= scores[0] and scores[-1] <= 1:
         return
     run.warned_of_scale = True
     logger.warning(
         f"--reward {run.config.reward} scores answers from {scores[0]:.3g} to {scores[-1]:.3g}, outside 0..1, the "
-        f"scale the default thresholds assume (--eta1 {thresholds.eta1}, --eta2 {thresholds.eta2}, --min_gain "
-        f"{thresholds.min_gain}): set them on its scale, e.g. --eta1 {scores[len(scores) // 2]:.3g} (the median "
-        "here) to revise the worse half"
+        f"scale the default thresholds assume (--eta1 {Thresholds.eta1}, --eta2 {Thresholds.eta2}, --min_gain "
+        f"{Thresholds.min_gain}): set them on its scale, e.g. --eta1 {scores[len(scores) // 2]:.3g}, or --eta1 q0.5 "
+        "(the median of the run's rewards) to revise the worse half"
     )
+
+
+def observed(source: PromptSource, run: _Run) -> dict[str, array]:
+    """What the thresholds given as quantiles are quantiles of (`QUANTILE_OF`), over every prompt of the run, read
+    back from the rollout and reward stores."""
+    seen = {name: array("d") for name in QUANTILE_OF}
+    for block in source.blocks():
+        rollout(block, run, compute=False)
+        score(block, run, compute=False)
+        for prompt in _live(block):
+            original, reference = prompt.rewards["original"], prompt.rewards.get("reference")
+            seen["eta1"].append(original)
+            if reference is not None:
+                seen["eta2"].append(reference)
+                seen["eta3"].append(reference - original)
+    return seen
+
+
+def resolve_thresholds(source: PromptSource, run: _Run) -> None:
+    """Once every answer is scored: the thresholds given as quantiles, in the reward's units (logged)."""
+    seen = observed(source, run)
+    run.use_thresholds(run.config.thresholds(seen))
+    for name, p in run.config.quantiles().items():
+        value = getattr(run.thresholds, name)
+        shown = "unused (no prompt has a reference)" if value is None else f"{value:.4g}"
+        logger.info(f"--{name} q{p:g} is {shown}: the {p:g} quantile of {QUANTILE_OF[name]} ({len(seen[name])})")
 
 
 def revise(prompts: list[Prompt], run: _Run, compute: bool) -> None:
@@ -297,7 +338,7 @@ def revise(prompts: list[Prompt], run: _Run, compute: bool) -> None:
 
 def rescore_and_accept(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     """Score each revision; keep it when it is better by min_gain and a minimal edit (max_edit_ratio)."""
-    live, thresholds = _live(prompts), run.config.thresholds()
+    live, thresholds = _live(prompts), run.thresholds
     store = run.store("rescore")
     if compute:
         jobs = [score_job(p.id, p.text, p.reference, {"revised": p.revised}) for p in live]
@@ -314,9 +355,8 @@ def rescore_and_accept(prompts: list[Prompt], run: _Run, compute: bool) -> None:
             prompt.reject("filter_revision", reason)
 
 
-# Each pass computes its first stage over every block and is named after the stage store it fills; selecting needs
-# no back end and rides on the reward's pass.
-PASSES = {"rollout": (rollout,), "reward": (score, select), "revise": (revise,), "rescore": (rescore_and_accept,)}
+# Each pass is named after the stage store it fills; selecting needs no back end and opens the reviser's pass.
+PASSES = {"rollout": (rollout,), "reward": (score,), "revise": (select, revise), "rescore": (rescore_and_accept,)}
 
 
 def spa_record(prompt: Prompt, run: _Run) -> dict:
@@ -398,6 +438,8 @@ def run_passes(source: PromptSource, run: _Run, finished: FinishedBlocks) -> dic
     entering, seconds = len(source), {}
     for index, name in enumerate(PASSES):
         started = time.perf_counter()
+        if run.thresholds is None and name == "revise":
+            resolve_thresholds(source, run)
         done = [finished.get(name, run.keys[name], block) for block in range(source.block_count())]
         run.bar = bar = tqdm(total=entering, desc=name, unit="prompt", dynamic_ncols=True)
         try:
@@ -466,6 +508,7 @@ def write_outputs(source: PromptSource, run: _Run) -> CurateResult:
                         )
                     )
     stats = tally.stats(report)
+    stats["thresholds"] = asdict(run.thresholds)
     if source.part:
         stats["shard"] = {"index": source.part[0], "count": source.part[1]}
     write_json(os.path.join(out, "stats.json"), stats)

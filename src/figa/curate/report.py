@@ -102,6 +102,9 @@ def summary_table(stats: CurateStats) -> str:
             lines.append(
                 f"{name:<12}{d['count']:>7}{d['mean']:>9.3f}{d['median']:>9.3f}{d['min']:>9.3f}{d['max']:>9.3f}"
             )
+    if "thresholds" in stats:
+        used = ", ".join(f"{k} {v:.4g}" for k, v in stats["thresholds"].items() if v is not None)
+        lines.append(f"thresholds: {used}")
     e = stats["edit_ratio"]
     if e["count"]:
         lines.append(f"edit ratio of kept pairs: mean {e['mean']:.3f}, median {e['median']:.3f}, max {e['max']:.3f}")
