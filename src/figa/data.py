@@ -3,7 +3,7 @@
 Preprocessing (once per data set, cached by `datasets`): render the prompt, tokenise each response on
 its own, label its tokens with their edit kinds, end it with EOS and truncate to `max_length`. The codes carry
 only what the edit script says (one per response token, none for the EOS).
-Collation (per batch): take each pair's token weights from `figa.loss.pair_weights` and pad.
+Collation (per batch): take each pair's token weights from the objective (`figa.objectives`) and pad.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from datasets import Dataset, Features, List, Value
@@ -19,8 +19,8 @@ from datasets.fingerprint import Hasher
 
 from .edits import bow_codes, edit_codes
 from .errors import FigaError, RecordError
-from .loss import LossSettings, pair_weights
 from .modeling import require_eos
+from .objectives import FIGAObjective, Objective
 from .prompts import adds_special_tokens, render_prompt, resolve_format
 
 PREPROCESSING_VERSION = "5"
@@ -156,8 +156,8 @@ def tokenize_pairs(
     )
     problems = [(i, json.loads(p)) for i, p in enumerate(data.data.column("problem").to_pylist()) if p is not None]
     skipped = []
-    for index, (field, problem) in problems:
-        error = RecordError(source, lines[index] if lines else index + 1, field, problem)
+    for index, (name, problem) in problems:
+        error = RecordError(source, lines[index] if lines else index + 1, name, problem)
         if not skip_bad_records:
             raise error
         skipped.append(str(error))
@@ -173,7 +173,7 @@ def tokenize_pairs(
 class FIGACollator:
     """Pads tokenised pairs into one batch of rows: each pair's revised row, then (when the loss has a push-down
     term) its original row. Both share the prompt ids. Outputs, per row and position p: `weights[p]`, the signed
-    weight (`figa.loss.pair_weights`) of predicting `targets[p]` (= input_ids[p + 1]) from position p.
+    weight (the objective's `pair_weights`) of predicting `targets[p]` (= input_ids[p + 1]) from position p.
 
     With `cut_rows` (the default), a row ends at its last weighted position and a row with no weight at all (an
     original whose revision only added text) is left out: causal attention never looks ahead, so the loss and its
@@ -192,16 +192,16 @@ class FIGACollator:
     flash-attention). The loss and gradients of padded rows (tested), without computing padding."""
 
     pad_token_id: int
-    loss: LossSettings = LossSettings()
+    objective: Objective = field(default_factory=FIGAObjective)
     cut_rows: bool = True
     share_prompt: bool = False
     packing: bool = False
 
-    def _rows(self, pair: dict) -> list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]]:
+    def _rows(self, pair: dict, sides: dict) -> list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]]:
         """(inputs, targets, weights, reference nll) per row, cut after the last weighted position; the reference
         nll (`figa.reference`) is zero where the pair has none."""
         rows: list[tuple[list[int], list[int], torch.Tensor, torch.Tensor]] = []
-        for side, response_weights in pair_weights(pair, self.loss).items():
+        for side, response_weights in sides.items():
             ids = pair["prompt_ids"] + pair[f"{side}_ids"]
             weights, reference = torch.zeros(len(ids) - 1), torch.zeros(len(ids))
             start = len(pair["prompt_ids"]) - 1
@@ -218,10 +218,10 @@ class FIGACollator:
                 rows.append((ids, ids[1:] + [self.pad_token_id], torch.cat([weights, torch.zeros(1)]), reference))
         return rows
 
-    def _segmented(self, pair: dict) -> list[tuple]:
+    def _segmented(self, pair: dict, sides: dict) -> list[tuple]:
         """The pair's rows as (inputs, targets, weights, reference nll, positions, segments): segment 0 is the
         shared prompt, 1 the revised row's own part, 2 the original row's."""
-        rows = self._rows(pair)
+        rows = self._rows(pair, sides)
         if not self.share_prompt or len(rows) == 1:
             return [(*row, list(range(len(row[0]))), [1] * len(row[0])) for row in rows]
         shared = len(pair["prompt_ids"]) - 1
@@ -241,7 +241,8 @@ class FIGACollator:
         ]
 
     def __call__(self, pairs: list[dict]) -> dict:
-        segmented = [(k, row) for k, pair in enumerate(pairs) for row in self._segmented(pair)]
+        weights_of = [self.objective.pair_weights(pair) for pair in pairs]
+        segmented = [(k, row) for k, pair in enumerate(pairs) for row in self._segmented(pair, weights_of[k])]
         rows = [row for _, row in segmented]
         length = max(len(inputs) for inputs, *_ in rows)
         input_ids = torch.full((len(rows), length), self.pad_token_id, dtype=torch.long)
@@ -259,8 +260,8 @@ class FIGACollator:
             reference[i, : len(inputs)] = row_reference
             positions[i, : len(inputs)] = torch.tensor(row_positions)
             segments[i, : len(inputs)] = torch.tensor(row_segments)
-        sides = 1 if self.loss.beta == 0 and self.loss.objective == "figa" else 2
-        response_tokens = sum(len(p["revised_ids"]) + (len(p["original_ids"]) if sides == 2 else 0) for p in pairs)
+        # the response tokens of the sides the objective reads: the denominator of the weighted fraction
+        response_tokens = sum(len(pair[f"{side}_ids"]) for pair, sides in zip(pairs, weights_of) for side in sides)
         row_pairs = torch.tensor([k for k, _ in segmented], dtype=torch.long)
         batch = {
             "input_ids": input_ids,

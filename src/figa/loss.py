@@ -29,8 +29,6 @@ from .edits import KEEP
 from .errors import FigaError
 
 WEIGHTINGS = ("figa", "bow", "external")
-OBJECTIVES = ("figa", "preference")
-LOSS_SETTINGS = ("weighting", "alpha", "beta", "gamma", "tau")  # what run reports record (and eos_weight when set)
 # Nats within which the policy's nll counts as equal to the reference's in the anchored gate. At the first step the
 # policy is the reference, but the two nlls come from different batch shapes (the reference's is precomputed), so
 # float32 and bf16 rounding leave them 1e-6 to 1e-3 apart in either direction: without the slack, rounding decides
@@ -63,10 +61,11 @@ LOSS_HELP = {  # the one help text of each loss setting, for every command that 
     "anchor_tau": "Anchor the push-down to the reference (the starting model): an original token is pushed down "
     "only while its nll exceeds the reference's nll by at most anchor_tau nats, instead of while nll <= tau; so "
     "unlikelihood stops once the token is suppressed relative to where training began (keeps a frozen copy).",
-    "objective": "figa: the FIGA loss (weighted nll, push-down); preference: the edit-weighted preference loss, "
-    "-log sigmoid(pref_beta * (sum_t w_t log-ratio(revised_t) - sum_t w_t log-ratio(original_t))), the log-ratio "
-    "to the reference (the starting model, kept frozen), w_t alpha on edited tokens and gamma on kept ones, on both "
-    "sides.",
+    "objective": "figa: the FIGA loss (weighted nll, push-down); anchor: FIGA with the push-down anchored to the "
+    "reference (--anchor_tau, default 2.0; also what figa with --anchor_tau trains); preference: the edit-weighted "
+    "preference loss, -log sigmoid(pref_beta * (sum_t w_t log-ratio(revised_t) - sum_t w_t log-ratio(original_t))), "
+    "the log-ratio to the reference (the starting model, kept frozen), w_t alpha on edited tokens and gamma on kept "
+    "ones, on both sides; python:module:Class: your own `figa.objectives.Objective` (docs/objectives.md).",
     "pref_beta": "The preference objective's beta (DPO's; TRL's default 0.1).",
     "prob_scale": "Scale the weight of each raised (revised) token by the model's current probability of it, not "
     "differentiated, as TRL's loss_type='dft' does (Wu et al., 2025). With --alpha 1 --gamma 1 --beta 0 it is DFT on "

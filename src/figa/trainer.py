@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import inspect
+import json
 import logging
 import math
 import os
@@ -29,32 +30,11 @@ from .chunked import capture_head_inputs, chunkable, chunked_nll, chunking_pays,
 from .data import FIGACollator, tokenize_pairs
 from .errors import FigaError
 from .hub import token_to_environment
-from .loss import (
-    OBJECTIVES,
-    WEIGHTINGS,
-    LossSettings,
-    count_weighted,
-    edit_preference_loss,
-    figa_loss,
-    loss_field,
-    scale_for_processes,
-    token_nll,
-)
+from .loss import WEIGHTINGS, loss_field, scale_for_processes, token_nll
 from .modeling import has_accelerator, pad_with_eos, require_eos
-from .records import MAX_WEIGHT, LoadReport, load_records
+from .objectives import Objective, TokenBatch, make_objective
+from .records import LoadReport, load_records
 from .reference import with_reference_nll
-
-_STAT_NAMES = (
-    "positive_nll_sum",
-    "positive_count",
-    "negative_nll_sum",
-    "negative_count",
-    "gate_pass_count",
-    "response_tokens",
-    "margin_sum",
-    "pairs",
-    "pairs_ahead",
-)
 
 logger = logging.getLogger(__name__)
 
@@ -71,8 +51,15 @@ class FIGAConfig(SPAReading, TrainingArguments):
     weighting: str = loss_field("weighting", choices=list(WEIGHTINGS))
     prob_scale: bool = loss_field("prob_scale")
     anchor_tau: float | None = loss_field("anchor_tau")
-    objective: str = loss_field("objective", choices=list(OBJECTIVES))
+    objective: str = loss_field("objective")
     pref_beta: float = loss_field("pref_beta")
+    objective_args: str | None = field(
+        default=None,
+        metadata={
+            "help": "A JSON object of the objective's own settings, for those that are not flags here (an objective "
+            "from outside, --objective python:module:Class); they override the flags of the same name."
+        },
+    )
     cut_rows: bool = field(
         default=True,
         metadata={
@@ -131,21 +118,9 @@ class FIGAConfig(SPAReading, TrainingArguments):
         if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not has_accelerator():
             self.use_cpu = True  # DDP over gloo when launched on several processes of a CPU-only machine
         super().__post_init__()
-        if self.weighting not in WEIGHTINGS:
-            raise FigaError(f"weighting must be one of {', '.join(WEIGHTINGS)}, got {self.weighting!r}")
-        for name in ("alpha", "beta", "gamma", "eos_weight"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value <= MAX_WEIGHT:  # also refuses NaN
-                raise FigaError(f"{name} must be a number from 0 to {MAX_WEIGHT:g}, got {value}")
-        if self.objective not in OBJECTIVES:
-            raise FigaError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}")
-        if not (math.isfinite(self.pref_beta) and self.pref_beta > 0):
-            raise FigaError(f"pref_beta must be a finite number > 0, got {self.pref_beta}")
-        if self.anchor_tau is not None and not (math.isfinite(self.anchor_tau) and self.anchor_tau >= 0):
-            raise FigaError(f"anchor_tau must be a finite number >= 0, got {self.anchor_tau}")
-        for name in ("tau", "learning_rate"):
-            if not math.isfinite(getattr(self, name)):
-                raise FigaError(f"{name} must be a finite number, got {getattr(self, name)}")
+        if not math.isfinite(self.learning_rate):
+            raise FigaError(f"learning_rate must be a finite number, got {self.learning_rate}")
+        self.make_objective()  # its settings check themselves
         if self.max_length < 4:
             raise FigaError(f"max_length must be at least 4, got {self.max_length}")
         if self.packing not in ("auto", "always", "never"):
@@ -161,19 +136,28 @@ class FIGAConfig(SPAReading, TrainingArguments):
                 f"and {self.chunk_rows}"
             )
 
-    def loss_settings(self) -> LossSettings:
-        return LossSettings(
-            self.weighting,
-            self.alpha,
-            self.beta,
-            self.gamma,
-            self.tau,
-            self.eos_weight,
-            self.prob_scale,
-            self.anchor_tau,
-            self.objective,
-            self.pref_beta,
-        )
+    def make_objective(self) -> Objective:
+        """The objective these arguments name (`figa.objectives`), with its settings from the flags of the same
+        name and --objective_args. `--objective figa` with --anchor_tau is the anchored objective."""
+        spec = "anchor" if self.objective == "figa" and self.anchor_tau is not None else self.objective
+        values = {name: getattr(self, name) for name in LOSS_FLAGS}
+        if self.objective_args:
+            try:
+                extra = json.loads(self.objective_args)
+            except ValueError as error:
+                raise FigaError(f"--objective_args must be a JSON object: {error}") from None
+            if not isinstance(extra, dict):
+                raise FigaError(f"--objective_args must be a JSON object, got {self.objective_args!r}")
+            values.update(extra)
+        objective = make_objective(spec, values)
+        unknown = sorted(set(json.loads(self.objective_args or "{}")) - set(objective.settings_names()))
+        if unknown:
+            raise FigaError(f"--objective_args: {spec} has no settings {', '.join(unknown)}")
+        return objective
+
+
+# The flags an objective's settings of the same name take their values from.
+LOSS_FLAGS = ("weighting", "alpha", "beta", "gamma", "tau", "eos_weight", "prob_scale", "anchor_tau", "pref_beta")
 
 
 def _logits_mode(forward) -> str:
@@ -194,6 +178,7 @@ class FIGATrainer(Trainer):
     loss_is_scaled_for_ga = True
 
     args: FIGAConfig
+    objective: Objective
 
     def __init__(
         self,
@@ -214,7 +199,8 @@ class FIGATrainer(Trainer):
         token_to_environment(args)
         # the reference of an anchored push-down: the model as training starts, frozen (with LoRA, the base model
         # with its adapters disabled would do; a copy keeps one code path)
-        anchored = args.anchor_tau is not None or args.objective == "preference"
+        self.objective = args.make_objective()
+        anchored = self.objective.needs_reference
         self.reference = copy.deepcopy(model).eval().requires_grad_(False) if anchored else None
         if peft_config is not None:
             from peft import get_peft_model
@@ -235,7 +221,7 @@ class FIGATrainer(Trainer):
             )
         shares = shares_prompt(args, attention)
         collator = kwargs.pop("data_collator", None) or FIGACollator(
-            processing_class.pad_token_id, args.loss_settings(), args.cut_rows, shares, packs(args, attention, shares)
+            processing_class.pad_token_id, self.objective, args.cut_rows, shares, packs(args, attention, shares)
         )
         super().__init__(
             model=model,  # type: ignore[arg-type]
@@ -248,7 +234,7 @@ class FIGATrainer(Trainer):
         )
         base = unwrap_peft_model(self.accelerator.unwrap_model(self.model))
         self.logits_mode = _logits_mode(base.forward)
-        self._stats: dict[str, torch.Tensor] = {}  # running sums of _STAT_NAMES per mode, on the loss's device
+        self._stats: dict[str, dict[str, torch.Tensor]] = {}  # per mode: running sums of the logged metrics
         self._heads_checked: dict[int, bool] = {}  # id(model): whether its logits are its LM head's output
 
     def _prepare(self, data: Any, tokenizer, args: FIGAConfig):
@@ -274,10 +260,7 @@ class FIGATrainer(Trainer):
         """N of the loss: the non-zero weights of the whole optimizer step, over all processes."""
         if not batch_samples:
             return None
-        if self.args.objective == "preference":  # N: the pairs of the step
-            count = torch.tensor(sum(len(batch["ids"]) for batch in batch_samples), device=device)
-        else:
-            count = count_weighted(batch["weights"] for batch in batch_samples).to(device)
+        count = self.objective.count(batch_samples).to(device)
         if self.args.world_size > 1:
             count = self.accelerator.gather(count).sum()
         return count
@@ -287,38 +270,28 @@ class FIGATrainer(Trainer):
         active = weights != 0
         targets = inputs["targets"][active]
         outputs, nll = self._weighted_nll(model, inputs, active, targets)
-        if self.args.objective == "preference":
-            loss, stats = edit_preference_loss(
-                -nll,
-                -self._reference_nll(inputs, active, targets),
-                weights[active],
-                inputs["pairs"][active],
-                len(inputs["ids"]),
-                num_items_in_batch if num_items_in_batch is not None else len(inputs["ids"]),
-                self.args.pref_beta,
-            )
-        else:
-            loss, stats = figa_loss(
-                nll,
-                weights[active],
-                self.args.tau,
-                num_items_in_batch if num_items_in_batch is not None else active.sum().clamp(min=1),
-                self.args.prob_scale,
-                self._reference_nll(inputs, active, targets),
-                self.args.anchor_tau,
-            )
+        if num_items_in_batch is None:  # evaluation, one micro-batch at a time
+            num_items_in_batch = self.objective.count([inputs]).to(nll.device).clamp(min=1)
+        batch = TokenBatch(
+            nll,
+            weights[active],
+            inputs["pairs"][active],
+            len(inputs["ids"]),
+            num_items_in_batch,
+            self._reference_nll(inputs, active, targets) if self.objective.needs_reference else None,
+        )
+        loss, stats = self.objective.loss(batch)
         if not torch.isfinite(loss):
             raise FigaError(
                 f"the loss is {loss.item()} at step {self.state.global_step + 1}; the batch holds "
                 f"records {inputs.get('ids')}. Stopping before the model is corrupted "
                 "(lower the learning rate, or check these records)."
             )
-        stats["response_tokens"] = inputs["num_response_tokens"]
-        for name in ("margin_sum", "pairs", "pairs_ahead"):  # the preference objective's own terms
-            stats.setdefault(name, torch.zeros(()))
-        mode = "train" if model.training else "eval"
-        step_stats = torch.stack([stats[name].detach().to(loss.device, torch.float32) for name in _STAT_NAMES])
-        self._stats[mode] = self._stats[mode] + step_stats if mode in self._stats else step_stats
+        stats = {**stats, "weighted_tokens": active.sum(), "response_tokens": inputs["num_response_tokens"]}
+        running = self._stats.setdefault("train" if model.training else "eval", {})
+        for name, value in stats.items():
+            value = value.detach().to(loss.device, torch.float32)
+            running[name] = running[name] + value if name in running else value
         if num_items_in_batch is not None and self.accelerator.num_processes > 1:
             loss = scale_for_processes(loss, self.accelerator.num_processes)
         return (loss, outputs) if return_outputs else loss
@@ -433,23 +406,19 @@ class FIGATrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         mode = "eval" if any(key.startswith("eval_") for key in logs) else "train"
-        totals = self._stats.pop(mode, torch.zeros(len(_STAT_NAMES)))
-        if self.accelerator.num_processes > 1:
+        running = self._stats.pop(mode, {})
+        names = sorted(running)  # the same on every process: the objective's metrics
+        totals = torch.stack([running[name] for name in names]) if names else torch.zeros(0)
+        if self.accelerator.num_processes > 1 and names:
             totals = self.accelerator.reduce(totals.to(self.accelerator.device), reduction="sum")
-        stats = dict(zip(_STAT_NAMES, totals.cpu().tolist()))
-        if stats["response_tokens"] > 0:
+        sums = dict(zip(names, totals.cpu().tolist()))
+        if sums.get("response_tokens", 0) > 0:
             prefix = "eval_" if mode == "eval" else ""
-            weighted = stats["positive_count"] + stats["negative_count"]
-            if stats["positive_count"]:
-                logs[f"{prefix}positive_nll"] = stats["positive_nll_sum"] / stats["positive_count"]
-            if stats["negative_count"]:
-                logs[f"{prefix}negative_nll"] = stats["negative_nll_sum"] / stats["negative_count"]
-                if not stats["pairs"]:
-                    logs[f"{prefix}gate_pass_fraction"] = stats["gate_pass_count"] / stats["negative_count"]
-            if stats["pairs"]:  # the preference objective: TRL's rewards/margins and rewards/accuracies
-                logs[f"{prefix}reward_margin"] = stats["margin_sum"] / stats["pairs"]
-                logs[f"{prefix}reward_accuracy"] = stats["pairs_ahead"] / stats["pairs"]
-            logs[f"{prefix}weighted_fraction"] = weighted / stats["response_tokens"]
+            values = {
+                **self.objective.log_values(sums),
+                "weighted_fraction": sums["weighted_tokens"] / sums["response_tokens"],
+            }
+            logs.update({prefix + name: value for name, value in values.items()})
         super().log(logs, start_time)
 
 

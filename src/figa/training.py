@@ -25,7 +25,6 @@ from .checkpoints import checkpoint_problem
 from .errors import FigaError
 from .files import prepare_output_dir, write_json
 from .hub import TRAINING_FIELDS, check_hub_access, model_card, push_model, token_to_environment
-from .loss import LOSS_SETTINGS
 from .modeling import ModelArguments, load_model, load_tokenizer, lora_config, model_version
 from .records import LoadReport
 from .trainer import FIGAConfig, FIGATrainer, save_lora_merged, saving
@@ -312,16 +311,9 @@ def _write_card(model_args: ModelArguments, config: TrainingConfig, report: dict
 
 
 def loss_settings_of(config: TrainingConfig) -> dict:
-    """What the run report records of the loss: FIGA's settings, or the baseline method and its settings."""
+    """What the run report records of the loss: the FIGA objective's settings, or the baseline and its settings."""
     if isinstance(config, FIGAConfig):
-        settings = {name: getattr(config, name) for name in LOSS_SETTINGS}
-        if config.prob_scale:  # recorded when set, so that earlier reports compare equal
-            settings["prob_scale"] = True
-        if config.anchor_tau is not None:
-            settings["anchor_tau"] = config.anchor_tau
-        if config.objective != "figa":
-            settings.update(objective=config.objective, pref_beta=config.pref_beta)
-        return settings if config.eos_weight is None else {**settings, "eos_weight": config.eos_weight}
+        return config.make_objective().report()
     if isinstance(config, DPOConfig):
         return {"method": method_of(config), "beta": config.beta, "loss_type": list(config.loss_type)}
     return {"method": method_of(config)}
