@@ -490,12 +490,12 @@ def test_options_of_the_wrong_type_are_refused_before_any_stage_runs(tiny_model_
     )
     one_line_error(capsys, "--curate_config: option 'max_new_tokens': expected int, got [1, 2]")
     assert not (tmp_path / "loop").exists()
-    bad.write_text("eta1: high\n")
+    bad.write_text("eta1: high\n")  # a number or a quantile (q0.5)
     assert (
         main([*curate_args(tiny_model_dir, prompts, tmp_path / "spa", "http://127.0.0.1:9/v1"), "--config", str(bad)])
         == 2
     )
-    one_line_error(capsys, "option 'eta1': expected float, got 'high'")
+    one_line_error(capsys, "--eta1 must be a number or a quantile qP (q0.5: the median), got 'high'")
     assert not (tmp_path / "spa").exists()
 
 

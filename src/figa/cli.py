@@ -18,6 +18,7 @@ COMMANDS = {
     "train": ("figa.commands.train", "train a model with the FIGA loss on SPA data"),
     "loop": ("figa.commands.loop", "rounds of curate -> train -> eval, each from the last round's model"),
     "eval": ("figa.commands.eval", "compare models on held-out prompts with a reward"),
+    "compare": ("figa.commands.compare", "the fair comparison on your data: every method tuned, seeded, scored"),
     "view": ("figa.commands.view", "write an HTML page of SPA pairs with token-level edit labels"),
     "studio": ("figa.commands.studio", "people write minimal revisions and judge edit labels in the browser"),
     "import": (

@@ -5,39 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compare.analysis import interval as _interval
+from ..compare.analysis import matrix as _matrix
+from ..compare.analysis import paired as _paired
+from ..compare.analysis import run_name
 from ..evaluation.guards import all_lowercase, degenerate, wrapped_in_quotes
-from ..evaluation.stats import bootstrap_seeds_prompts_ci
 from ..results import EvalResults
 from .task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
-
-
-def run_name(method: str, seed: int) -> str:
-    return method if method == "base" else f"{method}-s{seed}"
-
-
-def _matrix(results: EvalResults, method: str, seeds: list[int], key) -> np.ndarray:
-    """`key(entry, by_model)` for every (seed, held-out prompt) of METHOD; base repeats over seeds."""
-    return np.array(
-        [[key(entry, entry["by_model"][run_name(method, s)]) for entry in results["responses"]] for s in seeds],
-        dtype=np.float64,
-    )
-
-
-def _interval(values: np.ndarray, samples: int, seed: int) -> dict:
-    low, high = bootstrap_seeds_prompts_ci(values, samples, seed)
-    return {"mean": float(values.mean()), "ci95": [low, high]}
-
-
-def _paired(difference: np.ndarray, samples: int, seed: int) -> dict:
-    """A paired difference (seeds x prompts) with its interval, the standard deviation over prompts of its
-    seed-averaged per-prompt values, and the smallest true difference the run detects with 80% power at the 5%
-    level (2.80 standard errors; docs/experiments.md)."""
-    per_prompt = difference.mean(axis=0)
-    sd = float(per_prompt.std(ddof=1)) if per_prompt.size > 1 else 0.0
-    detectable = (1.96 + 0.84) * sd / np.sqrt(max(per_prompt.size, 1))
-    return {**_interval(difference, samples, seed), "paired_sd": sd, "detectable": float(detectable)}
 
 
 def _not_asked(results: EvalResults, method: str, seeds: list[int], kind: str, shows) -> float:

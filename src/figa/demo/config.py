@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compare.methods import METHODS
 from ..errors import FigaError
 from ..loss import loss_field
 from ..modeling import native_bf16
@@ -14,27 +15,9 @@ TASK = "python:figa.demo.task"
 COMPARED = ("sft", "dpo", "apo_zero", "figa")  # what --tune chooses settings for and --size large trains
 # what the quick and default sizes train unless --methods says (with APO-zero the default took 17 minutes on 2 cores)
 DEFAULT_METHODS = ("sft", "dpo", "figa")
-# Every method the demo can train: name -> (figa train --method, FIGA loss settings over the demo's own, data).
-# "pairs" is the curated SPA file; "scratch" the same prompts with the reviser's answer written from scratch
-# in place of the revision (`figa.demo.task.answer_from_scratch`).
-VARIANTS: dict[str, tuple[str, dict[str, Any], str]] = {
-    "sft": ("sft", {}, "pairs"),
-    "dpo": ("dpo", {}, "pairs"),
-    "apo_zero": ("apo_zero", {}, "pairs"),
-    "figa": ("figa", {}, "pairs"),
-    "figa_bow": ("figa", {"weighting": "bow"}, "pairs"),
-    "figa_beta0": ("figa", {"beta": 0.0}, "pairs"),
-    "figa_gamma0": ("figa", {"gamma": 0.0}, "pairs"),  # the paper's: kept tokens out of the loss
-    "figa_gamma0.3": ("figa", {"gamma": 0.3}, "pairs"),
-    "figa_gamma1": ("figa", {"gamma": 1.0}, "pairs"),
-    "figa_tau3": ("figa", {"tau": 3.0}, "pairs"),
-    # the token-level objectives beyond the paper (docs/loss.md); their chosen settings override these
-    "figa_preference": ("figa", {"objective": "preference"}, "pairs"),
-    "figa_anchor": ("figa", {"anchor_tau": 1.0}, "pairs"),
-    "figa_dft": ("figa", {"alpha": 1.0, "gamma": 1.0, "beta": 0.0, "prob_scale": True}, "pairs"),
-    "figa_paper": ("figa", {}, "pairs"),  # the authors' recipe: figa.demo.settings.PAPER
-    "sft_from_scratch": ("sft", {}, "scratch"),
-}
+# Every method the demo can train is a `figa.compare.MethodSpec`; its data "pairs" is the curated SPA file,
+# "scratch" the same prompts with the reviser's answer written from scratch in place of the revision
+# (`figa.demo.task.answer_from_scratch`).
 OWN = "(default: each method's own: from --settings, else figa.demo.settings.CHOSEN)."
 ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0", "sft_from_scratch")
 # (training, validation, test prompts, training seeds, methods) per --size. Validation prompts are read only by
@@ -98,7 +81,7 @@ class DemoConfig:
             "ablation's figa_bow, figa_beta0, figa_gamma0 and sft_from_scratch (SFT on the reviser's own "
             "answers, written from scratch); figa_gamma0.3, figa_tau3 and figa_gamma1 (every revised token "
             "weighted 1); the objectives beyond the paper, figa_preference, figa_anchor and figa_dft.",
-            "choices": list(VARIANTS),
+            "choices": list(METHODS),
         },
     )
     ablation: bool = field(
@@ -217,11 +200,11 @@ class DemoConfig:
     def method_settings(self, variant: str) -> dict[str, Any]:
         """VARIANT's learning rate, epochs, pairs per step and loss settings: its method's chosen settings with the
         variant's own on top; figa_paper's are the authors' recipe (flags do not change them)."""
-        method, loss, _ = VARIANTS[variant]
+        spec = METHODS[variant]
         if variant == "figa_paper":
             return dict(PAPER)
         chosen = self.chosen()
         # a variant with its own chosen settings (the objectives beyond the paper) keeps them; the others are
-        # their method's chosen settings with the variant's loss settings on top
-        own = {**loss, **chosen[variant]} if variant in chosen else {**chosen[method], **loss}
+        # the chosen settings of the method they ablate with the variant's loss settings on top
+        own = {**spec.loss, **chosen[variant]} if variant in chosen else {**chosen[spec.borrows], **spec.loss}
         return {"pairs_per_step": self.train_batch_size, **own}

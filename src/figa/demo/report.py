@@ -7,12 +7,13 @@ import html
 import io
 import os
 
+from ..compare.methods import METHODS
 from ..evaluation.stats import format_interval
 from ..files import atomic_file, write_json
 from ..results import DEMO_REPORT_FORMAT, CurateStats, DemoReport, EvalResults
 from .analysis import per_constraint, run_name, summarize_methods
 
-COLORS = {"base": "#8c8c8c", "sft": "#2563eb", "dpo": "#d97706", "apo_zero": "#9333ea", "figa": "#16a34a"}
+COLORS = {"base": "#8c8c8c", **{name: spec.color for name, spec in METHODS.items()}}
 
 
 def _interval(value: dict | None, signed: bool = False) -> str:

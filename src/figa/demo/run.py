@@ -10,25 +10,22 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from typing import Any
 
-from transformers import TrainingArguments
-
-from ..baselines import DPOConfig, SFTConfig
+from ..compare.methods import METHODS
+from ..compare.training import Budget, pairs_in, training_args
 from ..curate import CurateConfig, CurateResult, curate, summary_table
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import prepare_output_dir, write_jsonl
 from ..loop import run_round
-from ..modeling import ModelArguments, has_accelerator
-from ..trainer import FIGAConfig
+from ..modeling import ModelArguments
 from ..training import REPORT_NAME, DataArguments, TrainingConfig, train_or_reuse
 from .analysis import run_name
-from .config import TASK, VARIANTS, DemoConfig
+from .config import TASK, DemoConfig
 from .model import smollm2_checkpoint
 from .report import write_report
 from .task import TEST_TOPICS, TRAIN_TOPICS, VALIDATION_TOPICS, answer_from_scratch, make_prompts
@@ -49,45 +46,20 @@ def _training_args(
     then its own settings (`DemoConfig.method_settings`, or SETTINGS: learning rate, epochs, and FIGA's loss
     settings or DPO's beta). A method asking for more pairs per step than the batch accumulates gradients, up to
     one step over all PAIRS."""
-    method, loss, _ = VARIANTS[variant]
-    settings = dict(config.method_settings(variant) if settings is None else {**loss, **settings})
-    per_step = min(settings.pop("pairs_per_step", config.train_batch_size), pairs)
-    budget: dict[str, Any] = dict(
-        output_dir=out,
-        num_train_epochs=settings.pop("epochs"),
-        learning_rate=settings.pop("learning_rate"),
-        per_device_train_batch_size=config.train_batch_size,
-        gradient_accumulation_steps=max(math.ceil(per_step / config.train_batch_size), 1),
-        lr_scheduler_type="constant",
-        seed=seed,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=10,
-        save_total_limit=1,
-        report_to=config.report_to,
-        project=config.project,
-        run_name=os.path.basename(out),
-        disable_tqdm=False,
-        remove_unused_columns=False,
-        **({"bf16": True, "use_cpu": not has_accelerator()} if config.bf16() else {}),
-    )
-    if method == "figa":
-        return FIGAConfig(
-            **budget,
-            max_length=512,
-            eos_weight=config.eos_weight,
-            share_prompt=config.share_prompt,
-            **{"weighting": "figa", **settings},
-        )
-    # TRL's configs change some TrainingArguments defaults (gradient checkpointing, bf16, logging): every
-    # TrainingArguments value is given, so that all methods train with the same ones
-    arguments = TrainingArguments(**budget)
-    shared = {f.name: getattr(arguments, f.name) for f in fields(TrainingArguments) if f.init}
-    if method == "sft":
-        return SFTConfig(**shared, max_length=512)
-    loss_type = ["sigmoid" if method == "dpo" else "apo_zero"]
-    return DPOConfig(
-        **shared, max_length=512, beta=settings["dpo_beta"], loss_type=loss_type, precompute_ref_log_probs=True
+    chosen = config.method_settings(variant) if settings is None else settings
+    return training_args(METHODS[variant], chosen, out, seed, pairs, budget(config))
+
+
+def budget(config: DemoConfig) -> Budget:
+    """What every method's training shares in the demo (sequences of at most 512 tokens)."""
+    return Budget(
+        config.train_batch_size,
+        config.bf16(),
+        tuple(config.report_to),
+        config.project,
+        512,
+        config.eos_weight,
+        config.share_prompt,
     )
 
 
@@ -133,7 +105,7 @@ def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]
     """The curated pairs, and (when a method trains on them) the same prompts with the reviser's answer from
     scratch as the revision."""
     data = {"pairs": os.path.join(curation.output_dir, "train.jsonl")}
-    if any(VARIANTS[method][2] == "scratch" for method in methods):
+    if any(METHODS[method].data == "scratch" for method in methods):
         data["scratch"] = os.path.join(curation.output_dir, "from-scratch.jsonl")
         write_jsonl(
             data["scratch"],
@@ -150,11 +122,6 @@ def _training_data(curation: CurateResult, methods: list[str]) -> dict[str, str]
     return data
 
 
-def pairs_in(path: str) -> int:
-    with open(path, encoding="utf-8") as handle:
-        return sum(1 for line in handle if line.strip())
-
-
 def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: list[str]) -> tuple[dict, dict]:
     """Train every method with every seed from MODEL: {run name: run report}, {run name: model directory}."""
     reports, models = {}, {}
@@ -162,10 +129,11 @@ def _train_all(config: DemoConfig, model: str, data: dict[str, str], methods: li
         for seed in config.training_seeds():
             name = run_name(method, seed)
             models[name] = os.path.join(config.output_dir, "models", name)
+            pairs = data[METHODS[method].data]
             reports[name] = train_or_reuse(
-                DataArguments(data=data[VARIANTS[method][2]]),
+                DataArguments(data=pairs),
                 ModelArguments(model_name_or_path=model),
-                _training_args(config, models[name], method, seed, pairs_in(data[VARIANTS[method][2]])),
+                _training_args(config, models[name], method, seed, pairs_in(pairs)),
             ).report
     return reports, models
 

@@ -1,0 +1,145 @@
+"""`figa compare`: the fair comparison on anyone's data. Every method's settings are chosen on validation prompts
+(each point of its grid trained with the first seed and scored), the chosen settings are trained with every seed,
+and all models are scored on test prompts with the same decoding; the report gives paired intervals against SFT
+and DPO, the smallest detectable difference, lengths, loops, cut answers, the examples behind the means and every
+setting tried. Each training and evaluation is kept once finished: run the same command again to resume."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from typing import Any
+
+from ..backends.fingerprints import spec_key
+from ..curate.finished import content_hash
+from ..errors import FigaError
+from ..evaluation import EvalConfig, evaluate
+from ..files import check_outputs, prepare_output_dir
+from ..modeling import ModelArguments
+from ..training import DataArguments, train_or_reuse
+from .analysis import examples, method_summary, run_name
+from .config import CompareConfig
+from .methods import METHODS, check_grid
+from .report import REPORT_FORMAT, write_report
+from .training import pairs_in, training_args
+from .tuning import run_grid, validation_rewards
+
+logger = logging.getLogger(__name__)
+REPORT_FILES = ("report.json", "report.md", "intervals.png")
+
+
+def load_grid(path: str, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """A grid from a JSON file ({"figa": [{"learning_rate": 1e-05, "beta": 0.5, ...}, ...], ...}), checked against
+    the methods compared and the settings each one tunes."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            grid = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise FigaError(f"--grid {path}: {error}") from None
+    if not isinstance(grid, dict) or not all(
+        isinstance(points, list) and all(isinstance(p, dict) for p in points) for points in grid.values()
+    ):
+        raise FigaError(f"--grid {path}: expected an object of method -> list of settings objects")
+    outside = sorted(set(grid) - set(methods))
+    if outside:
+        raise FigaError(f"--grid {path}: {', '.join(outside)} not among --methods ({', '.join(methods)})")
+    return check_grid(grid)
+
+
+def default_grid(methods: list[str]) -> dict[str, list[dict[str, Any]]]:
+    return {m: list(METHODS[m].grid) for m in methods if METHODS[m].grid}
+
+
+def settings_for(method: str, chosen: dict[str, dict[str, Any]], batch: int) -> tuple[dict[str, Any], str]:
+    """METHOD's training settings and where they came from: chosen here, borrowed from the method it ablates, or
+    (a method with no grid, such as the authors' recipe) its own fixed ones."""
+    spec = METHODS[method]
+    if method in chosen:
+        settings, source = dict(chosen[method]), "chosen on the validation prompts"
+    elif spec.borrows and spec.borrows in chosen:
+        settings, source = {**chosen[spec.borrows], **spec.loss}, f"{spec.borrows}'s, chosen on the validation prompts"
+    else:
+        fixed = spec.chosen or METHODS[spec.borrows or spec.trainer].chosen or {}
+        settings, source = {**fixed, **spec.loss}, "fixed (not tuned here)"
+    return {"pairs_per_step": batch, **settings}, source
+
+
+def compare(config: CompareConfig) -> str:
+    """Tune, train with every seed, score on the test prompts, report; returns report.md's path."""
+    config.check()
+    grid = load_grid(config.grid, config.methods) if config.grid else default_grid(config.methods)
+    out = config.output_dir
+    check_outputs(
+        {f"--output_dir's {name}": os.path.join(out, name) for name in REPORT_FILES},
+        {f"--{name}": getattr(config, name) for name in ("data", "validation_prompts", "test_prompts")},
+    )
+    prepare_output_dir(out, "--output_dir")
+    started, budget, decoding, seeds = time.time(), config.budget(), config.decoding(), config.training_seeds()
+    pairs = pairs_in(config.data)
+    if pairs == 0:
+        raise FigaError(f"--data {config.data}: no pairs")
+
+    logger.info(f"[1/3] settings chosen on {config.validation_prompts}: {sum(map(len, grid.values()))} grid points")
+    context = {  # what the grid's scores depend on besides each point's settings (as tune.json holds it)
+        "model": config.model,
+        "reward": spec_key(config.reward),
+        "data": content_hash(config.data),
+        "pairs": pairs,
+        "validation_prompts": content_hash(config.validation_prompts),
+        "seed": config.seed,
+        "budget": asdict(budget),
+        "decoding": decoding,
+    }
+    context = json.loads(json.dumps(context))
+
+    def score(models: dict[str, str], directory: str) -> dict[str, dict]:
+        return validation_rewards(config.reward, config.validation_prompts, models, directory, decoding)
+
+    tuned = run_grid(grid, config.model, config.data, config.seed, budget, score, os.path.join(out, "tune"), context)
+    tuned["validation_prompts"] = pairs_in(config.validation_prompts)
+    settings = {m: settings_for(m, tuned["chosen"], budget.train_batch_size) for m in config.methods}
+
+    logger.info(f"[2/3] {', '.join(config.methods)} at the chosen settings, seeds {seeds}")
+    models: dict[str, str] = {}
+    for method in config.methods:
+        for seed in seeds:
+            name = run_name(method, seed)
+            # the settings in the directory's name: settings chosen anew (another grid) train a model of their own
+            tag = hashlib.sha256(json.dumps(settings[method][0], sort_keys=True).encode()).hexdigest()[:8]
+            models[name] = os.path.join(out, "models", f"{name}-{tag}")
+            arguments = training_args(METHODS[method], settings[method][0], models[name], seed, pairs, budget)
+            train_or_reuse(DataArguments(data=config.data), ModelArguments(model_name_or_path=config.model), arguments)
+
+    logger.info(f"[3/3] every model on {config.test_prompts}")
+    results = evaluate(
+        EvalConfig(
+            model=[config.model, *models.values()],
+            names=["base", *models],
+            prompts=config.test_prompts,
+            reward=config.reward,
+            output_dir=os.path.join(out, "eval"),
+            **decoding,
+        )
+    )
+    results["responses"] = [  # the prompts every model has a finite reward on (`figa eval` compares those)
+        entry for entry in results["responses"] if all(r["reward"] is not None for r in entry["by_model"].values())
+    ]
+    rows = [method_summary(results, m, seeds, seed=config.seed) for m in ["base", *config.methods]]
+    report = {
+        "format": REPORT_FORMAT,
+        "settings": asdict(config),
+        "pairs": pairs,
+        "test_prompts": len(results["responses"]),
+        "seeds": seeds,
+        "tuning": tuned,
+        "method_settings": {m: s for m, (s, _) in settings.items()},
+        "settings_source": {m: source for m, (_, source) in settings.items()},
+        "methods": rows,
+        "examples": examples(results, config.methods, seeds[0]),
+        "seconds": time.time() - started,
+    }
+    return write_report(out, report)
