@@ -29,9 +29,9 @@ methods=("${core[@]}")
 models=("$base")
 for method in "${methods[@]}"; do models+=("$out/models/$method-s0"); done
 $figa eval --model "${models[@]}" --names base "${methods[@]}" \
-  --prompts "$(.venv/bin/python -m figa.evaluation.ifbench --prompts)" \
+  --prompts "$(.venv/bin/python -m figa.evaluation.ifbench_report --prompts)" \
   --reward python:figa.evaluation.ifbench:reward --max_new_tokens "$tokens" --dtype "$dtype" --output_dir "$out/ifbench"
-.venv/bin/python -m figa.evaluation.ifbench "$out/ifbench/results.json"
+.venv/bin/python -m figa.evaluation.ifbench_report "$out/ifbench/results.json"
 stamp "4/5 figa demo --tune for the objectives beyond the paper"
 $figa demo --tune --methods "${beyond[@]}" --output_dir "$out"
 stamp "5/5 figa demo --size large with them beside the others (finished trainings are reused)"

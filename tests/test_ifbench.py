@@ -88,3 +88,15 @@ def test_a_prompt_that_is_not_ifbench_is_an_error():
 
     with pytest.raises(FigaError, match="not a prompt of IFBench's test set"):
         ifbench.reward(["Write a poem."], ["A poem."])
+
+
+def test_the_reward_leaves_the_callers_random_state_alone():
+    import random
+
+    prompt = json.loads(open(ifbench.test_set()).readline())["prompt"]
+    random.seed(7)
+    expected = [random.random() for _ in range(3)]
+    random.seed(7)
+    first = ifbench.reward([prompt], ["an answer"])
+    assert [random.random() for _ in range(3)] == expected  # the verifiers' seeding did not leak
+    assert str(ifbench.reward([prompt], ["an answer"])) == str(first)  # and their draws repeat per prompt

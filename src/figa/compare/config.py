@@ -10,10 +10,48 @@ from ..modeling import native_bf16
 from .methods import METHODS
 from .training import Budget
 
+# Built-in tasks: name -> (reward, reviser, curation settings over figa curate's defaults). Their prompts are
+# written by the task's program (`figa.demo.facts`), curated with --model as the policy, and compared.
+TASKS = {
+    "facts": ("python:figa.demo.facts:reward", "python:figa.demo.facts:revise", {"eta1": 1.0, "max_new_tokens": 96}),
+    "facts_sentence": (
+        "python:figa.demo.facts:reward",
+        "python:figa.demo.facts:revise_sentence",
+        {"eta1": 1.0, "max_new_tokens": 96},
+    ),
+}
+TASK_INPUTS = ("data", "prompts", "validation_prompts", "test_prompts", "reward", "reviser")
+
 
 @dataclass
 class CompareConfig:
+    task: str | None = field(
+        default=None,
+        metadata={
+            "help": "A built-in task instead of your data: facts (short answers about a passage of made-up facts, "
+            "whose revisions swap the few wrong values for the passage's) or facts_sentence (the same fixes, each "
+            "wrong sentence rewritten whole). Its prompts are written to OUTPUT_DIR/task/ and curated with --model "
+            "as the policy.",
+            "choices": list(TASKS),
+        },
+    )
+    task_prompts: list[int] = field(
+        default_factory=lambda: [256, 64, 192],
+        metadata={"help": "With --task: training, validation and test prompts (splits share no name or value)."},
+    )
     data: str | None = field(default=None, metadata={"help": "SPA training pairs (figa curate's train.jsonl)."})
+    prompts: str | None = field(
+        default=None,
+        metadata={
+            "help": "Instead of --data: training prompts, curated first (`figa curate` with --model as the policy, "
+            "--reward and --reviser) into OUTPUT_DIR/spa/."
+        },
+    )
+    reviser: str | None = field(default=None, metadata={"help": "With --prompts: the reviser, as for figa curate."})
+    curate_config: str | None = field(
+        default=None,
+        metadata={"help": "With --prompts: YAML of other figa curate options (thresholds, decoding, endpoints)."},
+    )
     model: str | None = field(default=None, metadata={"help": "The starting model every method trains from."})
     validation_prompts: str | None = field(
         default=None, metadata={"help": "Prompts each method's settings are chosen on (never the test prompts)."}
@@ -57,16 +95,32 @@ class CompareConfig:
             "choices": ["auto", "bf16", "fp32"],
         },
     )
+    study: str | None = field(
+        default=None,
+        metadata={
+            "help": "Share the trainings and evaluations with other workers: an Optuna journal file (on a file "
+            "system they all reach) that every worker's `figa compare`, started with the same options, names. "
+            "Without it this process does every job."
+        },
+    )
     report_to: list[str] = field(
         default_factory=lambda: ["none"], metadata={"help": "Trackers for every training: tensorboard, trackio, none."}
     )
     project: str = field(default="figa-compare", metadata={"help": "The trackio project of the runs."})
 
     def check(self) -> None:
-        for name in ("data", "model", "validation_prompts", "test_prompts", "reward"):
+        if bool(self.data) == bool(self.prompts):
+            raise FigaError(
+                "give the training pairs (--data SPA.jsonl) or prompts to curate them from (--prompts "
+                "with --reviser), one of the two"
+            )
+        if self.prompts and not self.reviser:
+            raise FigaError("--prompts are curated first: --reviser is required (as for figa curate)")
+        for name in ("model", "validation_prompts", "test_prompts", "reward"):
             if not getattr(self, name):
                 raise FigaError(f"--{name} is required")
-        for name in ("data", "validation_prompts", "test_prompts"):
+        given = [name for name in ("data", "prompts", "curate_config") if getattr(self, name)]
+        for name in (*given, "validation_prompts", "test_prompts"):
             if not os.path.isfile(getattr(self, name)):
                 raise FigaError(f"--{name} {getattr(self, name)}: no such file")
         if os.path.realpath(self.validation_prompts) == os.path.realpath(self.test_prompts):

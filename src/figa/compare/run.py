@@ -11,18 +11,21 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
+from ..argparsing import from_values, read_yaml
 from ..backends.fingerprints import spec_key
+from ..curate import CurateConfig, curate
 from ..curate.finished import content_hash
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
-from ..files import check_outputs, prepare_output_dir
+from ..files import check_outputs, prepare_output_dir, write_jsonl
 from ..modeling import ModelArguments
-from ..training import DataArguments, train_or_reuse
+from ..training import REPORT_NAME, DataArguments, train_or_reuse
 from .analysis import examples, method_summary, run_name
-from .config import CompareConfig
+from .config import TASK_INPUTS, TASKS, CompareConfig
+from .engine import run_jobs
 from .methods import METHODS, check_grid
 from .report import REPORT_FORMAT, write_report
 from .training import pairs_in, training_args
@@ -68,20 +71,87 @@ def settings_for(method: str, chosen: dict[str, dict[str, Any]], batch: int) -> 
     return {"pairs_per_step": batch, **settings}, source
 
 
+def _curation(config: CompareConfig) -> CurateConfig:
+    """The curation of --prompts: the --curate_config values, and the policy, reward and reviser of the comparison."""
+    values = read_yaml(config.curate_config, "--curate_config") if config.curate_config else {}
+    if config.task:  # the task's curation settings, under the file's
+        values = {**TASKS[config.task][2], **values}
+    fixed = {
+        "prompts": config.prompts,
+        "output_dir": os.path.join(config.output_dir, "spa"),
+        "policy": config.model,
+        "reward": config.reward,
+        "reviser": config.reviser,
+    }
+    clash = sorted(set(values) & set(fixed))
+    if clash:
+        raise FigaError(f"--curate_config {config.curate_config}: {', '.join(clash)} are set by figa compare")
+    (curation,) = from_values((CurateConfig,), {**values, **fixed}, "--curate_config")
+    curation.check()
+    return curation
+
+
+def with_task(config: CompareConfig) -> CompareConfig:
+    """CONFIG with --task's prompts written to OUTPUT_DIR/task/ and its reward and reviser."""
+    given = [f"--{name}" for name in TASK_INPUTS if getattr(config, name)]
+    if given:
+        raise FigaError(f"--task {config.task} sets {', '.join(given)} itself; leave them out")
+    if len(config.task_prompts) != 3 or min(config.task_prompts) < 1:
+        raise FigaError(
+            f"--task_prompts: training, validation and test counts, each at least 1; got {config.task_prompts}"
+        )
+    from ..demo import facts
+
+    directory = os.path.join(config.output_dir, "task")
+    prepare_output_dir(directory, "--output_dir")
+    paths = {}
+    for split, count in zip(facts.SPLITS, config.task_prompts):
+        paths[split] = os.path.join(directory, f"prompts-{split}.jsonl")
+        write_jsonl(paths[split], facts.make_prompts(split, count, config.seed))
+    reward, reviser, _ = TASKS[config.task]
+    return replace(
+        config,
+        prompts=paths["train"],
+        validation_prompts=paths["validation"],
+        test_prompts=paths["test"],
+        reward=reward,
+        reviser=reviser,
+    )
+
+
 def compare(config: CompareConfig) -> str:
     """Tune, train with every seed, score on the test prompts, report; returns report.md's path."""
+    if config.task:
+        config = with_task(config)
     config.check()
     grid = load_grid(config.grid, config.methods) if config.grid else default_grid(config.methods)
     out = config.output_dir
     check_outputs(
         {f"--output_dir's {name}": os.path.join(out, name) for name in REPORT_FILES},
-        {f"--{name}": getattr(config, name) for name in ("data", "validation_prompts", "test_prompts")},
+        {
+            f"--{name}": getattr(config, name)
+            for name in ("data", "prompts", "validation_prompts", "test_prompts")
+            if getattr(config, name)
+        },
     )
+    curation = _curation(config) if config.prompts else None  # checked before any work
     prepare_output_dir(out, "--output_dir")
     started, budget, decoding, seeds = time.time(), config.budget(), config.decoding(), config.training_seeds()
+    if curation is not None:
+        logger.info(f"[0/3] figa curate {config.prompts}: the pairs every method trains on")
+        data = os.path.join(curation.output_dir, "train.jsonl")
+
+        def curated(_: str) -> bool:
+            return os.path.isfile(os.path.join(curation.output_dir, "stats.json"))
+
+        def curate_once(_: str) -> None:
+            curate(curation)
+
+        run_jobs("curate", ["curate"], curate_once, os.path.join(out, "locks"), config.study, curated)
+        config = replace(config, data=data)
     pairs = pairs_in(config.data)
     if pairs == 0:
-        raise FigaError(f"--data {config.data}: no pairs")
+        raise FigaError(f"{config.data}: no pairs to train on")
 
     logger.info(f"[1/3] settings chosen on {config.validation_prompts}: {sum(map(len, grid.values()))} grid points")
     context = {  # what the grid's scores depend on besides each point's settings (as tune.json holds it)
@@ -99,47 +169,77 @@ def compare(config: CompareConfig) -> str:
     def score(models: dict[str, str], directory: str) -> dict[str, dict]:
         return validation_rewards(config.reward, config.validation_prompts, models, directory, decoding)
 
-    tuned = run_grid(grid, config.model, config.data, config.seed, budget, score, os.path.join(out, "tune"), context)
+    tuned = run_grid(
+        grid,
+        config.model,
+        config.data,
+        config.seed,
+        budget,
+        score,
+        os.path.join(out, "tune"),
+        context,
+        study=config.study,
+    )
     tuned["validation_prompts"] = pairs_in(config.validation_prompts)
     settings = {m: settings_for(m, tuned["chosen"], budget.train_batch_size) for m in config.methods}
 
     logger.info(f"[2/3] {', '.join(config.methods)} at the chosen settings, seeds {seeds}")
     models: dict[str, str] = {}
+    jobs: dict[str, tuple[str, int]] = {}
     for method in config.methods:
         for seed in seeds:
             name = run_name(method, seed)
             # the settings in the directory's name: settings chosen anew (another grid) train a model of their own
             tag = hashlib.sha256(json.dumps(settings[method][0], sort_keys=True).encode()).hexdigest()[:8]
-            models[name] = os.path.join(out, "models", f"{name}-{tag}")
-            arguments = training_args(METHODS[method], settings[method][0], models[name], seed, pairs, budget)
-            train_or_reuse(DataArguments(data=config.data), ModelArguments(model_name_or_path=config.model), arguments)
+            models[name], jobs[name] = os.path.join(out, "models", f"{name}-{tag}"), (method, seed)
 
-    logger.info(f"[3/3] every model on {config.test_prompts}")
-    results = evaluate(
-        EvalConfig(
-            model=[config.model, *models.values()],
-            names=["base", *models],
-            prompts=config.test_prompts,
-            reward=config.reward,
-            output_dir=os.path.join(out, "eval"),
-            **decoding,
+    def train_one(name: str) -> None:
+        method, seed = jobs[name]
+        arguments = training_args(METHODS[method], settings[method][0], models[name], seed, pairs, budget)
+        train_or_reuse(DataArguments(data=config.data), ModelArguments(model_name_or_path=config.model), arguments)
+
+    def trained(name: str) -> bool:
+        return os.path.isfile(os.path.join(models[name], REPORT_NAME))
+
+    run_jobs("train", list(jobs), train_one, os.path.join(out, "locks"), config.study, trained)
+
+    def report_one(_: str) -> None:
+        logger.info(f"[3/3] every model on {config.test_prompts}")
+        results = evaluate(
+            EvalConfig(
+                model=[config.model, *models.values()],
+                names=["base", *models],
+                prompts=config.test_prompts,
+                reward=config.reward,
+                output_dir=os.path.join(out, "eval"),
+                **decoding,
+            )
         )
-    )
-    results["responses"] = [  # the prompts every model has a finite reward on (`figa eval` compares those)
-        entry for entry in results["responses"] if all(r["reward"] is not None for r in entry["by_model"].values())
-    ]
-    rows = [method_summary(results, m, seeds, seed=config.seed) for m in ["base", *config.methods]]
-    report = {
-        "format": REPORT_FORMAT,
-        "settings": asdict(config),
-        "pairs": pairs,
-        "test_prompts": len(results["responses"]),
-        "seeds": seeds,
-        "tuning": tuned,
-        "method_settings": {m: s for m, (s, _) in settings.items()},
-        "settings_source": {m: source for m, (_, source) in settings.items()},
-        "methods": rows,
-        "examples": examples(results, config.methods, seeds[0]),
-        "seconds": time.time() - started,
-    }
-    return write_report(out, report)
+        results["responses"] = [  # the prompts every model has a finite reward on (`figa eval` compares those)
+            entry for entry in results["responses"] if all(r["reward"] is not None for r in entry["by_model"].values())
+        ]
+        rows = [method_summary(results, m, seeds, seed=config.seed) for m in ["base", *config.methods]]
+        report = {
+            "format": REPORT_FORMAT,
+            "settings": asdict(config),
+            "pairs": pairs,
+            "test_prompts": len(results["responses"]),
+            "seeds": seeds,
+            "tuning": tuned,
+            "method_settings": {m: s for m, (s, _) in settings.items()},
+            "settings_source": {m: source for m, (_, source) in settings.items()},
+            "methods": rows,
+            "examples": examples(results, config.methods, seeds[0]),
+            "seconds": time.time() - started,
+        }
+        write_report(out, report)
+
+    def reported(_: str) -> bool:
+        path = os.path.join(out, "report.json")
+        if not os.path.isfile(path):
+            return False
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle).get("settings") == json.loads(json.dumps(asdict(config)))
+
+    run_jobs("report", ["report"], report_one, os.path.join(out, "locks"), config.study, reported)
+    return os.path.join(out, "report.md")

@@ -21,6 +21,7 @@ from ..files import write_json
 from ..modeling import ModelArguments
 from ..records import parse_json
 from ..training import DataArguments, train_or_reuse
+from .engine import run_jobs
 from .methods import MethodSpec
 from .training import Budget, pairs_in, training_args
 
@@ -198,24 +199,57 @@ def run_grid(
     out: str,
     context: dict[str, Any],
     progress: Callable[[str], None] = logger.info,
+    study: str | None = None,
 ) -> dict:
-    """Score every point of GRID (method -> points) on the validation prompts SCORE reads, resuming OUT/tune.json;
-    returns the finished tune.json."""
+    """Score the base model and every point of GRID (method -> points) on the validation prompts SCORE reads, one
+    job per training (`engine.run_jobs`: here, or shared by the workers of STUDY); each job's rows are kept in
+    OUT/rows/, and OUT/tune.json (rewritten after each job, read back on a rerun) gathers them. Returns tune.json."""
     from .methods import method
 
-    os.makedirs(out, exist_ok=True)
+    os.makedirs(os.path.join(out, "rows"), exist_ok=True)
     path = os.path.join(out, "tune.json")
-    rows = earlier_rows(path, context)
-    base = score({"base": model}, os.path.join(out, "eval", "base"))["base"]
-    groups = [(m, name, group) for m, points in grid.items() for name, group in trainings(m, points).items()]
-    for number, (name_of_method, name, group) in enumerate(groups, 1):
-        progress(f"grid point {number}/{len(groups)}: {name}, epochs {sorted(p['epochs'] for p in group)}")
-        done = {(row["name"], row["settings"]["epochs"]) for row in rows}
-        if all((name, point["epochs"]) in done for point in group):
-            logger.info(f"already scored: {name}")
-            continue
-        rows += score_training(method(name_of_method), name, group, model, data, seed, budget, score, out)
-        write_json(path, tune_json(context, base, rows, grid))
-    tuned = tune_json(context, base, rows, grid)
+    earlier = earlier_rows(path, context)
+    groups = {name: (m, group) for m, points in grid.items() for name, group in trainings(m, points).items()}
+    order = ["base", *groups]
+
+    def kept(job: str) -> list[dict] | None:
+        """JOB's rows: from its file, else from an earlier tune.json when it holds every one; None if not done."""
+        row_path = os.path.join(out, "rows", f"{job}.json")
+        if os.path.isfile(row_path):
+            with open(row_path, encoding="utf-8") as handle:
+                saved = parse_json(handle.read())
+            if saved.get("context") != context:
+                raise FigaError(
+                    f"{row_path} was scored in another setting (model, data, budget or decoding); pass "
+                    "another --output_dir"
+                )
+            return saved["rows"]
+        if job != "base":
+            rows = [row for row in earlier if row["name"] == job]
+            if {row["settings"]["epochs"] for row in rows} >= {int(p["epochs"]) for p in groups[job][1]}:
+                return rows
+        return None
+
+    def gathered() -> dict:
+        base = kept("base")
+        rows = [row for job in order[1:] for row in kept(job) or []]
+        return tune_json(context, base[0] if base else None, rows, grid)
+
+    def work(job: str) -> None:
+        if kept(job) is not None:
+            logger.info(f"already scored: {job}")
+            return
+        if job == "base":
+            rows = [score({"base": model}, os.path.join(out, "eval", "base"))["base"]]
+        else:
+            number = order.index(job)
+            name_of_method, group = groups[job]
+            progress(f"grid point {number}/{len(groups)}: {job}, epochs {sorted(p['epochs'] for p in group)}")
+            rows = score_training(method(name_of_method), job, group, model, data, seed, budget, score, out)
+        write_json(os.path.join(out, "rows", f"{job}.json"), {"context": context, "rows": rows})
+        write_json(path, gathered())
+
+    run_jobs("tune", order, work, os.path.join(out, "locks"), study, lambda job: kept(job) is not None)
+    tuned = gathered()
     write_json(path, tuned)
     return tuned

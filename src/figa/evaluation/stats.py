@@ -77,6 +77,16 @@ def bootstrap_groups_mean_ci(
     return _percentile_interval(means, level)
 
 
+def bootstrap_ratio_ci(values, weights, samples: int = 1000, seed: int = 0) -> list[float]:
+    """95% percentile bootstrap interval of sum(values) / sum(weights) (a ratio of totals, such as instructions
+    followed over instructions checked), resampling prompts."""
+    values, weights = np.asarray(values, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(values), size=(samples, len(values)))
+    ratios = values[draws].sum(axis=1) / np.maximum(weights[draws].sum(axis=1), 1)
+    return [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))]
+
+
 def format_interval(value: dict | None, signed: bool = False, empty: str = "") -> str:
     """A {"mean", "ci95"} value as "0.123 [0.045, 0.210]" (with signs when SIGNED); EMPTY when there is none."""
     if not value:

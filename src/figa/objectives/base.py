@@ -23,11 +23,11 @@ class ObjectiveSettings:
     flag takes that flag's value) and whose `check` refuses values the objective cannot train with."""
 
     def __post_init__(self):
+        self.check()  # the objective's own ranges first: their messages say more
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if isinstance(value, float) and not math.isfinite(value):
                 raise FigaError(f"{f.name} must be a finite number, got {value}")
-        self.check()
 
     def check(self) -> None:
         """Raise FigaError for settings the objective cannot train with."""

@@ -1,0 +1,270 @@
+"""A grounded-answer task whose revisions fix a few wrong facts: the case FIGA's token weighting is about.
+
+Each prompt holds a short passage of facts about a made-up landmark (the year it was built, who designed it, the
+town it stands in, its height, the month it opened) and a question about one of them, with a length request. The
+reward checks the answer against the passage: the asked fact present and right, no fact of the passage stated
+wrongly, the length request met, and no shortcut (copying the passage, repeating the question). The reviser
+changes only what is wrong: `revise` swaps each wrong value for the passage's (a few tokens), `revise_sentence`
+rewrites each sentence holding a wrong value (a denser edit of the same fix), and both add the asked fact in one
+short sentence when the answer never states it. Names, towns, people and numbers come from a program, and the
+training, validation and test splits draw them from disjoint pools, so a model improves only by reading the
+passage better, never by remembering answers. Use as `python:figa.demo.facts:reward` and
+`python:figa.demo.facts:revise` (or `:revise_sentence`).
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import re
+from dataclasses import dataclass
+
+SPLITS = ("train", "validation", "test")
+KINDS = ("bridge", "tower", "library", "lighthouse", "museum", "observatory", "theatre", "market hall")
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+# Disjoint value ranges per split: a year or height of the test split never occurs in training.
+YEARS = {"train": (1700, 1799), "validation": (1800, 1849), "test": (1850, 1949)}
+HEIGHTS = {"train": (20, 199), "validation": (200, 299), "test": (300, 499)}
+_FIRST = ("ka", "lo", "mi", "se", "tor", "va", "ren", "dal", "bri", "ost", "fen", "mar", "quil", "zan", "hel", "ru")
+_SECOND = ("mora", "vik", "land", "dore", "stad", "wyn", "bury", "holm", "ley", "mont", "sel", "ton", "gard", "via")
+_SURNAME = ("son", "berg", "strom", "ova", "ski", "elli")
+_GIVEN = ("Anna", "Bruno", "Clara", "Dmitri", "Elsa", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lucas")
+
+QUESTIONS = {
+    "year": "In which year was {name} built?",
+    "designer": "Who designed {name}?",
+    "town": "In which town does {name} stand?",
+    "height": "How tall is {name}?",
+    "month": "In which month did {name} open?",
+}
+LENGTHS = {
+    "one sentence": "Answer in one sentence.",
+    "two sentences": "Answer in two sentences.",
+    "at most 15 words": "Answer in at most 15 words.",
+}
+PASSAGE = (
+    "{name} is a {kind} in {town}. It was built in {year} and designed by {designer}. It is {height} metres tall. "
+    "It opened to visitors in {month}."
+)
+PROMPT = "Read the passage and answer the question.\n\nPassage: {passage}\n\nQuestion: {question} {length}"
+ANSWER = {  # the sentence the reviser adds when the answer never states the asked fact
+    "year": "{name} was built in {year}.",
+    "designer": "{name} was designed by {designer}.",
+    "town": "{name} stands in {town}.",
+    "height": "{name} is {height} metres tall.",
+    "month": "{name} opened in {month}.",
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    name: str
+    kind: str
+    town: str
+    year: int
+    designer: str
+    height: int
+    month: str
+    asked: str  # the fact the question asks for
+    length: str  # a key of LENGTHS
+
+    def value(self, fact: str) -> str:
+        return str(getattr(self, fact))
+
+
+@functools.cache
+def pools() -> dict[str, dict[str, tuple[str, ...]]]:
+    """Per split, the landmark names, towns and designers it draws from: disjoint between splits (and a designer's
+    surname is never a town or a landmark's name)."""
+    rng = random.Random(1234)
+    words = [a.capitalize() + b for a in _FIRST for b in _SECOND]
+    surnames = [a.capitalize() + b for a in _FIRST for b in _SURNAME]
+    rng.shuffle(words)
+    rng.shuffle(surnames)
+    people = [f"{rng.choice(_GIVEN)} {surname}" for surname in surnames]
+    per = 30
+    return {
+        split: {
+            "name": tuple(words[per * k : per * (k + 1)]),
+            "town": tuple(words[3 * per + per * k : 3 * per + per * (k + 1)]),
+            "designer": tuple(people[per * k : per * (k + 1)]),
+        }
+        for k, split in enumerate(SPLITS)
+    }
+
+
+def make_facts(split: str, rng: random.Random) -> Facts:
+    pool = pools()[split]
+    kind = rng.choice(KINDS)
+    return Facts(
+        name=f"{rng.choice(pool['name'])} {kind.title()}",
+        kind=kind,
+        town=rng.choice(pool["town"]),
+        year=rng.randint(*YEARS[split]),
+        designer=rng.choice(pool["designer"]),
+        height=rng.randint(*HEIGHTS[split]),
+        month=rng.choice(MONTHS),
+        asked=rng.choice(list(QUESTIONS)),
+        length=rng.choice(list(LENGTHS)),
+    )
+
+
+def prompt_of(facts: Facts) -> str:
+    passage = PASSAGE.format(**vars(facts))
+    return PROMPT.format(
+        passage=passage, question=QUESTIONS[facts.asked].format(name=facts.name), length=LENGTHS[facts.length]
+    )
+
+
+def make_prompts(split: str, count: int, seed: int) -> list[dict]:
+    """COUNT prompt records of SPLIT (`id`, `prompt`), drawn with SEED."""
+    rng = random.Random(f"{split}-{seed}")
+    return [{"id": f"facts-{split}-{seed}-{k}", "prompt": prompt_of(make_facts(split, rng))} for k in range(count)]
+
+
+_PARSE = re.compile(
+    r"Passage: (?P<name>.+?) is a (?P<kind>.+?) in (?P<town>\w+)\. It was built in (?P<year>\d+) and designed by "
+    r"(?P<designer>\w+ \w+)\. It is (?P<height>\d+) metres tall\. It opened to visitors in (?P<month>\w+)\.\s+"
+    r"Question: (?P<question>.+?\?) (?P<length>.+)$",
+    re.S,
+)
+
+
+def facts_of(prompt: str) -> Facts:
+    """The passage's facts and what the question asks, read back from the prompt text."""
+    match = _PARSE.search(prompt)
+    if match is None:
+        raise ValueError(f"not a prompt of the facts task: {prompt[:80]!r}")
+    found = match.groupdict()
+    asked = next(f for f, q in QUESTIONS.items() if q.format(name=found["name"]) == found["question"])
+    length = next(k for k, text in LENGTHS.items() if text == found["length"].strip())
+    return Facts(
+        found["name"], found["kind"], found["town"], int(found["year"]), found["designer"], int(found["height"]),
+        found["month"], asked, length,
+    )  # fmt: skip
+
+
+@functools.cache
+def _known() -> dict[str, tuple[str, ...]]:
+    """Every value of each kind of fact that any split can hold: what a stated fact is recognised by."""
+    every = pools()
+    return {
+        "town": tuple(t for split in SPLITS for t in every[split]["town"]),
+        "designer": tuple(d for split in SPLITS for d in every[split]["designer"]),
+        "month": MONTHS,
+    }
+
+
+def stated(fact: str, text: str) -> list[str]:
+    """The values of FACT (a kind of fact) that TEXT states, in order."""
+    if fact == "year":
+        return re.findall(r"\b1[6-9]\d\d\b", text)
+    if fact == "height":
+        return re.findall(r"\b(\d{1,3}) ?(?:m\b|metres|meters)", text)
+    names = "|".join(re.escape(value) for value in _known()[fact])
+    found = re.findall(rf"\b({names})\b", text)
+    if fact == "designer":  # a designer may be named by surname alone
+        surnames = "|".join(re.escape(v.split()[-1]) for v in _known()["designer"])
+        found += [s for s in re.findall(rf"\b({surnames})\b", text) if not any(s in f for f in found)]
+    return found
+
+
+def _right(fact: str, value: str, facts: Facts) -> bool:
+    truth = facts.value(fact)
+    return value == truth or (fact == "designer" and value == truth.split()[-1])
+
+
+def wrong_values(facts: Facts, text: str) -> list[tuple[str, str]]:
+    """(fact, value) for each value TEXT states that contradicts the passage."""
+    return [
+        (f, v)
+        for f in ("year", "height", "town", "designer", "month")
+        for v in stated(f, text)
+        if not _right(f, v, facts)
+    ]
+
+
+def sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[.!?])\s+", text.strip()) if s]
+
+
+def length_met(facts: Facts, text: str) -> bool:
+    count = len(sentences(text))
+    if facts.length == "one sentence":
+        return count == 1
+    if facts.length == "two sentences":
+        return count == 2
+    return 0 < len(text.split()) <= 15
+
+
+def shortcut(facts: Facts, prompt: str, text: str) -> str | None:
+    """A way to score without answering that the reward refuses: copying the passage or repeating the question."""
+    passage = _PARSE.search(prompt)
+    lowered = text.lower()
+    copied = [s for s in sentences(PASSAGE.format(**vars(facts))) if s.lower() in lowered]
+    if len(copied) >= 2:
+        return "copies the passage"
+    if passage and passage.group("question").lower() in lowered:
+        return "repeats the question"
+    return None
+
+
+def reward_parts(prompt: str, response: str) -> dict[str, bool]:
+    facts = facts_of(prompt)
+    answered = any(_right(facts.asked, v, facts) for v in stated(facts.asked, response))
+    return {
+        "asked_fact_right": answered,
+        "no_wrong_fact": not wrong_values(facts, response),
+        "length_met": length_met(facts, response),
+        "no_shortcut": shortcut(facts, prompt, response) is None,
+    }
+
+
+def reward(prompts: list[str], responses: list[str]) -> list[float]:
+    """0 to 1: half for the asked fact stated rightly, a quarter for stating no fact wrongly, a quarter for the
+    length request; 0 for an empty answer or a shortcut (a copied passage, a repeated question)."""
+    scores = []
+    for prompt, response in zip(prompts, responses):
+        parts = reward_parts(prompt, response or "")
+        if not (response or "").strip() or not parts["no_shortcut"]:
+            scores.append(0.0)
+            continue
+        scores.append(0.5 * parts["asked_fact_right"] + 0.25 * parts["no_wrong_fact"] + 0.25 * parts["length_met"])
+    return scores
+
+
+def _fix_values(facts: Facts, text: str) -> str:
+    for fact, value in wrong_values(facts, text):
+        truth = facts.value(fact)
+        if fact == "designer" and " " not in value:
+            truth = truth.split()[-1]  # a surname stays a surname
+        text = re.sub(rf"\b{re.escape(value)}\b", truth, text)
+    return text
+
+
+def _with_asked(facts: Facts, text: str) -> str:
+    if any(_right(facts.asked, v, facts) for v in stated(facts.asked, text)):
+        return text
+    added = ANSWER[facts.asked].format(**vars(facts))
+    return f"{text.rstrip()} {added}" if text.strip() else added
+
+
+def revise(prompt: str, original: str, reference: str | None = None) -> str:
+    """The fewest changes that make the answer right: each wrong value becomes the passage's, and the asked fact is
+    added in one short sentence when the answer never states it."""
+    facts = facts_of(prompt)
+    return _with_asked(facts, _fix_values(facts, original))
+
+
+def revise_sentence(prompt: str, original: str, reference: str | None = None) -> str:
+    """The same fixes, made by rewriting every sentence that holds a wrong value as the passage's sentence for that
+    fact (a denser edit: the dose-response's other arm)."""
+    facts = facts_of(prompt)
+    fixed = []
+    for sentence in sentences(original):
+        wrong = wrong_values(facts, sentence)
+        fixed.append(ANSWER[wrong[0][0]].format(**vars(facts)) if wrong else sentence)
+    return _with_asked(facts, " ".join(fixed))

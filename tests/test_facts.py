@@ -1,0 +1,103 @@
+"""The sparse-facts task: its splits share no landmark, town, designer, year or height; its reward scores hand-made
+answers as intended; its reviser changes only the wrong facts (the sentence reviser, whole sentences)."""
+
+import re
+
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from figa.demo.facts import SPLITS, facts_of, make_prompts, pools, revise, revise_sentence, reward, reward_parts
+
+PROMPT = make_prompts("test", 1, 0)[0]["prompt"]
+F = facts_of(PROMPT)
+
+
+def test_the_splits_share_no_entity_or_value():
+    seen = {}
+    for split in SPLITS:
+        facts = [facts_of(r["prompt"]) for r in make_prompts(split, 300, 0)]
+        seen[split] = {
+            "name": {f.name.split()[0] for f in facts},
+            "town": {f.town for f in facts},
+            "designer": {f.designer for f in facts},
+            "year": {f.year for f in facts},
+            "height": {f.height for f in facts},
+        }
+    for kind in seen["train"]:
+        for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+            assert not seen[a][kind] & seen[b][kind], (kind, a, b)
+    assert len({r["id"] for split in SPLITS for r in make_prompts(split, 50, 0)}) == 150
+    assert make_prompts("train", 5, 3) == make_prompts("train", 5, 3) != make_prompts("train", 5, 4)
+
+
+def answer(fact, value=None):
+    """One sentence stating FACT of the test prompt's landmark (VALUE in place of the passage's, if given)."""
+    value = value or F.value(fact)
+    return {
+        "year": f"{F.name} was built in {value}.",
+        "designer": f"{F.name} was designed by {value}.",
+        "town": f"{F.name} stands in {value}.",
+        "height": f"{F.name} is {value} metres tall.",
+        "month": f"{F.name} opened in {value}.",
+    }[fact]
+
+
+WRONG = {"year": "1949", "designer": "Anna Kaelli", "town": "Lomora", "height": "499", "month": "Smarch"}
+
+
+def fitted(text):
+    """TEXT made to meet the prompt's length request (one or two sentences, or at most 15 words)."""
+    return text + " That is all." if F.length == "two sentences" else text
+
+
+def test_the_reward_scores_right_wrong_contradicting_and_shortcut_answers():
+    wrong_value = WRONG[F.asked] if F.asked != "month" else next(m for m in ("May", "June") if m != F.month)
+    right, wrong = fitted(answer(F.asked)), fitted(answer(F.asked, wrong_value))
+    other = next(f for f in ("year", "height") if f != F.asked)
+    contradicting = answer(F.asked) + " " + answer(other, WRONG[other])
+    assert reward([PROMPT], [right]) == [1.0]
+    assert reward_parts(PROMPT, wrong) == {
+        "asked_fact_right": False, "no_wrong_fact": False, "length_met": True, "no_shortcut": True
+    }  # fmt: skip
+    assert reward([PROMPT], [wrong]) == [0.25]
+    parts = reward_parts(PROMPT, contradicting)
+    assert parts["asked_fact_right"] and not parts["no_wrong_fact"]
+    passage = re.search(r"Passage: (.*?)\n", PROMPT).group(1)
+    assert (
+        reward([PROMPT, PROMPT, PROMPT], [passage, "", f"{re.search(r'Question: (.*?[?])', PROMPT).group(1)} {right}"])
+        == [0.0] * 3
+    )
+
+
+@pytest.mark.parametrize("fact", ["year", "height", "designer", "town"])
+def test_the_reviser_changes_only_the_wrong_fact(fact):
+    prompt = next(r["prompt"] for r in make_prompts("train", 200, 1) if facts_of(r["prompt"]).asked == fact)
+    facts = facts_of(prompt)
+    truth = facts.value(fact)
+    others = {kind: [v for v in pools()["train"][kind] if v != facts.value(kind)] for kind in ("designer", "town")}
+    wrong = {"year": str(facts.year - 3), "height": str(facts.height + 7)}.get(fact) or others[fact][0]
+    original = (
+        f"Well, {facts.name} is quite famous. "
+        + {
+            "year": f"It was built in {wrong}, people say.",
+            "height": f"It is {wrong} metres tall, people say.",
+            "designer": f"It was designed by {wrong}, people say.",
+            "town": f"It stands in {wrong}, people say.",
+        }[fact]
+    )
+    revised = revise(prompt, original)
+    words_before, words_after = original.split(), revised.split()
+    changed = [op for op in Levenshtein.opcodes(words_before, words_after) if op.tag != "equal"]
+    assert revised == original.replace(wrong, truth)
+    assert sum(max(op.src_end - op.src_start, op.dest_end - op.dest_start) for op in changed) <= 2
+    assert reward([prompt], [revised])[0] > reward([prompt], [original])[0]
+    by_sentence = revise_sentence(prompt, original)
+    assert by_sentence.startswith(f"Well, {facts.name} is quite famous. ") and truth in by_sentence
+    assert "people say" not in by_sentence  # the sentence was rewritten whole
+
+
+def test_an_answer_without_the_asked_fact_gets_one_short_sentence():
+    original = f"{F.name} is a lovely {F.kind}."
+    revised = revise(PROMPT, original)
+    assert revised.startswith(original) and len(revised.split()) - len(original.split()) <= 8
+    assert reward_parts(PROMPT, revised)["asked_fact_right"]
