@@ -204,7 +204,7 @@ def test_the_facts_task_writes_its_splits_curates_and_compares(tiny_model_dir, t
     }
     assert [len(rows) for rows in splits.values()] == [8, 3, 4]
     report = json.loads((out / "report.json").read_text())
-    assert report["settings"]["reward"] == "python:figa.demo.facts:reward" and report["pairs"] > 0
+    assert report["settings"]["reward"] == "python:figa.tasks.facts:reward" and report["pairs"] > 0
     assert report["test_prompts"] == 4
     assert main([*args[:1], "--task", "facts", "--data", "x.jsonl", *args[3:]]) == 2  # the task sets its data
 

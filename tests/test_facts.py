@@ -6,7 +6,16 @@ import re
 import pytest
 from rapidfuzz.distance import Levenshtein
 
-from figa.demo.facts import SPLITS, facts_of, make_prompts, pools, revise, revise_sentence, reward, reward_parts
+from figa.tasks.facts import (
+    SPLITS,
+    facts_of,
+    make_prompts,
+    pools,
+    revise,
+    revise_sentence,
+    reward,
+    reward_parts,
+)
 
 PROMPT = make_prompts("test", 1, 0)[0]["prompt"]
 F = facts_of(PROMPT)
@@ -24,7 +33,11 @@ def test_the_splits_share_no_entity_or_value():
             "height": {f.height for f in facts},
         }
     for kind in seen["train"]:
-        for a, b in (("train", "validation"), ("train", "test"), ("validation", "test")):
+        for a, b in (
+            ("train", "validation"),
+            ("train", "test"),
+            ("validation", "test"),
+        ):
             assert not seen[a][kind] & seen[b][kind], (kind, a, b)
     assert len({r["id"] for split in SPLITS for r in make_prompts(split, 50, 0)}) == 150
     assert make_prompts("train", 5, 3) == make_prompts("train", 5, 3) != make_prompts("train", 5, 4)
@@ -42,12 +55,18 @@ def answer(fact, value=None):
     }[fact]
 
 
-WRONG = {"year": "1949", "designer": "Anna Kaelli", "town": "Lomora", "height": "499", "month": "Smarch"}
+WRONG = {
+    "year": "1949",
+    "designer": "Anna Kaelli",
+    "town": "Lomora",
+    "height": "499",
+    "month": "Smarch",
+}
 
 
 def fitted(text):
-    """TEXT made to meet the prompt's length request (one or two sentences, or at most 15 words)."""
-    return text + " That is all." if F.length == "two sentences" else text
+    """TEXT, one short sentence: it meets every length request."""
+    return text
 
 
 def test_the_reward_scores_right_wrong_contradicting_and_shortcut_answers():
@@ -64,14 +83,25 @@ def test_the_reward_scores_right_wrong_contradicting_and_shortcut_answers():
     assert parts["asked_fact_right"] and not parts["no_wrong_fact"]
     passage = re.search(r"Passage: (.*?)\n", PROMPT).group(1)
     assert (
-        reward([PROMPT, PROMPT, PROMPT], [passage, "", f"{re.search(r'Question: (.*?[?])', PROMPT).group(1)} {right}"])
+        reward(
+            [PROMPT, PROMPT, PROMPT],
+            [
+                passage,
+                "",
+                f"{re.search(r'Question: (.*?[?])', PROMPT).group(1)} {right}",
+            ],
+        )
         == [0.0] * 3
     )
 
 
 @pytest.mark.parametrize("fact", ["year", "height", "designer", "town"])
 def test_the_reviser_changes_only_the_wrong_fact(fact):
-    prompt = next(r["prompt"] for r in make_prompts("train", 200, 1) if facts_of(r["prompt"]).asked == fact)
+    prompt = next(  # a length request the answer meets, so that only the wrong fact needs fixing
+        r["prompt"]
+        for r in make_prompts("train", 200, 1)
+        if facts_of(r["prompt"]).asked == fact and facts_of(r["prompt"]).length == "at most 25 words"
+    )
     facts = facts_of(prompt)
     truth = facts.value(fact)
     others = {kind: [v for v in pools()["train"][kind] if v != facts.value(kind)] for kind in ("designer", "town")}
@@ -101,3 +131,34 @@ def test_an_answer_without_the_asked_fact_gets_one_short_sentence():
     revised = revise(PROMPT, original)
     assert revised.startswith(original) and len(revised.split()) - len(original.split()) <= 8
     assert reward_parts(PROMPT, revised)["asked_fact_right"]
+
+
+def test_what_the_passage_does_not_say_is_wrong_and_cut():
+    prompt = next(r["prompt"] for r in make_prompts("train", 100, 2) if facts_of(r["prompt"]).asked == "month")
+    facts = facts_of(prompt)
+    answers = {
+        f"{facts.name} opened in {facts.month} 2022.": f"{facts.name} opened in {facts.month}.",
+        f"In 2021, {facts.name} opened in {facts.month}.": f"{facts.name} opened in {facts.month}.",
+        f"{facts.name} in {facts.town}, Norway, opened in {facts.month}.": (
+            f"{facts.name} in {facts.town}, opened in {facts.month}."
+        ),
+    }
+    for original, revised in answers.items():
+        assert not reward_parts(prompt, original)["no_wrong_fact"], original
+        assert revise(prompt, original) == revised
+        assert reward([prompt], [revised]) == [1.0] or not reward_parts(prompt, revised)["length_met"]
+
+
+def test_sentences_not_asked_for_are_cut_while_the_answer_is_too_long():
+    prompt = next(r["prompt"] for r in make_prompts("train", 200, 3) if facts_of(r["prompt"]).length == "one sentence")
+    facts = facts_of(prompt)
+    asked = {
+        "year": f"It was built in {facts.year}.",
+        "designer": f"It was designed by {facts.designer}.",
+        "town": f"It stands in {facts.town}.",
+        "height": f"It is {facts.height} metres tall.",
+        "month": f"It opened in {facts.month}.",
+    }[facts.asked]
+    original = f"{facts.name} is a fine {facts.kind}. {asked} People like it."
+    assert not reward_parts(prompt, original)["length_met"]
+    assert revise(prompt, original) == asked and reward([prompt], [asked]) == [1.0]

@@ -11,12 +11,12 @@ from .methods import METHODS
 from .training import Budget
 
 # Built-in tasks: name -> (reward, reviser, curation settings over figa curate's defaults). Their prompts are
-# written by the task's program (`figa.demo.facts`), curated with --model as the policy, and compared.
+# written by the task's program (`figa.tasks.facts`), curated with --model as the policy, and compared.
 TASKS = {
-    "facts": ("python:figa.demo.facts:reward", "python:figa.demo.facts:revise", {"eta1": 1.0, "max_new_tokens": 96}),
+    "facts": ("python:figa.tasks.facts:reward", "python:figa.tasks.facts:revise", {"eta1": 1.0, "max_new_tokens": 96}),
     "facts_sentence": (
-        "python:figa.demo.facts:reward",
-        "python:figa.demo.facts:revise_sentence",
+        "python:figa.tasks.facts:reward",
+        "python:figa.tasks.facts:revise_sentence",
         {"eta1": 1.0, "max_new_tokens": 96},
     ),
 }

@@ -22,6 +22,7 @@ from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import check_outputs, prepare_output_dir, write_jsonl
 from ..modeling import ModelArguments
+from ..tasks import facts
 from ..training import REPORT_NAME, DataArguments, train_or_reuse
 from .analysis import examples, method_summary, run_name
 from .config import TASK_INPUTS, TASKS, CompareConfig
@@ -100,8 +101,6 @@ def with_task(config: CompareConfig) -> CompareConfig:
         raise FigaError(
             f"--task_prompts: training, validation and test counts, each at least 1; got {config.task_prompts}"
         )
-    from ..demo import facts
-
     directory = os.path.join(config.output_dir, "task")
     prepare_output_dir(directory, "--output_dir")
     paths = {}

@@ -8,8 +8,12 @@ changes only what is wrong: `revise` swaps each wrong value for the passage's (a
 rewrites each sentence holding a wrong value (a denser edit of the same fix), and both add the asked fact in one
 short sentence when the answer never states it. Names, towns, people and numbers come from a program, and the
 training, validation and test splits draw them from disjoint pools, so a model improves only by reading the
-passage better, never by remembering answers. Use as `python:figa.demo.facts:reward` and
-`python:figa.demo.facts:revise` (or `:revise_sentence`).
+passage better, never by remembering answers. Use as `python:figa.tasks.facts:reward` and
+`python:figa.tasks.facts:revise` (or `:revise_sentence`).
+
+What the passage does not say is a wrong fact too: a year other than the passage's (a small model likes to add
+"in 2022") and a country (the towns are made up). The reviser cuts those, and with a length request the answer
+breaks, the sentences that do not hold the asked fact.
 """
 
 from __future__ import annotations
@@ -20,7 +24,16 @@ import re
 from dataclasses import dataclass
 
 SPLITS = ("train", "validation", "test")
-KINDS = ("bridge", "tower", "library", "lighthouse", "museum", "observatory", "theatre", "market hall")
+KINDS = (
+    "bridge",
+    "tower",
+    "library",
+    "lighthouse",
+    "museum",
+    "observatory",
+    "theatre",
+    "market hall",
+)
 MONTHS = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
@@ -28,10 +41,55 @@ MONTHS = (
 # Disjoint value ranges per split: a year or height of the test split never occurs in training.
 YEARS = {"train": (1700, 1799), "validation": (1800, 1849), "test": (1850, 1949)}
 HEIGHTS = {"train": (20, 199), "validation": (200, 299), "test": (300, 499)}
-_FIRST = ("ka", "lo", "mi", "se", "tor", "va", "ren", "dal", "bri", "ost", "fen", "mar", "quil", "zan", "hel", "ru")
-_SECOND = ("mora", "vik", "land", "dore", "stad", "wyn", "bury", "holm", "ley", "mont", "sel", "ton", "gard", "via")
+_FIRST = (
+    "ka",
+    "lo",
+    "mi",
+    "se",
+    "tor",
+    "va",
+    "ren",
+    "dal",
+    "bri",
+    "ost",
+    "fen",
+    "mar",
+    "quil",
+    "zan",
+    "hel",
+    "ru",
+)
+_SECOND = (
+    "mora",
+    "vik",
+    "land",
+    "dore",
+    "stad",
+    "wyn",
+    "bury",
+    "holm",
+    "ley",
+    "mont",
+    "sel",
+    "ton",
+    "gard",
+    "via",
+)
 _SURNAME = ("son", "berg", "strom", "ova", "ski", "elli")
-_GIVEN = ("Anna", "Bruno", "Clara", "Dmitri", "Elsa", "Farid", "Greta", "Hugo", "Ines", "Jonas", "Kira", "Lucas")
+_GIVEN = (
+    "Anna",
+    "Bruno",
+    "Clara",
+    "Dmitri",
+    "Elsa",
+    "Farid",
+    "Greta",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kira",
+    "Lucas",
+)
 
 QUESTIONS = {
     "year": "In which year was {name} built?",
@@ -42,9 +100,15 @@ QUESTIONS = {
 }
 LENGTHS = {
     "one sentence": "Answer in one sentence.",
-    "two sentences": "Answer in two sentences.",
     "at most 15 words": "Answer in at most 15 words.",
+    "at most 25 words": "Answer in at most 25 words.",
 }
+COUNTRIES = (
+    "Austria", "Belgium", "Canada", "China", "Czech Republic", "Denmark", "England", "Estonia", "Finland", "France",
+    "Germany", "Greece", "Hungary", "Iceland", "India", "Ireland", "Italy", "Japan", "Latvia", "Lithuania", "Malta",
+    "Netherlands", "Norway", "Poland", "Portugal", "Romania", "Russia", "Scotland", "Spain", "Sweden",
+    "Switzerland", "Turkey", "UK", "USA", "United Kingdom", "United States", "Wales",
+)  # fmt: skip
 PASSAGE = (
     "{name} is a {kind} in {town}. It was built in {year} and designed by {designer}. It is {height} metres tall. "
     "It opened to visitors in {month}."
@@ -115,7 +179,9 @@ def make_facts(split: str, rng: random.Random) -> Facts:
 def prompt_of(facts: Facts) -> str:
     passage = PASSAGE.format(**vars(facts))
     return PROMPT.format(
-        passage=passage, question=QUESTIONS[facts.asked].format(name=facts.name), length=LENGTHS[facts.length]
+        passage=passage,
+        question=QUESTIONS[facts.asked].format(name=facts.name),
+        length=LENGTHS[facts.length],
     )
 
 
@@ -158,12 +224,19 @@ def _known() -> dict[str, tuple[str, ...]]:
     }
 
 
+_YEAR = r"\b(?:1[0-9]|20)\d\d\b"
+_HEIGHT = r"\b(\d{1,3})(?:-| )?(?:m\b|metres?\b|meters?\b|metre-|meter-)"
+_COUNTRY = r"\b(?:" + "|".join(re.escape(c) for c in COUNTRIES) + r")\b"
+
+
 def stated(fact: str, text: str) -> list[str]:
     """The values of FACT (a kind of fact) that TEXT states, in order."""
     if fact == "year":
-        return re.findall(r"\b1[6-9]\d\d\b", text)
+        return re.findall(_YEAR, text)
     if fact == "height":
-        return re.findall(r"\b(\d{1,3}) ?(?:m\b|metres|meters)", text)
+        return re.findall(_HEIGHT, text)
+    if fact == "country":
+        return re.findall(_COUNTRY, text)
     names = "|".join(re.escape(value) for value in _known()[fact])
     found = re.findall(rf"\b({names})\b", text)
     if fact == "designer":  # a designer may be named by surname alone
@@ -173,6 +246,8 @@ def stated(fact: str, text: str) -> list[str]:
 
 
 def _right(fact: str, value: str, facts: Facts) -> bool:
+    if fact == "country":  # the passage names none
+        return False
     truth = facts.value(fact)
     return value == truth or (fact == "designer" and value == truth.split()[-1])
 
@@ -181,7 +256,7 @@ def wrong_values(facts: Facts, text: str) -> list[tuple[str, str]]:
     """(fact, value) for each value TEXT states that contradicts the passage."""
     return [
         (f, v)
-        for f in ("year", "height", "town", "designer", "month")
+        for f in ("year", "height", "town", "designer", "month", "country")
         for v in stated(f, text)
         if not _right(f, v, facts)
     ]
@@ -192,12 +267,9 @@ def sentences(text: str) -> list[str]:
 
 
 def length_met(facts: Facts, text: str) -> bool:
-    count = len(sentences(text))
     if facts.length == "one sentence":
-        return count == 1
-    if facts.length == "two sentences":
-        return count == 2
-    return 0 < len(text.split()) <= 15
+        return len(sentences(text)) == 1
+    return 0 < len(text.split()) <= int(facts.length.split()[2])
 
 
 def shortcut(facts: Facts, prompt: str, text: str) -> str | None:
@@ -236,27 +308,61 @@ def reward(prompts: list[str], responses: list[str]) -> list[float]:
     return scores
 
 
+def _fix_value(facts: Facts, sentence: str, fact: str, value: str) -> str:
+    """SENTENCE with one wrong VALUE of FACT fixed: replaced by the passage's value, or cut where the passage says
+    nothing of it (a country; a year that is not when the landmark was built)."""
+    if fact == "country":
+        place = r"(?:(?:a |the )?(?:small |large )?(?:city|town|village|country) )?(?:in |of )?(?:the )?"
+        return re.sub(rf",?\s*{place}{re.escape(value)}\b", "", sentence, count=1)
+    if fact == "year" and not re.search(rf"\bbuilt(?:\W+\w+){{0,2}}?\W+{value}\b", sentence):  # not the build year
+        cut = re.sub(rf"^In {value},\s*(\w)", lambda m: m.group(1).upper(), sentence, count=1)
+        return cut if cut != sentence else re.sub(rf",?\s*(?:in )?\b{value}\b", "", sentence, count=1)
+    truth = facts.value(fact)
+    if fact == "designer" and " " not in value:
+        truth = truth.split()[-1]  # a surname stays a surname
+    return re.sub(rf"\b{re.escape(value)}\b", truth, sentence, count=1)
+
+
 def _fix_values(facts: Facts, text: str) -> str:
-    for fact, value in wrong_values(facts, text):
-        truth = facts.value(fact)
-        if fact == "designer" and " " not in value:
-            truth = truth.split()[-1]  # a surname stays a surname
-        text = re.sub(rf"\b{re.escape(value)}\b", truth, text)
-    return text
+    fixed = []
+    for sentence in sentences(text):
+        for fact, value in wrong_values(facts, sentence):
+            sentence = _fix_value(facts, sentence, fact, value)
+        fixed.append(sentence)
+    return " ".join(fixed) if fixed else text
+
+
+def _holds_asked(facts: Facts, text: str) -> bool:
+    return any(_right(facts.asked, v, facts) for v in stated(facts.asked, text))
 
 
 def _with_asked(facts: Facts, text: str) -> str:
-    if any(_right(facts.asked, v, facts) for v in stated(facts.asked, text)):
+    if _holds_asked(facts, text):
         return text
     added = ANSWER[facts.asked].format(**vars(facts))
     return f"{text.rstrip()} {added}" if text.strip() else added
 
 
+def _shortened(facts: Facts, prompt: str, text: str) -> str:
+    """TEXT without the sentences that do not hold the asked fact, while it breaks the length request or copies the
+    passage (the cut a reviser makes of what was not asked)."""
+    kept = sentences(text)
+    while len(kept) > 1 and not (
+        length_met(facts, " ".join(kept)) and shortcut(facts, prompt, " ".join(kept)) is None
+    ):
+        spare = [s for s in kept if not _holds_asked(facts, s)]
+        if not spare:
+            break
+        kept.remove(spare[-1])
+    return " ".join(kept)
+
+
 def revise(prompt: str, original: str, reference: str | None = None) -> str:
-    """The fewest changes that make the answer right: each wrong value becomes the passage's, and the asked fact is
-    added in one short sentence when the answer never states it."""
+    """The fewest changes that make the answer right: each wrong value becomes the passage's (or goes, where the
+    passage says nothing of it), sentences that were not asked for go while the answer is too long, and the asked
+    fact is added in one short sentence when the answer never states it."""
     facts = facts_of(prompt)
-    return _with_asked(facts, _fix_values(facts, original))
+    return _with_asked(facts, _shortened(facts, prompt, _fix_values(facts, original)))
 
 
 def revise_sentence(prompt: str, original: str, reference: str | None = None) -> str:
@@ -265,6 +371,6 @@ def revise_sentence(prompt: str, original: str, reference: str | None = None) ->
     facts = facts_of(prompt)
     fixed = []
     for sentence in sentences(original):
-        wrong = wrong_values(facts, sentence)
-        fixed.append(ANSWER[wrong[0][0]].format(**vars(facts)) if wrong else sentence)
-    return _with_asked(facts, " ".join(fixed))
+        wrong = [fact for fact, _ in wrong_values(facts, sentence) if fact in ANSWER]
+        fixed.append(ANSWER[wrong[0]].format(**vars(facts)) if wrong else _fix_values(facts, sentence))
+    return _with_asked(facts, _shortened(facts, prompt, " ".join(fixed)))
