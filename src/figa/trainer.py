@@ -138,8 +138,7 @@ class FIGAConfig(SPAReading, TrainingArguments):
 
     def make_objective(self) -> Objective:
         """The objective these arguments name (`figa.objectives`), with its settings from the flags of the same
-        name and --objective_args. `--objective figa` with --anchor_tau is the anchored objective."""
-        spec = "anchor" if self.objective == "figa" and self.anchor_tau is not None else self.objective
+        name and --objective_args."""
         values = {name: getattr(self, name) for name in LOSS_FLAGS}
         if self.objective_args:
             try:
@@ -149,10 +148,10 @@ class FIGAConfig(SPAReading, TrainingArguments):
             if not isinstance(extra, dict):
                 raise FigaError(f"--objective_args must be a JSON object, got {self.objective_args!r}")
             values.update(extra)
-        objective = make_objective(spec, values)
+        objective = make_objective(self.objective, values)
         unknown = sorted(set(json.loads(self.objective_args or "{}")) - set(objective.settings_names()))
         if unknown:
-            raise FigaError(f"--objective_args: {spec} has no settings {', '.join(unknown)}")
+            raise FigaError(f"--objective_args: {self.objective} has no settings {', '.join(unknown)}")
         return objective
 
 

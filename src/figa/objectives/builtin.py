@@ -62,6 +62,13 @@ class FIGAObjective(Objective):
     Settings = FIGASettings
     settings: FIGASettings
 
+    @classmethod
+    def from_values(cls, values: Mapping) -> Objective:
+        """FIGA with an --anchor_tau is the anchored objective (as `--objective anchor`)."""
+        if cls is FIGAObjective and values.get("anchor_tau") is not None:
+            return AnchoredFIGA.from_values(values)
+        return super().from_values(values)
+
     def loss_settings(self) -> LossSettings:
         s = self.settings
         return LossSettings(s.weighting, s.alpha, s.beta, s.gamma, s.tau, s.eos_weight, s.prob_scale, self.anchor_tau)
