@@ -5,6 +5,7 @@ from, and the colour of their plots (docs/experiments.md has the grid with every
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -182,6 +183,24 @@ def check_grid(grid: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str
                     f"epochs whole, 1 to {MAX_EPOCHS}"
                 )
     return grid
+
+
+def load_grid(path: str, methods: list[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """A grid from a JSON file ({"figa": [{"learning_rate": 1e-05, "beta": 0.5, ...}, ...], ...}), checked against
+    the settings each method tunes, and (given METHODS) the methods compared."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            grid = json.load(handle)
+    except (OSError, ValueError) as error:
+        raise FigaError(f"--grid {path}: {error}") from None
+    if not isinstance(grid, dict) or not all(
+        isinstance(points, list) and all(isinstance(p, dict) for p in points) for points in grid.values()
+    ):
+        raise FigaError(f"--grid {path}: expected an object of method -> list of settings objects")
+    outside = sorted(set(grid) - set(methods)) if methods is not None else []
+    if outside:
+        raise FigaError(f"--grid {path}: {', '.join(outside)} not among --methods ({', '.join(methods or [])})")
+    return check_grid(grid)
 
 
 def method(name: str) -> MethodSpec:

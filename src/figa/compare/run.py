@@ -27,31 +27,13 @@ from ..training import REPORT_NAME, DataArguments, train_or_reuse
 from .analysis import examples, method_summary, run_name
 from .config import TASK_INPUTS, TASKS, CompareConfig
 from .engine import run_jobs
-from .methods import METHODS, check_grid
+from .methods import METHODS, load_grid
 from .report import REPORT_FORMAT, write_report
 from .training import pairs_in, training_args
 from .tuning import run_grid, validation_rewards
 
 logger = logging.getLogger(__name__)
 REPORT_FILES = ("report.json", "report.md", "intervals.png")
-
-
-def load_grid(path: str, methods: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """A grid from a JSON file ({"figa": [{"learning_rate": 1e-05, "beta": 0.5, ...}, ...], ...}), checked against
-    the methods compared and the settings each one tunes."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            grid = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise FigaError(f"--grid {path}: {error}") from None
-    if not isinstance(grid, dict) or not all(
-        isinstance(points, list) and all(isinstance(p, dict) for p in points) for points in grid.values()
-    ):
-        raise FigaError(f"--grid {path}: expected an object of method -> list of settings objects")
-    outside = sorted(set(grid) - set(methods))
-    if outside:
-        raise FigaError(f"--grid {path}: {', '.join(outside)} not among --methods ({', '.join(methods)})")
-    return check_grid(grid)
 
 
 def default_grid(methods: list[str]) -> dict[str, list[dict[str, Any]]]:
@@ -118,40 +100,23 @@ def with_task(config: CompareConfig) -> CompareConfig:
     )
 
 
-def compare(config: CompareConfig) -> str:
-    """Tune, train with every seed, score on the test prompts, report; returns report.md's path."""
-    if config.task:
-        config = with_task(config)
-    config.check()
-    grid = load_grid(config.grid, config.methods) if config.grid else default_grid(config.methods)
-    out = config.output_dir
-    check_outputs(
-        {f"--output_dir's {name}": os.path.join(out, name) for name in REPORT_FILES},
-        {
-            f"--{name}": getattr(config, name)
-            for name in ("data", "prompts", "validation_prompts", "test_prompts")
-            if getattr(config, name)
-        },
-    )
-    curation = _curation(config) if config.prompts else None  # checked before any work
-    prepare_output_dir(out, "--output_dir")
-    started, budget, decoding, seeds = time.time(), config.budget(), config.decoding(), config.training_seeds()
-    if curation is not None:
-        logger.info(f"[0/3] figa curate {config.prompts}: the pairs every method trains on")
-        data = os.path.join(curation.output_dir, "train.jsonl")
+def _curated(config: CompareConfig, curation: CurateConfig) -> CompareConfig:
+    """CONFIG with --data the pairs curated from --prompts (once, by one worker)."""
+    logger.info(f"[0/3] figa curate {config.prompts}: the pairs every method trains on")
 
-        def curated(_: str) -> bool:
-            return os.path.isfile(os.path.join(curation.output_dir, "stats.json"))
+    def curated(_: str) -> bool:
+        return os.path.isfile(os.path.join(curation.output_dir, "stats.json"))
 
-        def curate_once(_: str) -> None:
-            curate(curation)
+    def curate_once(_: str) -> None:
+        curate(curation)
 
-        run_jobs("curate", ["curate"], curate_once, os.path.join(out, "locks"), config.study, curated)
-        config = replace(config, data=data)
-    pairs = pairs_in(config.data)
-    if pairs == 0:
-        raise FigaError(f"{config.data}: no pairs to train on")
+    run_jobs("curate", ["curate"], curate_once, os.path.join(config.output_dir, "locks"), config.study, curated)
+    return replace(config, data=os.path.join(curation.output_dir, "train.jsonl"))
 
+
+def _tuned(config: CompareConfig, grid: dict, pairs: int) -> dict:
+    """Step 1: every method's grid scored on the validation prompts; tune.json with the choices."""
+    budget, decoding = config.budget(), config.decoding()
     logger.info(f"[1/3] settings chosen on {config.validation_prompts}: {sum(map(len, grid.values()))} grid points")
     context = {  # what the grid's scores depend on besides each point's settings (as tune.json holds it)
         "model": config.model,
@@ -163,25 +128,19 @@ def compare(config: CompareConfig) -> str:
         "budget": asdict(budget),
         "decoding": decoding,
     }
-    context = json.loads(json.dumps(context))
 
     def score(models: dict[str, str], directory: str) -> dict[str, dict]:
         return validation_rewards(config.reward, config.validation_prompts, models, directory, decoding)
 
-    tuned = run_grid(
-        grid,
-        config.model,
-        config.data,
-        config.seed,
-        budget,
-        score,
-        os.path.join(out, "tune"),
-        context,
-        study=config.study,
-    )
-    tuned["validation_prompts"] = pairs_in(config.validation_prompts)
-    settings = {m: settings_for(m, tuned["chosen"], budget.train_batch_size) for m in config.methods}
+    out = os.path.join(config.output_dir, "tune")
+    context = json.loads(json.dumps(context))
+    tuned = run_grid(grid, config.model, config.data, config.seed, budget, score, out, context, study=config.study)
+    return {**tuned, "validation_prompts": pairs_in(config.validation_prompts)}
 
+
+def _trained(config: CompareConfig, settings: dict, pairs: int) -> dict[str, str]:
+    """Step 2: every method at its settings with every seed; {run name: model directory}."""
+    seeds, budget = config.training_seeds(), config.budget()
     logger.info(f"[2/3] {', '.join(config.methods)} at the chosen settings, seeds {seeds}")
     models: dict[str, str] = {}
     jobs: dict[str, tuple[str, int]] = {}
@@ -190,7 +149,7 @@ def compare(config: CompareConfig) -> str:
             name = run_name(method, seed)
             # the settings in the directory's name: settings chosen anew (another grid) train a model of their own
             tag = hashlib.sha256(json.dumps(settings[method][0], sort_keys=True).encode()).hexdigest()[:8]
-            models[name], jobs[name] = os.path.join(out, "models", f"{name}-{tag}"), (method, seed)
+            models[name], jobs[name] = os.path.join(config.output_dir, "models", f"{name}-{tag}"), (method, seed)
 
     def train_one(name: str) -> None:
         method, seed = jobs[name]
@@ -200,7 +159,14 @@ def compare(config: CompareConfig) -> str:
     def trained(name: str) -> bool:
         return os.path.isfile(os.path.join(models[name], REPORT_NAME))
 
-    run_jobs("train", list(jobs), train_one, os.path.join(out, "locks"), config.study, trained)
+    run_jobs("train", list(jobs), train_one, os.path.join(config.output_dir, "locks"), config.study, trained)
+    return models
+
+
+def _reported(config: CompareConfig, models: dict[str, str], report: dict, started: float) -> None:
+    """Step 3: the base model and MODELS scored on the test prompts, and the report (REPORT: what it says besides;
+    STARTED: when the run began)."""
+    seeds, out = config.training_seeds(), config.output_dir
 
     def report_one(_: str) -> None:
         logger.info(f"[3/3] every model on {config.test_prompts}")
@@ -211,27 +177,26 @@ def compare(config: CompareConfig) -> str:
                 prompts=config.test_prompts,
                 reward=config.reward,
                 output_dir=os.path.join(out, "eval"),
-                **decoding,
+                **config.decoding(),
             )
         )
         results["responses"] = [  # the prompts every model has a finite reward on (`figa eval` compares those)
             entry for entry in results["responses"] if all(r["reward"] is not None for r in entry["by_model"].values())
         ]
         rows = [method_summary(results, m, seeds, seed=config.seed) for m in ["base", *config.methods]]
-        report = {
-            "format": REPORT_FORMAT,
-            "settings": asdict(config),
-            "pairs": pairs,
-            "test_prompts": len(results["responses"]),
-            "seeds": seeds,
-            "tuning": tuned,
-            "method_settings": {m: s for m, (s, _) in settings.items()},
-            "settings_source": {m: source for m, (_, source) in settings.items()},
-            "methods": rows,
-            "examples": examples(results, config.methods, seeds[0]),
-            "seconds": time.time() - started,
-        }
-        write_report(out, report)
+        write_report(
+            out,
+            {
+                "format": REPORT_FORMAT,
+                "settings": asdict(config),
+                **report,
+                "test_prompts": len(results["responses"]),
+                "seeds": seeds,
+                "methods": rows,
+                "examples": examples(results, config.methods, seeds[0]),
+                "seconds": time.time() - started,
+            },
+        )
 
     def reported(_: str) -> bool:
         path = os.path.join(out, "report.json")
@@ -241,4 +206,38 @@ def compare(config: CompareConfig) -> str:
             return json.load(handle).get("settings") == json.loads(json.dumps(asdict(config)))
 
     run_jobs("report", ["report"], report_one, os.path.join(out, "locks"), config.study, reported)
-    return os.path.join(out, "report.md")
+
+
+def compare(config: CompareConfig) -> str:
+    """Tune, train with every seed, score on the test prompts, report; returns report.md's path."""
+    if config.task:
+        config = with_task(config)
+    config.check()
+    grid = load_grid(config.grid, config.methods) if config.grid else default_grid(config.methods)
+    check_outputs(
+        {f"--output_dir's {name}": os.path.join(config.output_dir, name) for name in REPORT_FILES},
+        {
+            f"--{name}": getattr(config, name)
+            for name in ("data", "prompts", "validation_prompts", "test_prompts")
+            if getattr(config, name)
+        },
+    )
+    curation = _curation(config) if config.prompts else None  # checked before any work
+    prepare_output_dir(config.output_dir, "--output_dir")
+    started = time.time()
+    if curation is not None:
+        config = _curated(config, curation)
+    pairs = pairs_in(config.data)
+    if pairs == 0:
+        raise FigaError(f"{config.data}: no pairs to train on")
+    tuned = _tuned(config, grid, pairs)
+    settings = {m: settings_for(m, tuned["chosen"], config.train_batch_size) for m in config.methods}
+    models = _trained(config, settings, pairs)
+    report = {
+        "pairs": pairs,
+        "tuning": tuned,
+        "method_settings": {m: s for m, (s, _) in settings.items()},
+        "settings_source": {m: source for m, (_, source) in settings.items()},
+    }
+    _reported(config, models, report, started)
+    return os.path.join(config.output_dir, "report.md")

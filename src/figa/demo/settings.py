@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..compare.methods import METHODS, check_grid
+from ..compare.methods import METHODS, check_grid, load_grid
 from ..compare.tuning import point_name
 from ..errors import FigaError
 
@@ -24,20 +24,6 @@ KEYS = {name: spec.tuned for name, spec in METHODS.items() if spec.tuned}
 GRID = {name: list(spec.grid) for name, spec in METHODS.items() if spec.grid}
 CHOSEN: dict[str, dict[str, Any]] = {name: dict(spec.chosen or {}) for name, spec in METHODS.items() if spec.tuned}
 PAPER = dict(METHODS["figa_paper"].chosen or {})
-
-
-def load_grid(path: str) -> dict[str, list[dict[str, Any]]]:
-    """A grid from a JSON file: {"figa": [{"learning_rate": 1e-05, "beta": 0.5, ...}, ...], ...}."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            grid = json.load(handle)
-    except (OSError, ValueError) as error:
-        raise FigaError(f"--grid {path}: {error}") from None
-    if not isinstance(grid, dict) or not all(
-        isinstance(points, list) and all(isinstance(p, dict) for p in points) for points in grid.values()
-    ):
-        raise FigaError(f"--grid {path}: expected an object of method -> list of settings objects")
-    return check_grid(grid)
 
 
 def load_chosen(path: str, bf16: bool | None = None) -> dict[str, dict[str, Any]]:
