@@ -259,3 +259,14 @@ def test_a_killed_comparison_resumes_without_repeating_finished_work(tiny_model_
     assert all(path.stat().st_mtime_ns == mtime for path, mtime in kept.items())  # not scored again
     report = json.loads((out / "report.json").read_text())
     assert set(report["tuning"]["chosen"]) == {"sft", "figa"} and len(report["tuning"]["grid"]) == 4
+
+
+def test_a_lock_file_planted_as_a_link_is_refused_and_its_target_untouched(inputs, tmp_path, capsys):
+    out = tmp_path / "compare"
+    (out / "tune" / "locks").mkdir(parents=True)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("keep me")
+    (out / "tune" / "locks" / "base.lock").symlink_to(target)
+    assert main(arguments("no-such-model", inputs, out)) == 2
+    one_line_error(capsys, "is a symbolic link; figa does not write through links")
+    assert target.read_text() == "keep me"

@@ -115,15 +115,19 @@ class _Redacting:
 
 
 @contextlib.contextmanager
-def atomic_file(path: str):
+def atomic_file(path: str, binary: bool = False):
     """Write a fresh temporary file next to PATH and rename it into place when complete; a failed write removes
-    the temporary file and names PATH."""
+    the temporary file and names PATH. Text is redacted of keys; BINARY gives the raw byte handle (an image)."""
     directory, name = os.path.split(os.path.abspath(path))
     with naming(path):
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                yield _Redacting(handle)
+            if binary:
+                with os.fdopen(fd, "wb") as raw:
+                    yield raw
+            else:
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    yield _Redacting(handle)
             os.chmod(tmp, 0o644)  # mkstemp creates 0600; outputs are ordinary files
             os.replace(tmp, path)
         except BaseException:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..errors import FigaError
+from ..files import open_append
 
 logger = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
@@ -27,7 +28,7 @@ POLL_SECONDS = 2.0
 def _lock(directory: str, job: str) -> Iterator[bool]:
     """Whether this process holds JOB's lock (False: another worker runs it now)."""
     os.makedirs(directory, exist_ok=True)
-    handle = open(os.path.join(directory, f"{job}.lock"), "a+")
+    handle = open_append(os.path.join(directory, f"{job}.lock"))  # never through a planted link
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

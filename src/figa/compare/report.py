@@ -79,7 +79,8 @@ def plot(rows: list[dict], path: str) -> None:
         if key == "vs_sft":
             axis.axvline(0, color="#8c8c8c", linewidth=0.8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    with atomic_file(path, binary=True) as handle:
+        figure.savefig(handle, format="png", dpi=120)
     plt.close(figure)
 
 
