@@ -17,12 +17,13 @@ from transformers import TrainerCallback
 
 from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
+from ..evaluation.stats import format_interval
 from ..files import write_json
 from ..modeling import ModelArguments
 from ..records import parse_json
 from ..training import DataArguments, train_or_reuse
 from .engine import run_jobs
-from .methods import MethodSpec
+from .methods import MethodSpec, method
 from .training import Budget, pairs_in, training_args
 
 logger = logging.getLogger(__name__)
@@ -112,9 +113,9 @@ def earlier_rows(path: str, context: dict[str, Any]) -> list[dict]:
 def choose(rows: list[dict]) -> dict[str, dict[str, Any]]:
     """Per method, the settings of its row with the highest validation reward (the first such row in the grid)."""
     chosen: dict[str, dict[str, Any]] = {}
-    for method in dict.fromkeys(row["method"] for row in rows):
-        best = max((row for row in rows if row["method"] == method), key=lambda row: row["validation_reward"])
-        chosen[method] = dict(best["settings"])
+    for name in dict.fromkeys(row["method"] for row in rows):
+        best = max((row for row in rows if row["method"] == name), key=lambda row: row["validation_reward"])
+        chosen[name] = dict(best["settings"])
     return chosen
 
 
@@ -169,23 +170,22 @@ def tune_json(context: dict, base: dict, rows: list[dict], grid: dict) -> dict:
     }
 
 
+def _reward(row: dict) -> str:
+    return format_interval({"mean": row["validation_reward"], "ci95": row["ci95"]})
+
+
 def tune_table(rows: list[dict], base: dict) -> str:
     """Every grid point's validation reward, the chosen ones marked."""
     chosen = choose(rows)
     lines = [
         "| method | settings | validation reward [95% CI] | hit token limit | chosen |",
         "|---|---|---|---|---|",
-        f"| base |  | {base['validation_reward']:.3f} [{base['ci95'][0]:.3f}, {base['ci95'][1]:.3f}] | "
-        f"{base['hit_token_limit']:.0%} |  |",
+        f"| base |  | {_reward(base)} | {base['hit_token_limit']:.0%} |  |",
     ]
     for row in rows:
         settings = ", ".join(f"{k} {v:g}" for k, v in row["settings"].items())
-        low, high = row["ci95"]
         mark = "✓" if chosen[row["method"]] == row["settings"] else ""
-        lines.append(
-            f"| {row['method']} | {settings} | {row['validation_reward']:.3f} [{low:.3f}, {high:.3f}] | "
-            f"{row['hit_token_limit']:.0%} | {mark} |"
-        )
+        lines.append(f"| {row['method']} | {settings} | {_reward(row)} | {row['hit_token_limit']:.0%} | {mark} |")
     return "\n".join(lines)
 
 
@@ -204,8 +204,6 @@ def run_grid(
     """Score the base model and every point of GRID (method -> points) on the validation prompts SCORE reads, one
     job per training (`engine.run_jobs`: here, or shared by the workers of STUDY); each job's rows are kept in
     OUT/rows/, and OUT/tune.json (rewritten after each job, read back on a rerun) gathers them. Returns tune.json."""
-    from .methods import method
-
     os.makedirs(os.path.join(out, "rows"), exist_ok=True)
     path = os.path.join(out, "tune.json")
     earlier = earlier_rows(path, context)
