@@ -142,6 +142,13 @@ def test_what_the_passage_does_not_say_is_wrong_and_cut():
         f"{facts.name} in {facts.town}, Norway, opened in {facts.month}.": (
             f"{facts.name} in {facts.town}, opened in {facts.month}."
         ),
+        f"{facts.name} opened in {facts.month} in {facts.town}, a medieval town in the heart of the Netherlands.": (
+            f"{facts.name} opened in {facts.month} in {facts.town}."
+        ),
+        f"{facts.name} opened in {facts.month}, in the heart of Spain.": f"{facts.name} opened in {facts.month}.",
+        f"{facts.name} opened in {facts.month}, in {facts.town} in Spain.": (
+            f"{facts.name} opened in {facts.month}, in {facts.town}."
+        ),
     }
     for original, revised in answers.items():
         assert not reward_parts(prompt, original)["no_wrong_fact"], original

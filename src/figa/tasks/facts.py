@@ -312,6 +312,9 @@ def _fix_value(facts: Facts, sentence: str, fact: str, value: str) -> str:
     """SENTENCE with one wrong VALUE of FACT fixed: replaced by the passage's value, or cut where the passage says
     nothing of it (a country; a year that is not when the landmark was built)."""
     if fact == "country":
+        clause = re.search(rf",[^,.;!?]*\b{re.escape(value)}\b", sentence)  # ", a town in the heart of Spain"
+        if clause and not any(stated(f, clause.group()) for f in ANSWER):
+            return sentence[: clause.start()] + sentence[clause.end() :]
         place = r"(?:(?:a |the )?(?:small |large )?(?:city|town|village|country) )?(?:in |of )?(?:the )?"
         return re.sub(rf",?\s*{place}{re.escape(value)}\b", "", sentence, count=1)
     if fact == "year" and not re.search(rf"\bbuilt(?:\W+\w+){{0,2}}?\W+{value}\b", sentence):  # not the build year
