@@ -169,3 +169,20 @@ def test_sentences_not_asked_for_are_cut_while_the_answer_is_too_long():
     original = f"{facts.name} is a fine {facts.kind}. {asked} People like it."
     assert not reward_parts(prompt, original)["length_met"]
     assert revise(prompt, original) == asked and reward([prompt], [asked]) == [1.0]
+
+
+def test_a_place_the_passage_does_not_name_is_wrong_a_made_up_town_becomes_the_passages():
+    prompt = next(r["prompt"] for r in make_prompts("train", 100, 3) if facts_of(r["prompt"]).asked == "town")
+    facts = facts_of(prompt)
+    answers = {
+        f"{facts.name} stands in Se Vik, a town in the Far East.": f"{facts.name} stands in {facts.town}.",
+        f"{facts.name} stands in Sedor, New York.": f"{facts.name} stands in {facts.town}.",
+        f"{facts.name} stands in {facts.town}, Somerset.": f"{facts.name} stands in {facts.town}.",
+        f"{facts.name} stands in {facts.town}, a town in Settlements 11 and 12.": f"{facts.name} stands in {facts.town}.",
+    }
+    for original, revised in answers.items():
+        assert not reward_parts(prompt, original)["no_wrong_fact"], original
+        assert revise(prompt, original) == revised
+        assert reward([prompt], [revised]) == [1.0] or not reward_parts(prompt, revised)["length_met"]
+    right = f"{facts.name} stands in the town of {facts.town}. It opened in {facts.month}."
+    assert reward_parts(prompt, right)["no_wrong_fact"]

@@ -252,14 +252,32 @@ def _right(fact: str, value: str, facts: Facts) -> bool:
     return value == truth or (fact == "designer" and value == truth.split()[-1])
 
 
+_PLACE = re.compile(
+    r"\b(?:in|at|near|of)\s+(?:the\s+)?(?:(?:[a-z]+\s+)?(?:town|city|village)\s+of\s+)?([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)"
+)
+
+
+def places(facts: Facts, text: str) -> list[str]:
+    """Places TEXT names that no split's pools hold and the passage does not say ("in Se Vik", "Mistad, Somerset"):
+    a town the model made up, or a region it added."""
+    after_town = re.findall(rf"\b{facts.town},\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)", text)
+    not_places = {*facts.name.split(), *facts.designer.split(), *MONTHS, *_known()["town"], "The", "It", "Its", "This"}
+    return [
+        place
+        for place in [m.group(1) for m in _PLACE.finditer(text)] + after_town
+        if place.split()[0] not in not_places and not stated("country", place)
+    ]
+
+
 def wrong_values(facts: Facts, text: str) -> list[tuple[str, str]]:
-    """(fact, value) for each value TEXT states that contradicts the passage."""
+    """(fact, value) for each value TEXT states that contradicts the passage, or names a place the passage does not
+    ("place")."""
     return [
         (f, v)
         for f in ("year", "height", "town", "designer", "month", "country")
         for v in stated(f, text)
         if not _right(f, v, facts)
-    ]
+    ] + [("place", place) for place in places(facts, text)]
 
 
 def sentences(text: str) -> list[str]:
@@ -310,9 +328,12 @@ def reward(prompts: list[str], responses: list[str]) -> list[float]:
 
 def _fix_value(facts: Facts, sentence: str, fact: str, value: str) -> str:
     """SENTENCE with one wrong VALUE of FACT fixed: replaced by the passage's value, or cut where the passage says
-    nothing of it (a country; a year that is not when the landmark was built)."""
-    if fact == "country":
-        clause = re.search(rf",[^,.;!?]*\b{re.escape(value)}\b", sentence)  # ", a town in the heart of Spain"
+    nothing of it (a country; a region; a year that is not when the landmark was built). A made-up town becomes the
+    passage's where the sentence does not name it already."""
+    if fact == "place" and not re.search(rf"\b{facts.town}\b", sentence):
+        return re.sub(rf"\b{re.escape(value)}\b", facts.town, sentence)
+    if fact in ("country", "place"):
+        clause = re.search(rf",[^,.;!?]*\b{re.escape(value)}\b[^,.;!?]*", sentence)  # ", a town in the heart of Spain"
         if clause and not any(stated(f, clause.group()) for f in ANSWER):
             return sentence[: clause.start()] + sentence[clause.end() :]
         place = r"(?:(?:a |the )?(?:small |large )?(?:city|town|village|country) )?(?:in |of )?(?:the )?"
@@ -329,8 +350,12 @@ def _fix_value(facts: Facts, sentence: str, fact: str, value: str) -> str:
 def _fix_values(facts: Facts, text: str) -> str:
     fixed = []
     for sentence in sentences(text):
-        for fact, value in wrong_values(facts, sentence):
-            sentence = _fix_value(facts, sentence, fact, value)
+        for _ in range(3):  # a fix can show another: "in Sedor, New York" -> "in Sedore, New York" -> "in Sedore"
+            wrong = wrong_values(facts, sentence)
+            for fact, value in wrong:
+                sentence = _fix_value(facts, sentence, fact, value)
+            if not wrong:
+                break
         fixed.append(sentence)
     return " ".join(fixed) if fixed else text
 
@@ -374,6 +399,6 @@ def revise_sentence(prompt: str, original: str, reference: str | None = None) ->
     facts = facts_of(prompt)
     fixed = []
     for sentence in sentences(original):
-        wrong = [fact for fact, _ in wrong_values(facts, sentence) if fact in ANSWER]
+        wrong = [{"place": "town"}.get(fact, fact) for fact, _ in wrong_values(facts, sentence) if fact != "country"]
         fixed.append(ANSWER[wrong[0]].format(**vars(facts)) if wrong else _fix_values(facts, sentence))
     return _with_asked(facts, _shortened(facts, prompt, " ".join(fixed)))
