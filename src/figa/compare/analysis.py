@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..evaluation.guards import degenerate
-from ..evaluation.stats import bootstrap_seeds_prompts_ci
+from ..evaluation.stats import mean_interval
 from ..results import EvalResults
 
 BASELINES = ("sft", "dpo")  # what every other method is compared with, pair by pair, when it was trained
@@ -26,11 +26,6 @@ def matrix(results: EvalResults, method: str, seeds: list[int], key) -> np.ndarr
     )
 
 
-def interval(values: np.ndarray, samples: int, seed: int) -> dict:
-    low, high = bootstrap_seeds_prompts_ci(values, samples, seed)
-    return {"mean": float(values.mean()), "ci95": [low, high]}
-
-
 def paired(difference: np.ndarray, samples: int, seed: int) -> dict:
     """A paired difference (seeds x prompts) with its interval, the standard deviation over prompts of its
     seed-averaged per-prompt values, and the smallest true difference the run detects with 80% power at the 5%
@@ -38,7 +33,7 @@ def paired(difference: np.ndarray, samples: int, seed: int) -> dict:
     per_prompt = difference.mean(axis=0)
     sd = float(per_prompt.std(ddof=1)) if per_prompt.size > 1 else 0.0
     detectable = (1.96 + 0.84) * sd / np.sqrt(max(per_prompt.size, 1))
-    return {**interval(difference, samples, seed), "paired_sd": sd, "detectable": float(detectable)}
+    return {**mean_interval(difference, samples, seed), "paired_sd": sd, "detectable": float(detectable)}
 
 
 def words(text: str | None) -> int:
@@ -55,7 +50,7 @@ def method_summary(results: EvalResults, method: str, seeds: list[int], samples:
         "method": method,
         "seeds": len(seeds),
         "prompts": reward.shape[1],
-        "reward": interval(reward, samples, seed),
+        "reward": mean_interval(reward, samples, seed),
         "reward_by_seed": [float(v) for v in reward.mean(axis=1)],
         "mean_words": float(length.mean()),
         "words_vs_base": float(length.mean() / max(base_length.mean(), 1e-9)),

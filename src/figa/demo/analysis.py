@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..compare.analysis import interval as _interval
 from ..compare.analysis import matrix as _matrix
 from ..compare.analysis import paired as _paired
 from ..compare.analysis import run_name
 from ..evaluation.guards import all_lowercase, degenerate, wrapped_in_quotes
+from ..evaluation.stats import mean_interval as _interval
 from ..results import EvalResults
 from .task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
 

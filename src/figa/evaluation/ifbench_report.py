@@ -19,7 +19,7 @@ from ..files import write_json
 from .guards import all_lowercase, degenerate, wrapped_in_quotes
 from .ifbench import follows, row_of, test_set
 from .runner import load_results
-from .stats import bootstrap_ratio_ci, format_interval
+from .stats import bootstrap_ratio_ci, format_interval, mean_interval
 
 ASKS_FOR = {"quotes": ("quote",), "lowercase": ("lower", "case")}  # instruction ids that could ask for it
 
@@ -52,13 +52,6 @@ def _loops_and_cuts(results: dict, name: str) -> tuple[np.ndarray, np.ndarray]:
     return loops, np.array([bool(e["truncated"]) for e in entries], dtype=bool)
 
 
-def _mean_and_interval(per_prompt: np.ndarray, samples: int, seed: int) -> dict:
-    return {
-        "mean": float(per_prompt.mean()),
-        "ci95": bootstrap_ratio_ci(per_prompt, np.ones_like(per_prompt), samples, seed),
-    }
-
-
 def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
     """IFBench's numbers per model of a results.json, the baseline first (docs/experiments.md)."""
     names = [m["name"] for m in results["models"]]
@@ -84,12 +77,12 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             "name": name,
             "prompts": int(keep.sum()),
             "instructions": int(count.sum()),
-            "prompt_level": _mean_and_interval(every, samples, seed),
+            "prompt_level": mean_interval(every, samples, seed),
             "instruction_level": {
                 "mean": float(followed[name].sum() / count.sum()),
                 "ci95": bootstrap_ratio_ci(followed[name][keep], count[keep], samples, seed),
             },
-            "guarded_prompt_level": _mean_and_interval(guarded_every[name], samples, seed),
+            "guarded_prompt_level": mean_interval(guarded_every[name], samples, seed),
             "words_vs_baseline": float(words[name] / max(words[names[0]], 1e-9)),
             "quotes_not_asked": _not_asked(results, name, "quotes", wrapped_in_quotes),
             "lowercase_not_asked": _not_asked(results, name, "lowercase", all_lowercase),
@@ -101,14 +94,12 @@ def accuracy(results: dict, samples: int = 1000, seed: int = 0) -> dict:
             prompt_gain = every - base_every
             instruction_gain = (followed[name] - followed[names[0]])[keep]
             row["vs_baseline"] = {
-                "prompt_level": _mean_and_interval(prompt_gain, samples, seed),
+                "prompt_level": mean_interval(prompt_gain, samples, seed),
                 "instruction_level": {
                     "mean": float(instruction_gain.sum() / count[keep].sum()),
                     "ci95": bootstrap_ratio_ci(instruction_gain, count[keep], samples, seed),
                 },
-                "guarded_prompt_level": _mean_and_interval(
-                    guarded_every[name] - guarded_every[names[0]], samples, seed
-                ),
+                "guarded_prompt_level": mean_interval(guarded_every[name] - guarded_every[names[0]], samples, seed),
             }
         rows.append(row)
     unchecked = sum(len(row) - sum(ok) for row, ok in zip(verdicts[names[0]], checked))

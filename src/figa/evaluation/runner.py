@@ -39,7 +39,7 @@ from ..records import load_records
 from ..results import EVAL_RESULTS_FORMAT, EvalResults, ModelRow
 from .harness import run_lm_eval
 from .likelihood import likelihood_comparison
-from .stats import bootstrap_mean_ci, length_stats, win_tie_loss
+from .stats import bootstrap_mean_ci, length_stats, mean_interval, win_tie_loss
 
 RESULTS_FORMAT = EVAL_RESULTS_FORMAT  # kept for earlier imports
 
@@ -272,11 +272,7 @@ def summarize(
             "model": models.get(name),
             "n": len(ids),
             "unscored": sum(1 for i in prompts if rewards[name].get(i) is None),
-            "reward": {
-                "mean": float(values.mean()),
-                "std": float(values.std()),
-                "ci95": bootstrap_mean_ci(values, samples, seed),
-            },
+            "reward": {**mean_interval(values, samples, seed), "std": float(values.std())},
             "length": length_stats([responses[name][i] or "" for i in ids]),
         }
         if name != names[0]:

@@ -87,6 +87,14 @@ def bootstrap_ratio_ci(values, weights, samples: int = 1000, seed: int = 0) -> l
     return [float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5))]
 
 
+def mean_interval(values, samples: int = 1000, seed: int = 0) -> dict:
+    """{"mean", "ci95"} of VALUES over prompts (a vector), or over training seeds and prompts (a seeds x prompts
+    matrix, `bootstrap_seeds_prompts_ci`): the one shape every report writes an interval in."""
+    values = np.asarray(values, dtype=np.float64)
+    low, high = (bootstrap_seeds_prompts_ci if values.ndim == 2 else bootstrap_mean_ci)(values, samples, seed)
+    return {"mean": float(values.mean()) if values.size else float("nan"), "ci95": [low, high]}
+
+
 def format_interval(value: dict | None, signed: bool = False, empty: str = "") -> str:
     """A {"mean", "ci95"} value as "0.123 [0.045, 0.210]" (with signs when SIGNED); EMPTY when there is none."""
     if not value:
