@@ -6,7 +6,7 @@ import pytest
 
 from figa.demo.analysis import method_summary
 from figa.demo.report import write_report
-from figa.evaluation.runner import summarize
+from figa.evaluation.summary import summarize
 
 from .conftest import open_page
 

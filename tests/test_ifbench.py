@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from figa.evaluation.runner import summarize
+from figa.evaluation.summary import summarize
 
 ifbench = pytest.importorskip("figa.evaluation.ifbench")
 pytest.importorskip("ifbench")

@@ -27,19 +27,17 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
+from ..backends.answering import answer
 from ..backends.fingerprints import spec_key
-from ..backends.policies import make_policy, prompts_too_long
+from ..backends.policies import make_policy
 from ..backends.rewards import finite, make_reward
 from ..backends.stages import (
     Job,
-    answering_version,
-    generation_inputs,
     pending,
     run_stage,
     score_job,
     score_stage,
     text_row,
-    with_version,
 )
 from ..backends.store import StageStore, settings_key
 from ..errors import FigaError
@@ -179,11 +177,13 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
     config = run.config
     store = run.store("rollout")
     if compute:
-        version = answering_version(run.policy_version, store, prompts[0].id) if prompts else None
-        jobs = [Job(p.id, p.record, generation_inputs(p.record, version)) for p in prompts]
-        todo = {job.id for job in pending(jobs, store)}
-        if todo:
-            policy = run.backend_for(
+        answer(
+            "rollout",
+            [p.record for p in prompts],
+            [p.line for p in prompts],
+            store,
+            run.policy_version,
+            lambda: run.backend_for(
                 lambda: make_policy(
                     config.policy,
                     config.policy_backend,
@@ -192,21 +192,10 @@ def rollout(prompts: list[Prompt], run: _Run, compute: bool) -> None:
                     config.prompt_format,
                     config.trust_remote_code,
                 )
-            )
-            waiting = [p for p in prompts if p.id in todo]
-            refused = prompts_too_long(
-                policy, [p.record for p in waiting], [p.line for p in waiting], config.prompts, config.skip_bad_records
-            )
-        run_stage(
-            "rollout",
-            jobs,
-            store,
-            run.backend,
-            with_version(text_row("original_output"), version),
-            config.concurrency,
-            config.batch_size,
-            refused if todo else None,
-            run.bar,
+            ),
+            "original_output",
+            config,
+            bar=run.bar,
         )
     for prompt in prompts:
         row = store.get(prompt.id)

@@ -1,5 +1,8 @@
 """Evaluation: generate with several models on held-out prompts, score them, compare with paired statistics."""
 
-from .runner import EvalConfig, compare, evaluate, table
+from .config import EvalConfig
+from .runner import evaluate
+from .summary import compare
+from .tables import table
 
 __all__ = ["EvalConfig", "compare", "evaluate", "table"]

@@ -18,7 +18,7 @@ import numpy as np
 from ..files import write_json
 from .guards import all_lowercase, degenerate, wrapped_in_quotes
 from .ifbench import follows, row_of, test_set
-from .runner import load_results
+from .summary import load_results
 from .stats import bootstrap_ratio_ci, format_interval, mean_interval
 
 ASKS_FOR = {"quotes": ("quote",), "lowercase": ("lower", "case")}  # instruction ids that could ask for it
