@@ -178,7 +178,9 @@ def test_a_place_the_passage_does_not_name_is_wrong_a_made_up_town_becomes_the_p
         f"{facts.name} stands in Se Vik, a town in the Far East.": f"{facts.name} stands in {facts.town}.",
         f"{facts.name} stands in Sedor, New York.": f"{facts.name} stands in {facts.town}.",
         f"{facts.name} stands in {facts.town}, Somerset.": f"{facts.name} stands in {facts.town}.",
-        f"{facts.name} stands in {facts.town}, a town in Settlements 11 and 12.": f"{facts.name} stands in {facts.town}.",
+        f"{facts.name} stands in {facts.town}, a town in Settlements 11 and 12.": (
+            f"{facts.name} stands in {facts.town}."
+        ),
     }
     for original, revised in answers.items():
         assert not reward_parts(prompt, original)["no_wrong_fact"], original
@@ -186,3 +188,15 @@ def test_a_place_the_passage_does_not_name_is_wrong_a_made_up_town_becomes_the_p
         assert reward([prompt], [revised]) == [1.0] or not reward_parts(prompt, revised)["length_met"]
     right = f"{facts.name} stands in the town of {facts.town}. It opened in {facts.month}."
     assert reward_parts(prompt, right)["no_wrong_fact"]
+
+
+def test_the_other_landmarks_values_and_a_made_up_designer_are_wrong_and_swapped():
+    prompt = next(r["prompt"] for r in make_prompts("train", 100, 4) if facts_of(r["prompt"]).asked == "designer")
+    facts = facts_of(prompt)
+    other = next(d for d in re.findall(r"designed by (\w+ \w+)\.", facts.passage) if d != facts.designer)
+    first, surname = facts.designer.split()
+    for wrong in (other, f"{first} Ostrik"):
+        original = f"{facts.name} was designed by {wrong}."
+        assert reward([prompt], [original]) == [0.25], original  # the asked fact wrong: only the length is met
+        assert revise(prompt, original) == f"{facts.name} was designed by {facts.designer}."
+    assert reward([prompt], [f"{facts.name} was designed by {surname}."]) == [1.0]

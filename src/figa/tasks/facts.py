@@ -134,6 +134,7 @@ class Facts:
     month: str
     asked: str  # the fact the question asks for
     length: str  # a key of LENGTHS
+    passage: str = ""  # the whole passage: this landmark's paragraph and the other one's
 
     def value(self, fact: str) -> str:
         return str(getattr(self, fact))
@@ -160,26 +161,43 @@ def pools() -> dict[str, dict[str, tuple[str, ...]]]:
     }
 
 
-def make_facts(split: str, rng: random.Random) -> Facts:
+def _landmark(split: str, rng: random.Random, unlike: dict | None = None) -> dict:
+    """One landmark's facts; with UNLIKE, every one of them differs from UNLIKE's (so each is told apart)."""
     pool = pools()[split]
-    kind = rng.choice(KINDS)
+    while True:
+        kind = rng.choice(KINDS)
+        landmark = {
+            "name": f"{rng.choice(pool['name'])} {kind.title()}",
+            "kind": kind,
+            "town": rng.choice(pool["town"]),
+            "year": rng.randint(*YEARS[split]),
+            "designer": rng.choice(pool["designer"]),
+            "height": rng.randint(*HEIGHTS[split]),
+            "month": rng.choice(MONTHS),
+        }
+        clash = unlike and any(
+            landmark[k] == unlike[k] or (k == "name" and landmark[k].split()[0] == unlike[k].split()[0])
+            for k in ("name", "town", "year", "designer", "height", "month")
+        )
+        if not clash:
+            return landmark
+
+
+def make_facts(split: str, rng: random.Random) -> Facts:
+    """A passage about two landmarks and a question about one of them: the other's values are the answers a model
+    that reads carelessly gives."""
+    asked = _landmark(split, rng)
+    other = _landmark(split, rng, unlike=asked)
+    paragraphs = [PASSAGE.format(**asked), PASSAGE.format(**other)]
+    rng.shuffle(paragraphs)
     return Facts(
-        name=f"{rng.choice(pool['name'])} {kind.title()}",
-        kind=kind,
-        town=rng.choice(pool["town"]),
-        year=rng.randint(*YEARS[split]),
-        designer=rng.choice(pool["designer"]),
-        height=rng.randint(*HEIGHTS[split]),
-        month=rng.choice(MONTHS),
-        asked=rng.choice(list(QUESTIONS)),
-        length=rng.choice(list(LENGTHS)),
+        **asked, asked=rng.choice(list(QUESTIONS)), length=rng.choice(list(LENGTHS)), passage=" ".join(paragraphs)
     )
 
 
 def prompt_of(facts: Facts) -> str:
-    passage = PASSAGE.format(**vars(facts))
     return PROMPT.format(
-        passage=passage,
+        passage=facts.passage,
         question=QUESTIONS[facts.asked].format(name=facts.name),
         length=LENGTHS[facts.length],
     )
@@ -191,26 +209,27 @@ def make_prompts(split: str, count: int, seed: int) -> list[dict]:
     return [{"id": f"facts-{split}-{seed}-{k}", "prompt": prompt_of(make_facts(split, rng))} for k in range(count)]
 
 
-_PARSE = re.compile(
-    r"Passage: (?P<name>.+?) is a (?P<kind>.+?) in (?P<town>\w+)\. It was built in (?P<year>\d+) and designed by "
-    r"(?P<designer>\w+ \w+)\. It is (?P<height>\d+) metres tall\. It opened to visitors in (?P<month>\w+)\.\s+"
-    r"Question: (?P<question>.+?\?) (?P<length>.+)$",
-    re.S,
+_PARSE = re.compile(r"Passage: (?P<passage>.+?)\s+Question: (?P<question>.+?\?) (?P<length>.+)$", re.S)
+_LANDMARK = re.compile(
+    r"(?P<name>[A-Z]\w+(?: [A-Z][a-z]+)+) is a (?P<kind>[a-z ]+?) in (?P<town>\w+)\. It was built in (?P<year>\d+) "
+    r"and designed by (?P<designer>\w+ \w+)\. It is (?P<height>\d+) metres tall\. It opened to visitors in "
+    r"(?P<month>\w+)\."
 )
 
 
 def facts_of(prompt: str) -> Facts:
-    """The passage's facts and what the question asks, read back from the prompt text."""
+    """The asked landmark's facts, what the question asks and the whole passage, read back from the prompt text."""
     match = _PARSE.search(prompt)
-    if match is None:
-        raise ValueError(f"not a prompt of the facts task: {prompt[:80]!r}")
-    found = match.groupdict()
-    asked = next(f for f, q in QUESTIONS.items() if q.format(name=found["name"]) == found["question"])
-    length = next(k for k, text in LENGTHS.items() if text == found["length"].strip())
-    return Facts(
-        found["name"], found["kind"], found["town"], int(found["year"]), found["designer"], int(found["height"]),
-        found["month"], asked, length,
-    )  # fmt: skip
+    landmarks = [m.groupdict() for m in _LANDMARK.finditer(match.group("passage"))] if match else []
+    for found in landmarks:
+        asked = [f for f, q in QUESTIONS.items() if q.format(name=found["name"]) == match["question"]]
+        length = [k for k, text in LENGTHS.items() if text == match["length"].strip()]
+        if asked and length:
+            return Facts(
+                found["name"], found["kind"], found["town"], int(found["year"]), found["designer"],
+                int(found["height"]), found["month"], asked[0], length[0], match["passage"].strip(),
+            )  # fmt: skip
+    raise ValueError(f"not a prompt of the facts task: {prompt[:80]!r}")
 
 
 @functools.cache
@@ -218,6 +237,7 @@ def _known() -> dict[str, tuple[str, ...]]:
     """Every value of each kind of fact that any split can hold: what a stated fact is recognised by."""
     every = pools()
     return {
+        "name": tuple(n for split in SPLITS for n in every[split]["name"]),
         "town": tuple(t for split in SPLITS for t in every[split]["town"]),
         "designer": tuple(d for split in SPLITS for d in every[split]["designer"]),
         "month": MONTHS,
@@ -239,9 +259,10 @@ def stated(fact: str, text: str) -> list[str]:
         return re.findall(_COUNTRY, text)
     names = "|".join(re.escape(value) for value in _known()[fact])
     found = re.findall(rf"\b({names})\b", text)
-    if fact == "designer":  # a designer may be named by surname alone
+    if fact == "designer":  # a designer may be named by surname alone, or made up ("Jonas Ostrik")
         surnames = "|".join(re.escape(v.split()[-1]) for v in _known()["designer"])
         found += [s for s in re.findall(rf"\b({surnames})\b", text) if not any(s in f for f in found)]
+        found += [p for p in re.findall(rf"\b(?:{'|'.join(_GIVEN)}) [A-Z][a-z]+\b", text) if p not in found]
     return found
 
 
@@ -261,7 +282,8 @@ def places(facts: Facts, text: str) -> list[str]:
     """Places TEXT names that no split's pools hold and the passage does not say ("in Se Vik", "Mistad, Somerset"):
     a town the model made up, or a region it added."""
     after_town = re.findall(rf"\b{facts.town},\s+([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)", text)
-    not_places = {*facts.name.split(), *facts.designer.split(), *MONTHS, *_known()["town"], "The", "It", "Its", "This"}
+    known = _known()
+    not_places = {*facts.name.split(), *facts.designer.split(), *MONTHS, *known["town"], *known["name"], "The", "It"}
     return [
         place
         for place in [m.group(1) for m in _PLACE.finditer(text)] + after_town
@@ -294,7 +316,7 @@ def shortcut(facts: Facts, prompt: str, text: str) -> str | None:
     """A way to score without answering that the reward refuses: copying the passage or repeating the question."""
     passage = _PARSE.search(prompt)
     lowered = text.lower()
-    copied = [s for s in sentences(PASSAGE.format(**vars(facts))) if s.lower() in lowered]
+    copied = [s for s in sentences(facts.passage or PASSAGE.format(**vars(facts))) if s.lower() in lowered]
     if len(copied) >= 2:
         return "copies the passage"
     if passage and passage.group("question").lower() in lowered:
