@@ -8,7 +8,7 @@ import numpy as np
 from ..compare.analysis import matrix as _matrix
 from ..compare.analysis import paired as _paired
 from ..compare.analysis import run_name
-from ..evaluation.guards import all_lowercase, degenerate, wrapped_in_quotes
+from ..evaluation.guards import all_lowercase, degenerate, shown_unasked, wrapped_in_quotes
 from ..evaluation.stats import mean_interval as _interval
 from ..results import EvalResults
 from .task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
@@ -17,11 +17,12 @@ LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # cons
 
 
 def _not_asked(results: EvalResults, method: str, seeds: list[int], kind: str, shows) -> float:
-    """The share of answers that show a constraint's surface form (`shows(text)`) on prompts that did not ask for
-    it."""
-    unasked = np.array([not any(c.kind == kind for c in constraints_in(e["prompt"])) for e in results["responses"]])
-    shown = _matrix(results, method, seeds, lambda e, r: shows(r["response"] or ""))[:, unasked]
-    return float(shown.mean()) if shown.size else 0.0
+    """`guards.shown_unasked` over every seed's answers: a constraint's surface form where no prompt asked for it."""
+    entries = results["responses"]
+    asked = [any(c.kind == kind for c in constraints_in(e["prompt"])) for e in entries]
+    runs = [run_name(method, seed) for seed in seeds]
+    answers = [e["by_model"][run]["response"] for run in runs for e in entries]
+    return shown_unasked(answers, asked * len(runs), shows)
 
 
 def stock_sentence(prompt: str, response: str) -> bool:

@@ -44,3 +44,10 @@ def wrapped_in_quotes(text: str) -> bool:
 
 def all_lowercase(text: str) -> bool:
     return text == text.lower() and any(ch.isalpha() for ch in text)
+
+
+def shown_unasked(answers, asked, shows) -> float:
+    """The share of ANSWERS that show a surface form (`shows(text)`, such as `wrapped_in_quotes`) among those whose
+    prompt did not ask for it (ASKED: one bool per answer); 0 when every prompt asked."""
+    shown = [shows(answer or "") for answer, was_asked in zip(answers, asked) if not was_asked]
+    return sum(shown) / len(shown) if shown else 0.0

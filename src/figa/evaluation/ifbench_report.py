@@ -16,10 +16,10 @@ import sys
 import numpy as np
 
 from ..files import write_json
-from .guards import all_lowercase, degenerate, wrapped_in_quotes
+from .guards import all_lowercase, degenerate, shown_unasked, wrapped_in_quotes
 from .ifbench import follows, row_of, test_set
-from .summary import load_results
 from .stats import bootstrap_ratio_ci, format_interval, mean_interval
+from .summary import load_results
 
 ASKS_FOR = {"quotes": ("quote",), "lowercase": ("lower", "case")}  # instruction ids that could ask for it
 
@@ -33,12 +33,9 @@ def _verdicts(results: dict, name: str) -> list[list[bool | None]]:
 
 
 def _not_asked(results: dict, name: str, what: str, shows) -> float:
-    entries = [
-        e
-        for e in results["responses"]
-        if not any(word in i for i in _instruction_ids(e["prompt"]) for word in ASKS_FOR[what])
-    ]
-    return float(np.mean([shows(e["by_model"][name]["response"] or "") for e in entries])) if entries else 0.0
+    words = ASKS_FOR[what]
+    asked = [any(w in i for i in _instruction_ids(e["prompt"]) for w in words) for e in results["responses"]]
+    return shown_unasked(_responses(results, name), asked, shows)
 
 
 def _instruction_ids(prompt: str) -> list[str]:
