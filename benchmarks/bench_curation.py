@@ -113,7 +113,7 @@ def reward_rows(model: str, prompts: list[str], responses: list[str], batch_size
     if batch_sizes[0] == 1:
         for row in rows:
             row["vs_batch_1"] = row["per_s"] / rows[0]["per_s"]
-    python_reward = PythonReward("figa.demo.task:reward")
+    python_reward = PythonReward("figa.tasks.constraints.task:reward")
     _, seconds = timed(lambda: python_reward.score(prompts, responses, [None] * len(prompts)))
     rows.append(
         {
@@ -164,7 +164,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from figa.demo.model import smollm2_checkpoint
-    from figa.demo.task import TRAIN_TOPICS, make_prompts
+    from figa.tasks.constraints.task import TRAIN_TOPICS, make_prompts
 
     model = args.model or smollm2_checkpoint()
     prompts = make_prompts(TRAIN_TOPICS, args.prompts, seed=0, prefix="bench")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from figa.cli import main
+from figa.tasks import TASKS
 from figa.testing import make_spa_records
 
 from .conftest import write_jsonl
@@ -182,12 +183,13 @@ def test_prompts_are_curated_first_into_the_pairs_every_method_trains_on(tiny_mo
 
 
 @pytest.mark.slow  # a built-in task curated with the tiny model, then compared
-def test_the_facts_task_writes_its_splits_curates_and_compares(tiny_model_dir, tmp_path, in_repo):
+@pytest.mark.parametrize("task", ["facts", "constraints"])
+def test_a_built_in_task_writes_its_splits_curates_and_compares(task, tiny_model_dir, tmp_path, in_repo):
     (tmp_path / "grid.json").write_text(json.dumps({"sft": [{"learning_rate": 1e-4, "epochs": 1}]}))
     (tmp_path / "curate.yaml").write_text("max_new_tokens: 8\nkeep_truncated: true\nmax_edit_ratio: 5.0\n")
     out = tmp_path / "compare"
     args = [
-        *("compare", "--task", "facts", "--task_prompts", "8", "3", "4", "--model", tiny_model_dir),
+        *("compare", "--task", task, "--task_prompts", "8", "3", "4", "--model", tiny_model_dir),
         *(
             "--output_dir",
             str(out),
@@ -196,7 +198,7 @@ def test_the_facts_task_writes_its_splits_curates_and_compares(tiny_model_dir, t
             "--curate_config",
             str(tmp_path / "curate.yaml"),
         ),
-        *("--methods", "sft", "--seeds", "1", "--max_new_tokens", "8", "--max_length", "256", "--precision", "fp32"),
+        *("--methods", "sft", "--seeds", "1", "--max_new_tokens", "8", "--max_length", "512", "--precision", "fp32"),
     ]
     assert main(args) == 0
     splits = {
@@ -204,9 +206,9 @@ def test_the_facts_task_writes_its_splits_curates_and_compares(tiny_model_dir, t
     }
     assert [len(rows) for rows in splits.values()] == [8, 3, 4]
     report = json.loads((out / "report.json").read_text())
-    assert report["settings"]["reward"] == "python:figa.tasks.facts:reward" and report["pairs"] > 0
+    assert report["settings"]["reward"] == TASKS[task].reward and report["pairs"] > 0
     assert report["test_prompts"] == 4
-    assert main([*args[:1], "--task", "facts", "--data", "x.jsonl", *args[3:]]) == 2  # the task sets its data
+    assert main([*args[:1], "--task", task, "--data", "x.jsonl", *args[3:]]) == 2  # the task sets its data
 
 
 def test_a_task_leaves_its_inputs_to_the_task(tmp_path, capsys):

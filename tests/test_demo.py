@@ -3,8 +3,9 @@ import json
 import pytest
 
 from figa.cli import main
-from figa.demo.constraints import REGISTRY, conflict
-from figa.demo.task import (
+from figa.modeling import native_bf16
+from figa.tasks.constraints.kinds import REGISTRY, conflict
+from figa.tasks.constraints.task import (
     CONSTRAINT_KINDS,
     REQUESTS,
     TEST_TOPICS,
@@ -21,7 +22,6 @@ from figa.demo.task import (
     satisfied,
     topic_of,
 )
-from figa.modeling import native_bf16
 
 pytest.importorskip("sentence_transformers")
 

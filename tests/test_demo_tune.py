@@ -7,11 +7,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-import figa.demo.task
+import figa.tasks.constraints.task
 from figa.cli import main
-from figa.demo.task import TEST_TOPICS, topic_of
 from figa.demo.tune import EpochSnapshots
 from figa.modeling import ModelArguments
+from figa.tasks.constraints.task import TEST_TOPICS, topic_of
 from figa.testing import make_spa_records
 from figa.trainer import FIGAConfig
 from figa.training import DataArguments, train_or_reuse
@@ -30,15 +30,15 @@ SMALL = ["--train_prompts", "16", "--validation_prompts", "5", "--test_prompts",
 
 @pytest.fixture
 def scored_prompts(monkeypatch):
-    """Every prompt the demo's reward scores, as the demo calls it (python:figa.demo.task:reward)."""
+    """Every prompt the demo's reward scores, as the demo calls it (python:figa.tasks.constraints.task:reward)."""
     seen: list[str] = []
-    real = figa.demo.task.reward
+    real = figa.tasks.constraints.task.reward
 
     def reward(prompts, responses):
         seen.extend(prompts)
         return real(prompts, responses)
 
-    monkeypatch.setattr(figa.demo.task, "reward", reward)
+    monkeypatch.setattr(figa.tasks.constraints.task, "reward", reward)
     return seen
 
 

@@ -7,19 +7,10 @@ from dataclasses import dataclass, field
 
 from ..errors import FigaError
 from ..modeling import native_bf16
+from ..tasks import TASKS
 from .methods import METHODS
 from .training import Budget
 
-# Built-in tasks: name -> (reward, reviser, curation settings over figa curate's defaults). Their prompts are
-# written by the task's program (`figa.tasks.facts`), curated with --model as the policy, and compared.
-TASKS = {
-    "facts": ("python:figa.tasks.facts:reward", "python:figa.tasks.facts:revise", {"eta1": 1.0, "max_new_tokens": 96}),
-    "facts_sentence": (
-        "python:figa.tasks.facts:reward",
-        "python:figa.tasks.facts:revise_sentence",
-        {"eta1": 1.0, "max_new_tokens": 96},
-    ),
-}
 TASK_INPUTS = ("data", "prompts", "validation_prompts", "test_prompts", "reward", "reviser")
 
 
@@ -28,16 +19,15 @@ class CompareConfig:
     task: str | None = field(
         default=None,
         metadata={
-            "help": "A built-in task instead of your data: facts (short answers about a passage of made-up facts, "
-            "whose revisions swap the few wrong values for the passage's) or facts_sentence (the same fixes, each "
-            "wrong sentence rewritten whole). Its prompts are written to OUTPUT_DIR/task/ and curated with --model "
-            "as the policy.",
+            "help": "A built-in task instead of your data: "
+            + "; ".join(f"{name}, {task.description}" for name, task in TASKS.items())
+            + ". Its prompts are written to OUTPUT_DIR/task/ and curated with --model as the policy.",
             "choices": list(TASKS),
         },
     )
     task_prompts: list[int] = field(
         default_factory=lambda: [256, 64, 192],
-        metadata={"help": "With --task: training, validation and test prompts (splits share no name or value)."},
+        metadata={"help": "With --task: training, validation and test prompts (disjoint splits)."},
     )
     data: str | None = field(default=None, metadata={"help": "SPA training pairs (figa curate's train.jsonl)."})
     prompts: str | None = field(

@@ -22,10 +22,10 @@ from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import check_outputs, prepare_output_dir, write_jsonl
 from ..modeling import ModelArguments
-from ..tasks import facts
+from ..tasks import SPLITS, TASKS
 from ..training import REPORT_NAME, DataArguments, train_or_reuse
 from .analysis import examples, method_summary, run_name
-from .config import TASK_INPUTS, TASKS, CompareConfig
+from .config import TASK_INPUTS, CompareConfig
 from .engine import run_jobs
 from .methods import METHODS, load_grid
 from .report import REPORT_FORMAT, write_report
@@ -58,7 +58,7 @@ def _curation(config: CompareConfig) -> CurateConfig:
     """The curation of --prompts: the --curate_config values, and the policy, reward and reviser of the comparison."""
     values = read_yaml(config.curate_config, "--curate_config") if config.curate_config else {}
     if config.task:  # the task's curation settings, under the file's
-        values = {**TASKS[config.task][2], **values}
+        values = {**TASKS[config.task].curation, **values}
     fixed = {
         "prompts": config.prompts,
         "output_dir": os.path.join(config.output_dir, "spa"),
@@ -86,17 +86,17 @@ def with_task(config: CompareConfig) -> CompareConfig:
     directory = os.path.join(config.output_dir, "task")
     prepare_output_dir(directory, "--output_dir")
     paths = {}
-    for split, count in zip(facts.SPLITS, config.task_prompts):
+    task = TASKS[config.task]
+    for split, count in zip(SPLITS, config.task_prompts):
         paths[split] = os.path.join(directory, f"prompts-{split}.jsonl")
-        write_jsonl(paths[split], facts.make_prompts(split, count, config.seed))
-    reward, reviser, _ = TASKS[config.task]
+        write_jsonl(paths[split], task.prompts(split, count, config.seed))
     return replace(
         config,
         prompts=paths["train"],
         validation_prompts=paths["validation"],
         test_prompts=paths["test"],
-        reward=reward,
-        reviser=reviser,
+        reward=task.reward,
+        reviser=task.reviser,
     )
 
 

@@ -11,7 +11,7 @@ from ..compare.analysis import run_name
 from ..evaluation.guards import all_lowercase, degenerate, shown_unasked, wrapped_in_quotes
 from ..evaluation.stats import mean_interval as _interval
 from ..results import EvalResults
-from .task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
+from ..tasks.constraints.task import CONSTRAINT_KINDS, MORE, constraints_in, satisfied, topic_of
 
 LENGTH_KINDS = {"max_words", "min_words", "min_sentences", "paragraphs"}  # constraints that set the length
 

@@ -11,13 +11,13 @@ from ..loss import loss_field
 from ..modeling import native_bf16
 from .settings import CHOSEN, PAPER, load_chosen
 
-TASK = "python:figa.demo.task"
+TASK = "python:figa.tasks.constraints.task"
 COMPARED = ("sft", "dpo", "apo_zero", "figa")  # what --tune chooses settings for and --size large trains
 # what the quick and default sizes train unless --methods says (with APO-zero the default took 17 minutes on 2 cores)
 DEFAULT_METHODS = ("sft", "dpo", "figa")
 # Every method the demo can train is a `figa.compare.MethodSpec`; its data "pairs" is the curated SPA file,
 # "scratch" the same prompts with the reviser's answer written from scratch in place of the revision
-# (`figa.demo.task.answer_from_scratch`).
+# (`figa.tasks.constraints.task.answer_from_scratch`).
 OWN = "(default: each method's own: from --settings, else figa.demo.settings.CHOSEN)."
 ABLATION = ("sft", "figa", "figa_bow", "figa_beta0", "figa_gamma0", "sft_from_scratch")
 # (training, validation, test prompts, training seeds, methods) per --size. Validation prompts are read only by

@@ -23,16 +23,14 @@ from ..evaluation import EvalConfig, evaluate
 from ..files import prepare_output_dir, write_jsonl
 from ..loop import run_round
 from ..modeling import ModelArguments
+from ..tasks.constraints.task import TOPICS, answer_from_scratch, make_prompts, split_prompts
 from ..training import REPORT_NAME, DataArguments, TrainingConfig, train_or_reuse
 from .analysis import run_name
 from .config import TASK, DemoConfig
 from .model import smollm2_checkpoint
 from .report import write_report
-from .task import TEST_TOPICS, TRAIN_TOPICS, VALIDATION_TOPICS, answer_from_scratch, make_prompts
 
 logger = logging.getLogger(__name__)
-TOPICS = {"train": TRAIN_TOPICS, "validation": VALIDATION_TOPICS, "test": TEST_TOPICS}
-SEEDS = {"train": 0, "test": 1, "validation": 2}  # added to --seed; the test prompts' is that of earlier versions
 
 
 def _step(number: int, title: str) -> None:
@@ -93,11 +91,11 @@ def evaluation_dtype(config: DemoConfig) -> str:
 
 def write_prompts(config: DemoConfig, part: str, count: int) -> str:
     """PART's prompts (train, validation or test, each on its own topics) as OUTPUT_DIR/prompts-PART.jsonl."""
-    seed, prefix = config.seed + SEEDS[part], part
-    if part == "test" and config.test_seed is not None:
-        seed, prefix = config.test_seed, f"test-s{config.test_seed}"
     path = os.path.join(config.output_dir, f"prompts-{part}.jsonl")
-    write_jsonl(path, make_prompts(TOPICS[part], count, seed, prefix))
+    if part == "test" and config.test_seed is not None:
+        write_jsonl(path, make_prompts(TOPICS[part], count, config.test_seed, f"test-s{config.test_seed}"))
+    else:
+        write_jsonl(path, split_prompts(part, count, config.seed))
     return path
 
 

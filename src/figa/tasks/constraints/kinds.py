@@ -10,7 +10,7 @@ import random
 import re
 from typing import Any, ClassVar
 
-from ..evaluation.guards import sentences, wrapped_in_quotes
+from ...evaluation.guards import sentences, wrapped_in_quotes
 
 KEYWORDS = ["calm", "simple", "bright", "gentle", "warm", "fresh", "special", "peaceful", "lively", "wonderful"]
 END_PHRASES = ["that is all.", "hope this helps.", "thank you for reading."]

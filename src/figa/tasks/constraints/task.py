@@ -2,7 +2,8 @@
 
 A prompt is a request about a topic followed by one or two constraint sentences. Each constraint kind writes
 its sentence from a fixed template, so the reward and the reviser read the constraints back from the prompt
-text alone (they are used as `python:figa.demo.task:reward` and `python:figa.demo.task:revise`).
+text alone (they are used as `python:figa.tasks.constraints.task:reward` and
+`python:figa.tasks.constraints.task:revise`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..evaluation.guards import degenerate
-from .constraints import MORE, REGISTRY, conflict, draw_value, kind_of
+from ...evaluation.guards import degenerate
+from .kinds import MORE, REGISTRY, conflict, draw_value, kind_of
 from .quality import completeness, relevance
 
 TRAIN_TOPICS = [
@@ -122,7 +123,7 @@ REQUESTS = list(REQUEST_LIMITS)
 
 @dataclass(frozen=True)
 class Constraint:
-    """One constraint of a prompt: its kind (a class of `figa.demo.constraints.REGISTRY`) and its value."""
+    """One constraint of a prompt: its kind (a class of `figa.tasks.constraints.kinds.REGISTRY`) and its value."""
 
     kind: str
     value: Any = None
@@ -219,7 +220,7 @@ def request_of(prompt: str) -> str:
 
 def reward_parts(prompts: list[str], responses: list[str]) -> list[dict]:
     """Per response: the fraction of constraints satisfied (0 if empty or degenerate), the relevance and the
-    completeness (`figa.demo.quality`), and the reward, their product."""
+    completeness (`figa.tasks.constraints.quality`), and the reward, their product."""
     requests = [request_of(p) for p in prompts]
     relevant = relevance(requests, responses)
     parts = []
@@ -238,7 +239,7 @@ def reward_parts(prompts: list[str], responses: list[str]) -> list[dict]:
 
 def reward(prompts: list[str], responses: list[str]) -> list[float]:
     """The fraction of the prompt's constraints that the response satisfies, times how well it answers the
-    request (relevance x completeness, `figa.demo.quality`); 0 if empty or degenerate."""
+    request (relevance x completeness, `figa.tasks.constraints.quality`); 0 if empty or degenerate."""
     return [part["reward"] for part in reward_parts(prompts, responses)]
 
 
@@ -279,3 +280,12 @@ def make_prompts(topics: list[str], count: int, seed: int, prefix: str) -> list[
             {"id": f"{prefix}-{index:04d}", "prompt": " ".join([request] + [c.sentence() for c in constraints])}
         )
     return rows
+
+
+TOPICS = {"train": TRAIN_TOPICS, "validation": VALIDATION_TOPICS, "test": TEST_TOPICS}
+SPLIT_SEEDS = {"train": 0, "test": 1, "validation": 2}  # added to the seed (the test's is that of earlier versions)
+
+
+def split_prompts(split: str, count: int, seed: int) -> list[dict]:
+    """COUNT prompts of SPLIT (train, validation, test: each on its own topics), as `figa demo` writes them."""
+    return make_prompts(TOPICS[split], count, seed + SPLIT_SEEDS[split], split)

@@ -14,7 +14,7 @@ import functools
 import importlib.util
 import os
 
-from ..errors import FigaError
+from ...errors import FigaError
 
 RELEVANCE_FLOOR, RELEVANCE_FULL = 0.15, 0.45
 # The words each request needs, looked up by the first of these words it contains.
