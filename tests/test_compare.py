@@ -60,6 +60,9 @@ def test_compare_tunes_on_validation_trains_seeds_and_reports_paired_differences
     assert "| base |" in printed and "| sft |" in printed and "| figa |" in printed
     report = json.loads((out / "report.json").read_text())
     tune = json.loads((out / "tune" / "tune.json").read_text())
+    # of the 16 pairs, 11 swap one word ("mat" -> "table") and 5 cut three (" and the sofa")
+    assert report["edits"]["words_changed"] == {"median": 1.0, "mean": (11 * 1 + 5 * 3) / 16}
+    assert "Words changed per pair by the revisions: 1 (median; mean 1.6)" in (out / "report.md").read_text()
 
     rows = [row for row in tune["grid"] if row["method"] == "sft"]
     assert len(rows) == 3  # epochs 1 and 2 of one training, and the other learning rate

@@ -5,7 +5,10 @@ the token limit, and the examples behind the means (docs/guides/compare.md)."""
 from __future__ import annotations
 
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
+from ..curate.filters import edit_ratio
+from ..curate.filters import words as tokens
 from ..evaluation.guards import degenerate
 from ..evaluation.stats import mean_interval
 from ..results import EvalResults
@@ -34,6 +37,23 @@ def paired(difference: np.ndarray, samples: int, seed: int) -> dict:
     sd = float(per_prompt.std(ddof=1)) if per_prompt.size > 1 else 0.0
     detectable = (1.96 + 0.84) * sd / np.sqrt(max(per_prompt.size, 1))
     return {**mean_interval(difference, samples, seed), "paired_sd": sd, "detectable": float(detectable)}
+
+
+def edit_sizes(records: list[dict]) -> dict:
+    """How much the revisions of the training pairs change: per pair, the words (and punctuation) changed from the
+    original to the revision (`curate.filters.words`, Levenshtein distance), and that count over the original's
+    length (curation's edit ratio); their medians and means."""
+    if not records:
+        return {"pairs": 0}
+    changed = np.array(
+        [Levenshtein.distance(tokens(r["original_output"]), tokens(r["revised_output"])) for r in records], dtype=float
+    )
+    ratio = np.array([edit_ratio(r["original_output"], r["revised_output"]) for r in records], dtype=float)
+    return {
+        "pairs": len(records),
+        "words_changed": {"median": float(np.median(changed)), "mean": float(changed.mean())},
+        "edit_ratio": {"median": float(np.median(ratio)), "mean": float(ratio.mean())},
+    }
 
 
 def words(text: str | None) -> int:

@@ -84,6 +84,16 @@ def plot(rows: list[dict], path: str) -> None:
     plt.close(figure)
 
 
+def _edits_line(edits: dict | None) -> str:
+    if not edits or not edits.get("pairs"):
+        return ""
+    changed, ratio = edits["words_changed"], edits["edit_ratio"]
+    return (
+        f"Words changed per pair by the revisions: {changed['median']:g} (median; mean {changed['mean']:.1f}), "
+        f"{ratio['median']:.0%} of the original's words (median; mean {ratio['mean']:.0%})."
+    )
+
+
 def write_report(out: str, report: dict) -> str:
     """report.json, report.md and intervals.png in OUT; returns report.md's path."""
     write_json(os.path.join(out, "report.json"), report)
@@ -95,6 +105,8 @@ def write_report(out: str, report: dict) -> str:
         f"{settings['model']} trained on {report['pairs']} pairs by {', '.join(settings['methods'])}, each at the "
         f"settings chosen on {tuned['validation_prompts']} validation prompts, then with {len(report['seeds'])} "
         f"seeds scored on {report['test_prompts']} test prompts by {settings['reward']}.",
+        "",
+        _edits_line(report.get("edits")),
         "",
         table(report["methods"]),
         "",

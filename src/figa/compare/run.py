@@ -22,9 +22,10 @@ from ..errors import FigaError
 from ..evaluation import EvalConfig, evaluate
 from ..files import check_outputs, prepare_output_dir, write_jsonl
 from ..modeling import ModelArguments
+from ..records import load_records
 from ..tasks import SPLITS, TASKS
 from ..training import REPORT_NAME, DataArguments, train_or_reuse
-from .analysis import examples, method_summary, run_name
+from .analysis import edit_sizes, examples, method_summary, run_name
 from .config import TASK_INPUTS, CompareConfig
 from .engine import run_jobs
 from .methods import METHODS, load_grid
@@ -235,6 +236,7 @@ def compare(config: CompareConfig) -> str:
     models = _trained(config, settings, pairs)
     report = {
         "pairs": pairs,
+        "edits": edit_sizes(load_records(config.data)[0]),
         "tuning": tuned,
         "method_settings": {m: s for m, (s, _) in settings.items()},
         "settings_source": {m: source for m, (_, source) in settings.items()},
