@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-$HOME/.cache/figa-experiments}
-test_prompts=${2:-192}
+test_prompts=${2:-384}
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 model=$(.venv/bin/python -c "from figa.demo.model import smollm2_checkpoint; print(smollm2_checkpoint())")
 methods=(sft dpo figa figa_anchor figa_dft)
