@@ -37,7 +37,11 @@ def summarize(
             "model": models.get(name),
             "n": len(ids),
             "unscored": sum(1 for i in prompts if rewards[name].get(i) is None),
-            "reward": {**mean_interval(values, samples, seed), "std": float(values.std())},
+            "reward": {
+                "mean": float(values.mean()),
+                "std": float(values.std()),
+                "ci95": tuple(mean_interval(values, samples, seed)["ci95"]),
+            },
             "length": length_stats([responses[name][i] or "" for i in ids]),
         }
         if name != names[0]:

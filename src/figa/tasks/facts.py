@@ -176,7 +176,7 @@ def _landmark(split: str, rng: random.Random, unlike: dict | None = None) -> dic
             "month": rng.choice(MONTHS),
         }
         clash = unlike and any(
-            landmark[k] == unlike[k] or (k == "name" and landmark[k].split()[0] == unlike[k].split()[0])
+            landmark[k] == unlike[k] or (k == "name" and str(landmark[k]).split()[0] == str(unlike[k]).split()[0])
             for k in ("name", "town", "year", "designer", "height", "month")
         )
         if not clash:
