@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import facts
-from .constraints import task as constraints
+from .constraints import task as constraint_task
 from .facts import SPLITS
 
 __all__ = ["SPLITS", "TASKS", "Task"]
@@ -42,7 +42,7 @@ TASKS = {
     "constraints": Task(
         "figa demo's task, requests on topics with constraints to follow such as quotes, lowercase or a word "
         "limit, whose reviser fixes each one not followed",
-        constraints.split_prompts,
+        constraint_task.split_prompts,
         "python:figa.tasks.constraints.task:reward",
         "python:figa.tasks.constraints.task:revise",
         {"eta1": 1.0, "max_new_tokens": 160},
